@@ -1,0 +1,125 @@
+// Event throughput: autocannon against (a) a bare Fastify route with one indexed SELECT,
+// (b) signed login events of already-linked users, (c) signed registrations of new users,
+// (d) = (b) with pino at info writing to a file. Each server runs in its own process; the
+// load generator signs every request with a fresh jti (a reused jti would be a replay).
+//   npx tsx bench/events/run.ts [--duration 10] [--connections 100] [--users 20000] [--cpu-prof DIR]
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { cpus, totalmem, tmpdir } from 'node:os'
+import { openSync, statSync, closeSync } from 'node:fs'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import autocannon from 'autocannon'
+import mysql from 'mysql2/promise'
+import { createFixtureDatabase } from '../../server/dev/fixture.js'
+import { signEvent } from '../../server/protocol/sign.js'
+import { freePort } from '../../test/helper.js'
+
+const { values: args } = parseArgs({ options: { duration: { type: 'string', default: '10' }, connections: { type: 'string', default: '100' }, users: { type: 'string', default: '20000' }, 'cpu-prof': { type: 'string' }, server: { type: 'string', default: process.env.DEMO_DB_SERVER_URL ?? 'mysql://root@127.0.0.1:3306/test' } } })
+const DURATION = Number(args.duration)
+const CONNECTIONS = Number(args.connections)
+const USERS = Number(args.users)
+const SECRET = 'bench-secret-bench-secret-bench-secret-0001'
+const ADMIN = 'bench-admin-bench-admin-bench-admin-00001'
+
+async function seed (url: string): Promise<void> {
+  const conn = await mysql.createConnection({ uri: url })
+  try {
+    for (let start = 1; start <= USERS; start += 5000) {
+      const ids = Array.from({ length: Math.min(5000, USERS - start + 1) }, (_, i) => start + i)
+      await conn.query(`INSERT INTO civicrm_contact (id, contact_type, first_name, last_name, display_name, sort_name, hash) VALUES ${ids.map((id) => `(${id + 1000}, 'Individual', 'U', 'N${id}', 'U N${id}', 'N${id}, U', md5(${id}))`).join(',')}`)
+      await conn.query(`INSERT INTO civicrm_email (contact_id, location_type_id, email, is_primary) VALUES ${ids.map((id) => `(${id + 1000}, 1, 'user${id}@example.org', 1)`).join(',')}`)
+      await conn.query(`INSERT INTO civicrm_uf_match (domain_id, uf_id, uf_name, contact_id) VALUES ${ids.map((id) => `(1, ${id}, 'user${id}@example.org', ${id + 1000})`).join(',')}`)
+    }
+  } finally {
+    await conn.end()
+  }
+}
+
+async function startServer (script: string[], env: Record<string, string>, logFile?: string): Promise<{ url: string, child: ChildProcess }> {
+  const port = await freePort()
+  const out = logFile ? openSync(logFile, 'w') : 'ignore'
+  const child = spawn(process.execPath, script, { env: { PATH: process.env.PATH!, ...env, PORT: String(port) }, stdio: ['ignore', out, 'inherit'] })
+  if (typeof out === 'number') closeSync(out)
+  for (let i = 0; i < 200; i++) {
+    try { await fetch(`http://127.0.0.1:${port}/health`); return { url: `http://127.0.0.1:${port}`, child } } catch { await new Promise((r) => setTimeout(r, 100)) }
+  }
+  throw new Error(`server ${script.join(' ')} did not start`)
+}
+
+async function stop (child: ChildProcess): Promise<void> {
+  const exited = new Promise((resolve) => child.on('exit', resolve))
+  child.kill('SIGTERM')
+  await exited
+}
+
+interface Figures { name: string, rps: number, p50: number, p99: number, non2xx: number, errors: number, total: number }
+
+// Requests are signed before a run, so the load generator spends its CPU sending, not signing
+// (it shares the machine's cores with the bridge and MariaDB).
+const POOL = Number(process.env.BENCH_REQUEST_POOL ?? 60_000)
+
+async function load (name: string, url: string, path: string, makeRequest?: () => { body: string, headers: Record<string, string> }): Promise<Figures> {
+  const pool = makeRequest ? Array.from({ length: POOL }, makeRequest) : []
+  let next = 0
+  const result = await autocannon({
+    url, connections: CONNECTIONS, duration: DURATION,
+    requests: [makeRequest
+      ? { method: 'POST', path, setupRequest: (req) => ({ ...req, ...(pool[next++] ?? makeRequest()) }) }
+      : { method: 'GET', path, setupRequest: (req) => ({ ...req, path: `${path}${1 + Math.floor(Math.random() * USERS)}` }) }],
+  })
+  return { name, rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, non2xx: result.non2xx, errors: result.errors, total: result.requests.total }
+}
+
+function loginRequest () {
+  const id = 1 + Math.floor(Math.random() * USERS)
+  const body = JSON.stringify({ event: 'onUserLogin', user: { id, username: `user${id}`, email: `user${id}@example.org`, name: `U N${id}`, block: 0 }, occurredAt: new Date().toISOString() })
+  const { token } = signEvent(SECRET, 'bench', body)
+  return { body, headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` } }
+}
+
+let nextNew = 10_000_000
+function registrationRequest () {
+  const id = nextNew++
+  const body = JSON.stringify({ event: 'onUserAfterSave', user: { id, username: `new${id}`, email: `new${id}@example.org`, name: `New Person ${id}`, block: 0 }, isNew: true, success: true, occurredAt: new Date().toISOString() })
+  const { token } = signEvent(SECRET, 'bench', body)
+  return { body, headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` } }
+}
+
+// The CLI as `npm ci` leaves it: compiled to build/ (a stale build would fall back to tsx).
+if (spawnSync(process.execPath, ['scripts/build.js'], { stdio: 'inherit' }).status !== 0) throw new Error('npm run build failed')
+const url = await createFixtureDatabase(args.server, 'civibridge_bench_events')
+await seed(url)
+const bridgeEnv = { CIVICRM_DB_URL: url, BRIDGE_SECRET: SECRET, BRIDGE_ADMIN_TOKEN: ADMIN, LOG_LEVEL: 'warn' }
+const tsx = ['--import', 'tsx']
+const results: Figures[] = []
+
+let s = await startServer([...tsx, 'bench/events/bare-server.ts'], { CIVICRM_DB_URL: url })
+results.push(await load('(a) bare Fastify route, one indexed SELECT on civicrm_uf_match', s.url, '/uf/'))
+await stop(s.child)
+
+// --cpu-prof DIR: V8 CPU profiles of the bridge for (b) and (c), written when it exits.
+const profile = args['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${args['cpu-prof']}`] : []
+s = await startServer([...profile, 'bin/civicrm-bridge.js', 'serve'], bridgeEnv)
+await load('warm-up', s.url, '/v1/joomla/events', loginRequest)
+results.push(await load('(b) login events, already-linked users', s.url, '/v1/joomla/events', loginRequest))
+results.push(await load('(c) registration events, new users (create path)', s.url, '/v1/joomla/events', registrationRequest))
+await stop(s.child)
+
+const logFile = join(tmpdir(), `civibridge-bench-${process.pid}.log`)
+s = await startServer(['bin/civicrm-bridge.js', 'serve'], { ...bridgeEnv, LOG_LEVEL: 'info' }, logFile)
+results.push(await load('(d) = (b) with pino at info to a file', s.url, '/v1/joomla/events', loginRequest))
+await stop(s.child)
+
+const check = await mysql.createConnection({ uri: url })
+const [[dups]] = await check.query('SELECT (SELECT COUNT(*) FROM civicrm_uf_match) - (SELECT COUNT(DISTINCT uf_id) FROM civicrm_uf_match) AS dup_links') as unknown as [[{ dup_links: number }]]
+await check.end()
+
+const [a, b, c, d] = results
+const [mariadbVersion] = (await (async () => { const k = await mysql.createConnection({ uri: url }); const [r] = await k.query('SELECT VERSION() AS v'); await k.end(); return [(r as Array<{ v: string }>)[0].v] })())
+console.log(`\nmachine: ${cpus().length} × ${cpus()[0].model}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, MariaDB ${mariadbVersion}`)
+console.log(`autocannon: ${CONNECTIONS} connections, ${DURATION} s per run, ${USERS} linked users; log file ${(statSync(logFile).size / 2 ** 20).toFixed(1)} MiB\n`)
+console.log('| run | req/s | p50 ms | p99 ms | requests | non-2xx | errors |')
+console.log('|---|---|---|---|---|---|---|')
+for (const r of results) console.log(`| ${r.name} | ${Math.round(r.rps)} | ${r.p50} | ${r.p99} | ${r.total} | ${r.non2xx} | ${r.errors} |`)
+console.log(`\n(b)/(a) = ${(b.rps / a.rps * 100).toFixed(1)} % (target ≥ 50 %); (b) p99 = ${b.p99} ms (target < 10 ms); (c) = ${Math.round(c.rps)} events/s (target ≥ 1000); (d)/(b) = ${(d.rps / b.rps * 100).toFixed(1)} % (target ≥ 90 %)`)
+console.log(`duplicate links after the run: ${dups.dup_links}`)

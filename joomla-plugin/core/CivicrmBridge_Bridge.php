@@ -1,0 +1,595 @@
+<?php
+/**
+ * The one entry point every adapter uses: maps a Joomla user event, signs it, sends it to
+ * the bridge within the configured timeout, and queues what the bridge did not take.
+ *
+ * No public method ever throws. Each one runs its work in try/catch with two clauses:
+ * catch (Exception) and catch (Throwable). On PHP 5 the Throwable clause is inert (a catch of
+ * an unknown class is legal PHP 5.2 syntax, does not autoload and never matches); on PHP 7+
+ * it also catches Error (TypeError, ...). So no version-specific file is needed.
+ *
+ * Fail-open: a login or save is never held longer than the configured timeout (the transport
+ * gets that as a total bound) and any failure only queues the event for a later retry.
+ */
+class CivicrmBridge_Bridge
+{
+    const AUDIENCE = 'civicrm-bridge';
+    const EVENT_TTL = 120;
+    const ASSERTION_MAX_TTL = 60;
+    const BASE_DELAY = 30;
+    const MAX_DELAY = 21600;
+    /** Below this much time left, another delivery is not attempted. */
+    const MIN_DELIVERY_SECONDS = 0.1;
+    /** Bound on the before-event memory (a CLI batch may delete thousands of users). */
+    const MEMORY_SIZE = 100;
+
+    private $config;
+    private $db;
+    private $transport;
+    private $logger;
+    private $clock;
+    private $outbox;
+
+    /** Per request (process), shared by every Bridge instance: adapters may build one per event. */
+    private static $oldEmails = array();
+    private static $deleted = array();
+    private static $lastDeleted = null;
+
+    /** Permanent refusals (protocol.md "Answers"): kept as failed, never retried. */
+    private static $permanent = array(400, 409, 413, 422);
+
+    /**
+     * @param CivicrmBridge_Config $config (an array of parameters is accepted too)
+     * @param CivicrmBridge_Db $db
+     * @param CivicrmBridge_Transport|null $transport default CivicrmBridge_CurlTransport
+     * @param CivicrmBridge_Logger|null $logger default CivicrmBridge_NullLogger
+     * @param object|null $clock anything with now() returning float unix time (tests)
+     *
+     * The parameters carry no type declarations: PHP 5.2 cannot write ?Type and PHP 8.4
+     * deprecates "Type $x = null"; a wrong argument degrades instead of throwing.
+     */
+    public function __construct($config, $db, $transport = null, $logger = null, $clock = null)
+    {
+        $this->config = $config instanceof CivicrmBridge_Config ? $config : new CivicrmBridge_Config(is_array($config) ? $config : array());
+        $this->db = $db instanceof CivicrmBridge_Db ? $db : null;
+        $this->transport = $transport instanceof CivicrmBridge_Transport ? $transport : new CivicrmBridge_CurlTransport();
+        $this->logger = $logger instanceof CivicrmBridge_Logger ? $logger : new CivicrmBridge_NullLogger();
+        $this->clock = (is_object($clock) && method_exists($clock, 'now')) ? $clock : null;
+        $this->outbox = $this->db !== null ? new CivicrmBridge_Outbox($this->db) : null;
+    }
+
+    /** Remembers the old email of a user about to be saved (logged when it changes). */
+    public function beforeSave($oldUser)
+    {
+        try {
+            $user = CivicrmBridge_EventMapper::whitelistUser($oldUser);
+            if ($user['id'] > 0) {
+                self::remember(self::$oldEmails, $user['id'], $user['email']);
+            }
+        } catch (Exception $e) {
+            $this->thrown('beforeSave', $e);
+        } catch (Throwable $e) {
+            $this->thrown('beforeSave', $e);
+        }
+    }
+
+    /** Remembers a user about to be deleted: the after-delete event may carry less. */
+    public function beforeDelete($user)
+    {
+        try {
+            $user = CivicrmBridge_EventMapper::whitelistUser($user);
+            if ($user['id'] > 0) {
+                self::remember(self::$deleted, $user['id'], $user);
+                self::$lastDeleted = $user;
+            }
+        } catch (Exception $e) {
+            $this->thrown('beforeDelete', $e);
+        } catch (Throwable $e) {
+            $this->thrown('beforeDelete', $e);
+        }
+    }
+
+    /**
+     * @return array|null array('delivered' => bool, 'queued' => bool (stored in the outbox,
+     *         as pending or failed), 'status' => int, 'response' => array|null), or null when
+     *         the event is not forwarded (unknown, before-event, switched off, unconfigured)
+     */
+    public function handle($eventName, $user, $isNew = null, $success = null)
+    {
+        try {
+            return $this->doHandle($eventName, $user, $isNew, $success);
+        } catch (Exception $e) {
+            $this->thrown('handle', $e);
+        } catch (Throwable $e) {
+            $this->thrown('handle', $e);
+        }
+        return null;
+    }
+
+    /**
+     * Retries due outbox rows, oldest first.
+     *
+     * @param int|null $limit rows at most (default outbox_batch)
+     * @param float|null $budgetSeconds total time allowed (null: each delivery gets the timeout)
+     * @return array array('delivered' => n, 'failed' => n, 'pending' => n): what this run did
+     *         with the due rows it read; 'pending' counts rows rescheduled or not reached
+     */
+    public function drainOutbox($limit = null, $budgetSeconds = null)
+    {
+        $counts = array('delivered' => 0, 'failed' => 0, 'pending' => 0);
+        try {
+            $this->doDrain($limit, $budgetSeconds, $counts);
+        } catch (Exception $e) {
+            $this->thrown('drainOutbox', $e);
+        } catch (Throwable $e) {
+            $this->thrown('drainOutbox', $e);
+        }
+        return $counts;
+    }
+
+    /** @return string|null the event token for a body (iss, aud, iat, exp, jti, body_sha256); null when unconfigured */
+    public function signEvent($body, $jti)
+    {
+        try {
+            if (!$this->config->isConfigured()) {
+                return null;
+            }
+            $iat = (int) floor($this->now());
+            $token = CivicrmBridge_Jwt::sign(array(
+                'iss' => $this->config->get('site_id'),
+                'aud' => self::AUDIENCE,
+                'iat' => $iat,
+                'exp' => $iat + self::EVENT_TTL,
+                'jti' => (string) $jti,
+                'body_sha256' => hash('sha256', (string) $body),
+            ), $this->config->get('secret'));
+            return $token === false ? null : $token;
+        } catch (Exception $e) {
+            $this->thrown('signEvent', $e);
+        } catch (Throwable $e) {
+            $this->thrown('signEvent', $e);
+        }
+        return null;
+    }
+
+    /**
+     * A short-lived signed assertion of a logged-in user (protocol.md "Signed assertion").
+     * @return string|null null when unconfigured, for a guest, or an unknown act
+     */
+    public function mintAssertion($user, $act = 'profile', $ttl = 60)
+    {
+        try {
+            $user = CivicrmBridge_EventMapper::whitelistUser($user);
+            if (!$this->config->isConfigured() || $user['id'] <= 0
+                || !in_array($act, array('profile', 'contribution', 'membership'), true)) {
+                return null;
+            }
+            $ttl = (int) $ttl;
+            if ($ttl < 1 || $ttl > self::ASSERTION_MAX_TTL) {
+                $ttl = self::ASSERTION_MAX_TTL;
+            }
+            $iat = (int) floor($this->now());
+            $token = CivicrmBridge_Jwt::sign(array(
+                'iss' => $this->config->get('site_id'),
+                'aud' => self::AUDIENCE,
+                'iat' => $iat,
+                'exp' => $iat + $ttl,
+                'jti' => CivicrmBridge_Jwt::randomId(),
+                'act' => $act,
+                'sub' => (string) $user['id'],
+                'username' => $user['username'],
+                'email' => $user['email'],
+                'name' => $user['name'],
+            ), $this->config->get('secret'));
+            return $token === false ? null : $token;
+        } catch (Exception $e) {
+            $this->thrown('mintAssertion', $e);
+        } catch (Throwable $e) {
+            $this->thrown('mintAssertion', $e);
+        }
+        return null;
+    }
+
+    /** @return string|null the bridge's "Edit my details" URL with a fresh assertion */
+    public function editDetailsUrl($user, $gid = null)
+    {
+        try {
+            $gid = (int) $gid;
+            if ($gid < 1) {
+                $gid = (int) $this->config->get('menu_gid');
+            }
+            $token = $this->mintAssertion($user, 'profile');
+            if ($token === null) {
+                return null;
+            }
+            return $this->config->get('bridge_url') . '/civicrm/profile/edit?gid=' . $gid
+                . '&assertion=' . rawurlencode($token);
+        } catch (Exception $e) {
+            $this->thrown('editDetailsUrl', $e);
+        } catch (Throwable $e) {
+            $this->thrown('editDetailsUrl', $e);
+        }
+        return null;
+    }
+
+    /**
+     * Where "Edit my details" sends the current user: a guest to $loginUrl (which comes back), a
+     * logged-in user to the bridge's profile page with a fresh assertion. When no assertion can be
+     * made (unconfigured), 'error' is true and the url is $homeUrl: the adapter shows its
+     * PLG_USER_CIVICRMBRIDGE_UNAVAILABLE message there.
+     *
+     * @param array|object $user the current user (JUser/User); a guest has no id
+     * @return array array('url' => string, 'error' => bool)
+     */
+    public function editDetailsRedirect($user, $loginUrl, $homeUrl)
+    {
+        try {
+            $vars = is_object($user) ? get_object_vars($user) : (is_array($user) ? $user : array());
+            $who = CivicrmBridge_EventMapper::whitelistUser($vars);
+            if ($who['id'] <= 0 || !empty($vars['guest'])) {
+                return array('url' => (string) $loginUrl, 'error' => false);
+            }
+            $url = $this->editDetailsUrl($who, null);
+            if ($url !== null) {
+                return array('url' => $url, 'error' => false);
+            }
+        } catch (Exception $e) {
+            $this->thrown('editDetailsRedirect', $e);
+        } catch (Throwable $e) {
+            $this->thrown('editDetailsRedirect', $e);
+        }
+        return array('url' => (string) $homeUrl, 'error' => true);
+    }
+
+    /** The id of a username in #__users, 0 when none (the login event carries no id). */
+    public static function resolveUserId($db, $username)
+    {
+        try {
+            if (!($db instanceof CivicrmBridge_Db) || !is_string($username) || $username === '') {
+                return 0;
+            }
+            $rows = $db->fetchAll('SELECT id FROM #__users WHERE username = ' . $db->quote($username) . ' LIMIT 1');
+            return isset($rows[0]['id']) ? (int) $rows[0]['id'] : 0;
+        } catch (Exception $e) {
+            return 0;
+        } catch (Throwable $e) {
+            return 0;
+        }
+    }
+
+    /** Forgets what the before-events remembered (tests; long-running CLI jobs). */
+    public static function forgetRemembered()
+    {
+        self::$oldEmails = array();
+        self::$deleted = array();
+        self::$lastDeleted = null;
+    }
+
+    private function doHandle($eventName, $user, $isNew, $success)
+    {
+        $kind = CivicrmBridge_EventMapper::kindOf($eventName);
+        if ($kind === null) {
+            return null;
+        }
+        // Before-events never touch the network: they only feed the after-events.
+        if ($kind === 'before-save') {
+            $this->beforeSave($user);
+            return null;
+        }
+        if ($kind === 'before-delete') {
+            $this->beforeDelete($user);
+            return null;
+        }
+        if (!$this->config->forwards($kind)) {
+            return null;
+        }
+        if (!$this->config->isConfigured()) {
+            $this->log('debug', 'not configured (bridge URL, secret of 32+ bytes, site id): ' . $kind . ' not sent');
+            return null;
+        }
+        $user = CivicrmBridge_EventMapper::whitelistUser($user);
+        if ($kind === 'delete') {
+            $user = $this->recallDeleted($user);
+        }
+        if ($user['id'] <= 0 && $user['username'] !== '') {
+            $user['id'] = self::resolveUserId($this->db, $user['username']);
+        }
+        if ($user['id'] <= 0) {
+            $this->log('warning', $kind . ' event without a user id (unknown username): not sent');
+            return null;
+        }
+        if ($kind === 'save') {
+            $this->noteEmailChange($user);
+        }
+
+        $start = $this->now();
+        $event = CivicrmBridge_EventMapper::nativeName($eventName);
+        $body = CivicrmBridge_EventMapper::body($event, $user, $isNew, $success, CivicrmBridge_EventMapper::isoTime($start));
+        if ($body === false) {
+            $this->log('error', 'could not encode the ' . $event . ' body of user ' . $user['id']);
+            return null;
+        }
+        $jti = CivicrmBridge_Jwt::randomId();
+        $timeout = $this->config->get('timeout');
+        $result = $this->deliver($body, $jti, $timeout);
+        $outcome = $this->outcome($result);
+        $answer = array(
+            'delivered' => $outcome === 'done',
+            'queued' => false,
+            'status' => $result['status'],
+            'response' => self::decoded($result['body']),
+        );
+        if ($outcome === 'done') {
+            $this->log('info', $event . ' of user ' . $user['id'] . ' delivered (jti ' . $jti . ')');
+            // The bridge is up: use what is left of this request's budget on the backlog.
+            $left = $timeout - ($this->now() - $start);
+            if ($left >= self::MIN_DELIVERY_SECONDS) {
+                $this->drainOutbox(null, $left);
+            }
+            return $answer;
+        }
+
+        $error = self::describe($result);
+        if ($this->outbox === null) {
+            $this->log('error', $event . ' of user ' . $user['id'] . ' lost: no database for the outbox (' . $error . ')');
+            return $answer;
+        }
+        $now = (int) floor($this->now());
+        try {
+            if ($outcome === 'failed') {
+                $this->outbox->add($jti, $event, $user['id'], $body, $error, 'failed', $now);
+                $this->log('error', $event . ' of user ' . $user['id'] . ' refused, kept as failed (jti ' . $jti . '): ' . $error);
+            } else {
+                $next = $now + self::delay(0, $result['retryAfter']);
+                $this->outbox->add($jti, $event, $user['id'], $body, $error, 'pending', $next);
+                $this->log('warning', $event . ' of user ' . $user['id'] . ' queued for retry (jti ' . $jti . '): ' . $error);
+            }
+            $answer['queued'] = true;
+        } catch (Exception $e) {
+            $this->log('error', $event . ' of user ' . $user['id'] . ' lost: outbox write failed: ' . $e->getMessage());
+        } catch (Throwable $e) {
+            $this->log('error', $event . ' of user ' . $user['id'] . ' lost: outbox write failed: ' . $e->getMessage());
+        }
+        return $answer;
+    }
+
+    private function doDrain($limit, $budget, &$counts)
+    {
+        if ($this->outbox === null || !$this->config->isConfigured()) {
+            return;
+        }
+        $limit = $limit === null ? $this->config->get('outbox_batch') : max(1, (int) $limit);
+        $budget = $budget === null ? null : (float) $budget;
+        $start = $this->now();
+        $rows = $this->outbox->due($limit, (int) floor($start));
+        $total = count($rows);
+        $timeout = $this->config->get('timeout');
+        $maxAttempts = $this->config->get('outbox_max_attempts');
+        for ($i = 0; $i < $total; $i++) {
+            $row = $rows[$i];
+            $allowed = $timeout;
+            if ($budget !== null) {
+                $left = $budget - ($this->now() - $start);
+                if ($left < self::MIN_DELIVERY_SECONDS) {
+                    $counts['pending'] += $total - $i;
+                    return;
+                }
+                $allowed = min($timeout, $left);
+            }
+            $id = (int) $row['id'];
+            // Same jti and body as the first try, signed again with a fresh iat/exp.
+            $result = $this->deliver($row['body'], $row['jti'], $allowed);
+            $outcome = $this->outcome($result);
+            if ($outcome === 'done') {
+                $this->outbox->delivered($id);
+                $counts['delivered']++;
+                continue;
+            }
+            $error = self::describe($result);
+            if ($outcome === 'failed') {
+                $this->outbox->fail($id, $error);
+                $counts['failed']++;
+                $this->log('error', 'outbox ' . $row['event'] . ' (jti ' . $row['jti'] . ') refused, kept as failed: ' . $error);
+                continue;
+            }
+            $attempts = (int) $row['attempts'] + 1;
+            if ($attempts >= $maxAttempts) {
+                $this->outbox->fail($id, 'gave up after ' . $attempts . ' retries: ' . $error);
+                $counts['failed']++;
+                $this->log('error', 'outbox ' . $row['event'] . ' (jti ' . $row['jti'] . ') gave up after ' . $attempts . ' retries: ' . $error);
+            } else {
+                $next = (int) floor($this->now()) + self::delay($attempts, $result['retryAfter']);
+                $this->outbox->retryLater($id, $attempts, $error, $next);
+                $counts['pending']++;
+            }
+            // Bridge down, asking us to back off, or not the bridge at all (a 200 without its
+            // JSON answer): the rest would fail the same way.
+            if ($result['status'] === 0 || $result['status'] === 429 || $result['status'] === 503
+                || $result['status'] === 200) {
+                $counts['pending'] += $total - $i - 1;
+                return;
+            }
+        }
+    }
+
+    /** One signed POST; never throws, a throwing transport counts as a network error. */
+    private function deliver($body, $jti, $timeout)
+    {
+        $token = $this->signEvent($body, $jti);
+        if ($token === null) {
+            return array('status' => 0, 'body' => '', 'error' => 'could not sign the event', 'retryAfter' => null);
+        }
+        $headers = array(
+            'Authorization: Bearer ' . $token,
+            'Content-Type: application/json',
+            'Accept: application/json',
+        );
+        $url = $this->config->get('bridge_url') . '/v1/joomla/events';
+        $result = null;
+        try {
+            $result = $this->transport->post($url, $headers, $body, $timeout);
+        } catch (Exception $e) {
+            $result = array('status' => 0, 'error' => 'transport threw ' . get_class($e) . ': ' . $e->getMessage());
+        } catch (Throwable $e) {
+            $result = array('status' => 0, 'error' => 'transport threw ' . get_class($e) . ': ' . $e->getMessage());
+        }
+        return self::normalised($result);
+    }
+
+    private static function normalised($result)
+    {
+        if (!is_array($result)) {
+            $result = array('status' => 0, 'error' => 'transport returned no result');
+        }
+        $status = isset($result['status']) && is_numeric($result['status']) ? (int) $result['status'] : 0;
+        $retryAfter = isset($result['retryAfter']) && is_numeric($result['retryAfter']) ? max(0, (int) $result['retryAfter']) : null;
+        return array(
+            'status' => $status,
+            'body' => isset($result['body']) && is_string($result['body']) ? $result['body'] : '',
+            'error' => isset($result['error']) && is_scalar($result['error']) ? (string) $result['error'] : null,
+            'retryAfter' => $retryAfter,
+        );
+    }
+
+    /**
+     * 'done', 'failed' (permanent refusal) or 'retry' (protocol.md "Answers"). Only the bridge's
+     * own answer counts as delivered: a 200 whose body is a JSON object with a string `action`.
+     * Any other 200 (a wrong bridge URL serving a CMS page, a captive portal, a proxy) would
+     * silently drop the event: it is retried like a temporary failure, with a warning.
+     */
+    private function outcome(array $result)
+    {
+        $status = $result['status'];
+        if ($status === 200) {
+            if (self::isBridgeAnswer($result['body'])) {
+                return 'done';
+            }
+            $this->log('warning', 'the bridge URL ' . $this->config->get('bridge_url')
+                . ' did not answer like the bridge (HTTP 200 without its JSON answer with an "action"): '
+                . 'check the bridge URL; the event is kept for a retry');
+            return 'retry';
+        }
+        return in_array($status, self::$permanent, true) ? 'failed' : 'retry';
+    }
+
+    /** The bridge's 200 body: a JSON object with a string action (protocol.md "Answers"). */
+    private static function isBridgeAnswer($body)
+    {
+        $trimmed = ltrim((string) $body);
+        if ($trimmed === '' || $trimmed[0] !== '{') {
+            return false;
+        }
+        $answer = self::decoded($body);
+        return is_array($answer) && isset($answer['action']) && is_string($answer['action']);
+    }
+
+    /** Back-off: min(30 * 2^attempts, 6 h) seconds, never sooner than Retry-After asks. */
+    private static function delay($attempts, $retryAfter)
+    {
+        $delay = $attempts >= 10 ? self::MAX_DELAY : min(self::MAX_DELAY, self::BASE_DELAY * (1 << $attempts));
+        if ($retryAfter !== null && $retryAfter > $delay) {
+            $delay = min(self::MAX_DELAY, (int) $retryAfter);
+        }
+        return $delay;
+    }
+
+    /** A one-line reason for the outbox's last_error. */
+    private static function describe(array $result)
+    {
+        if ($result['status'] === 0) {
+            return 'network: ' . ($result['error'] !== null ? $result['error'] : 'no answer');
+        }
+        $text = 'HTTP ' . $result['status'];
+        if ($result['status'] === 200) {
+            // Only reached when the 200 was not the bridge's answer (see outcome()).
+            return $text . ' not from the bridge (no JSON answer with an "action"): wrong bridge URL?';
+        }
+        $answer = self::decoded($result['body']);
+        if (is_array($answer)) {
+            foreach (array('error', 'message') as $key) {
+                if (isset($answer[$key]) && is_scalar($answer[$key])) {
+                    $text .= ' ' . $answer[$key];
+                }
+            }
+        }
+        return $text;
+    }
+
+    private static function decoded($body)
+    {
+        $value = CivicrmBridge_Json::decode($body);
+        return is_array($value) ? $value : null;
+    }
+
+    private function recallDeleted(array $user)
+    {
+        $remembered = null;
+        if ($user['id'] > 0 && isset(self::$deleted[$user['id']])) {
+            $remembered = self::$deleted[$user['id']];
+        } elseif ($user['id'] <= 0 && self::$lastDeleted !== null
+            && ($user['username'] === '' || $user['username'] === self::$lastDeleted['username'])) {
+            $remembered = self::$lastDeleted;
+        }
+        if ($remembered === null) {
+            return $user;
+        }
+        if ($user['id'] <= 0) {
+            $user['id'] = $remembered['id'];
+            $user['block'] = $remembered['block'];
+        }
+        foreach (array('username', 'email', 'name') as $key) {
+            if ($user[$key] === '') {
+                $user[$key] = $remembered[$key];
+            }
+        }
+        unset(self::$deleted[$remembered['id']]);
+        if (self::$lastDeleted !== null && self::$lastDeleted['id'] === $remembered['id']) {
+            self::$lastDeleted = null;
+        }
+        return $user;
+    }
+
+    private function noteEmailChange(array $user)
+    {
+        if (!isset(self::$oldEmails[$user['id']])) {
+            return;
+        }
+        $old = self::$oldEmails[$user['id']];
+        unset(self::$oldEmails[$user['id']]);
+        if (strcasecmp($old, $user['email']) !== 0) {
+            $this->log('info', 'user ' . $user['id'] . ' changed their email address');
+        }
+    }
+
+    private static function remember(&$memory, $id, $value)
+    {
+        unset($memory[$id]);
+        $memory[$id] = $value;
+        if (count($memory) > self::MEMORY_SIZE) {
+            // Drop the oldest (array_shift would renumber the integer keys).
+            reset($memory);
+            unset($memory[key($memory)]);
+        }
+    }
+
+    private function now()
+    {
+        return $this->clock !== null ? (float) $this->clock->now() : microtime(true);
+    }
+
+    private function log($level, $message)
+    {
+        try {
+            $this->logger->log($level, $message);
+        } catch (Exception $e) {
+            // A broken logger must not break a login.
+        } catch (Throwable $e) {
+        }
+    }
+
+    private function thrown($method, $e)
+    {
+        $this->log('error', $method . ' failed: ' . get_class($e) . ': ' . $e->getMessage()
+            . ' at ' . basename($e->getFile()) . ':' . $e->getLine());
+    }
+}

@@ -1,0 +1,125 @@
+<?php
+use Civicrm\Plugin\User\Civicrmbridge\Extension\Civicrmbridge;
+use Joomla\CMS\Application\CMSApplication;
+use Joomla\CMS\Event\Plugin\AjaxEvent;
+use Joomla\CMS\Event\User\AfterDeleteEvent;
+use Joomla\CMS\Event\User\AfterLoginEvent;
+use Joomla\CMS\Event\User\AfterSaveEvent;
+use Joomla\CMS\Event\User\BeforeDeleteEvent;
+use Joomla\CMS\Event\User\BeforeSaveEvent;
+use Joomla\CMS\Event\User\LogoutEvent;
+use Joomla\CMS\User\User;
+use Joomla\Event\Event;
+
+/**
+ * Joomla 5.x/6.x adapter: SubscriberInterface, typed events dispatched to the subscribed methods,
+ * the login from AfterLoginEvent, com_ajax "Edit my details", the outbox drained by the task.
+ */
+class PluginJ5Test extends NamespacedAdapterTestCase
+{
+    private $app;
+
+    protected function generation()
+    {
+        return 'j5';
+    }
+
+    /** The 5.x plugin gets the application injected (no Factory). */
+    protected function resetJoomla()
+    {
+        parent::resetJoomla();
+        $this->app = new CMSApplication();
+        \Joomla\CMS\Factory::$application = null;
+    }
+
+    protected function makePlugin(array $params)
+    {
+        $plugin = parent::makePlugin($params);
+        $plugin->setApplication($this->app);
+        return $plugin;
+    }
+
+    /** Dispatches like Joomla's dispatcher: the method getSubscribedEvents() names, with the event. */
+    private function dispatch($plugin, $event)
+    {
+        $map = Civicrmbridge::getSubscribedEvents();
+        $this->assertArrayHasKey($event->getName(), $map);
+        return $plugin->{$map[$event->getName()]}($event);
+    }
+
+    protected function fireBeforeSave($plugin, array $oldUser, $isNew, array $newData)
+    {
+        return $this->dispatch($plugin, new BeforeSaveEvent('onUserBeforeSave', array('subject' => $oldUser, 'isNew' => $isNew, 'data' => $newData)));
+    }
+
+    protected function fireAfterSave($plugin, array $user, $isNew, $success)
+    {
+        return $this->dispatch($plugin, new AfterSaveEvent('onUserAfterSave', array('subject' => $user, 'isNew' => $isNew, 'savingResult' => $success, 'errorMessage' => null)));
+    }
+
+    protected function fireBeforeDelete($plugin, array $user)
+    {
+        return $this->dispatch($plugin, new BeforeDeleteEvent('onUserBeforeDelete', array('subject' => $user)));
+    }
+
+    protected function fireAfterDelete($plugin, array $user, $success)
+    {
+        return $this->dispatch($plugin, new AfterDeleteEvent('onUserAfterDelete', array('subject' => $user, 'deletingResult' => $success, 'errorMessage' => null)));
+    }
+
+    protected function fireLogin($plugin, array $response, $id)
+    {
+        $this->assertArrayNotHasKey('onUserLogin', Civicrmbridge::getSubscribedEvents(), 'the login is sent from onUserAfterLogin only');
+        $user = new User(array('id' => $id, 'username' => $response['username'],
+            'email' => isset($response['email']) ? $response['email'] : '',
+            'name' => isset($response['fullname']) ? $response['fullname'] : '', 'password' => '$2y$10$secrethash'));
+        return $this->dispatch($plugin, new AfterLoginEvent('onUserAfterLogin', array('subject' => $response,
+            'options' => array('user' => $user, 'responseType' => 'Joomla'))));
+    }
+
+    protected function fireLogout($plugin, array $user)
+    {
+        return $this->dispatch($plugin, new LogoutEvent('onUserLogout', array('subject' => $user, 'options' => array('clientid' => 0))));
+    }
+
+    protected function fireAjax($plugin, $loggedInUser)
+    {
+        $this->app->identity = new User($loggedInUser ? $loggedInUser : array());
+        $this->dispatch($plugin, new AjaxEvent('onAjaxCivicrmbridge', array('subject' => $this->app, 'format' => 'raw')));
+        return $this->app->redirected;
+    }
+
+    protected function assertListenerResult($result)
+    {
+        $this->assertNull($result, 'a typed listener returns nothing (void)');
+    }
+
+    public function testSubscribesToTheSixUserEventsAndAjax()
+    {
+        $this->assertContains('Joomla\\Event\\SubscriberInterface', class_implements(Civicrmbridge::class));
+        $this->assertSame(array('onAjaxCivicrmbridge', 'onUserAfterDelete', 'onUserAfterLogin', 'onUserAfterSave',
+            'onUserBeforeDelete', 'onUserBeforeSave', 'onUserLogout'), $this->sorted(array_keys(Civicrmbridge::getSubscribedEvents())));
+        foreach (Civicrmbridge::getSubscribedEvents() as $method) {
+            $this->assertTrue(method_exists(Civicrmbridge::class, $method));
+        }
+    }
+
+    private function sorted(array $a)
+    {
+        sort($a);
+        return $a;
+    }
+
+    /** A plain Event (a third-party dispatch) must not break the save either: positional arguments. */
+    public function testAPlainEventIsReadPositionally()
+    {
+        $plugin = $this->makePlugin(CivicrmBridgeTestFixture::params());
+        CivicrmBridgeTestFixture::insertUser(42, 'ann', 'ann@example.org', 'Ann Lee');
+        $this->assertNull($plugin->onUserAfterSave(new Event('onUserAfterSave', array($this->user(), false, true, null))));
+        list($body) = $this->assertOnlyRequest('onUserAfterSave');
+        $this->assertSame(42, $body['user']['id']);
+        $this->assertFalse($body['isNew']);
+        $this->assertNull($plugin->onUserLogout(new Event('onUserLogout', array())));
+    }
+
+}

@@ -1,0 +1,82 @@
+// civicrm-bridge <command>: migrate, check, serve, demo (and sync, see its module).
+import { loadConfig, ConfigError, type Config } from './config.js'
+import { Database } from './data/db.js'
+import { migrateBridgeTables } from './data/migrate.js'
+import { schemaProblem } from './data/schema-check.js'
+
+export const USAGE = `usage: civicrm-bridge <command>
+  migrate   create or upgrade the bridge's own tables (civibridge_*)
+  check     verify the CiviCRM tables and the bridge's tables
+  serve     start the HTTP bridge
+  demo      build a demo database, start the bridge, send a signed registration, print the link
+  sync      Synchronize Users to Contacts [--dry-run] [--json] [--batch-size N]`
+
+/** A failure the CLI reports as one line and a non-zero exit. */
+export class CliError extends Error {
+  override name = 'CliError'
+}
+
+async function withDatabase<T> (config: Config, fn: (db: Database) => Promise<T>): Promise<T> {
+  const database = new Database(config.civicrmDbUrl, { poolSize: 2, domainId: config.domainId })
+  try {
+    return await fn(database)
+  } finally {
+    await database.close()
+  }
+}
+
+export async function runCli (argv: string[], env: Record<string, string | undefined>, out: (line: string) => void): Promise<number> {
+  const [command] = argv
+  if (command === undefined || command === 'help' || command === '--help') {
+    out(USAGE)
+    return command === undefined ? 2 : 0
+  }
+  if (command === 'demo') {
+    const { runDemo } = await import('./demo.js')
+    await runDemo(env, out)
+    return 0
+  }
+  const config = loadConfig(env)
+  switch (command) {
+    case 'migrate':
+      await withDatabase(config, async (db) => {
+        await migrateBridgeTables(db)
+        const problem = await schemaProblem(db)
+        out(problem ? `bridge tables migrated; ${problem}` : `bridge tables migrated in ${db.name}`)
+      })
+      return 0
+    case 'check':
+      return withDatabase(config, async (db) => {
+        const problem = await schemaProblem(db)
+        if (problem) throw new CliError(problem)
+        out(`schema ok in ${db.name}`)
+        return 0
+      })
+    case 'sync': {
+      const { runSyncCommand } = await import('./sync-cli.js')
+      try {
+        return await runSyncCommand(argv.slice(1), config, { out, tty: process.stderr })
+      } catch (err) {
+        if ((err as Error).name === 'SyncBusyError' || (err as Error).name === 'SyncUsageError') throw new CliError((err as Error).message)
+        throw err
+      }
+    }
+    case 'serve': {
+      const { startServer } = await import('./server.js')
+      await startServer(config)
+      /* c8 ignore start */ // reached only once listening: tested in a child process, whose coverage tap does not merge
+      return 0
+    }
+    /* c8 ignore stop */
+    default:
+      throw new CliError(`unknown command ${JSON.stringify(command)}\n${USAGE}`)
+  }
+}
+
+export function describeError (err: unknown): string {
+  if (err instanceof ConfigError || err instanceof CliError) return err.message
+  const e = err as { code?: string, message?: string }
+  if (e?.code === 'ECONNREFUSED') return `cannot reach the database: ${e.message}`
+  if (e?.code === 'ER_ACCESS_DENIED_ERROR' || e?.code === 'ER_BAD_DB_ERROR') return `database error: ${e.message}`
+  return `error: ${e?.message ?? String(err)}`
+}

@@ -1,0 +1,176 @@
+// LinkStore on CiviCRM's tables (and the bridge's tombstone and audit tables), in one unit of work.
+import { randomBytes } from 'node:crypto'
+import { and, asc, desc, eq, sql } from 'drizzle-orm'
+import { civicrmContact, civicrmEmail, civicrmUfMatch } from '../../drizzle/schema/civicrm.js'
+import { bridgeAudit, bridgeEvent, bridgeUserTombstone, bridgeWantedEmail } from '../../drizzle/schema/bridge.js'
+import type { Candidate, LinkResult, LinkStore, LinkTrigger, NewContact, UserState } from '../domain/link-user.js'
+import type { Db, Tx, Unit } from './db.js'
+
+/** CiviCRM's contact hash: 32 hex characters. */
+export const newContactHash = (): string => randomBytes(16).toString('hex')
+
+/** Matches emails trimmed and case-insensitively (the collation is _ci and ignores trailing spaces) and still uses the email index. */
+export const emailMatches = (email: string) =>
+  sql`(${civicrmEmail.email} = ${email} OR (${civicrmEmail.email} LIKE ' %' AND TRIM(${civicrmEmail.email}) = ${email}))`
+
+/** CiviCRM's Home location type, the one new contacts' emails get. */
+export const HOME_LOCATION_TYPE = "(SELECT id FROM civicrm_location_type WHERE name = 'Home')"
+
+type RawQuery = Pick<Unit, 'query'>
+
+/** The contact's primary email becomes `email`; a contact without one gets a primary Home email. */
+export async function setPrimaryEmail (unit: RawQuery, contactId: number, email: string): Promise<void> {
+  const res = await unit.query('UPDATE civicrm_email SET email = ? WHERE contact_id = ? AND is_primary = 1', [email, contactId]) as { affectedRows: number }
+  if (res.affectedRows === 0) {
+    await unit.query(`INSERT INTO civicrm_email (contact_id, location_type_id, email, is_primary) VALUES (?, ${HOME_LOCATION_TYPE}, ?, 1)`, [contactId, email])
+  }
+}
+
+/**
+ * Inserts contacts, their primary Home emails and their civicrm_log rows: the same few
+ * statements whatever the number of contacts (the sync writes hundreds at once; Drizzle's
+ * builder cost more than the statements).
+ */
+export async function insertIndividuals (unit: RawQuery, contacts: NewContact[], source: string, now: Date): Promise<number[]> {
+  if (contacts.length === 0) return []
+  const hashes = contacts.map(() => newContactHash())
+  const res = await unit.query(
+    'INSERT INTO civicrm_contact (contact_type, first_name, middle_name, last_name, display_name, sort_name, hash, source) VALUES ?',
+    [contacts.map((c, i) => ['Individual', c.firstName, c.middleName, c.lastName, c.displayName, c.sortName, hashes[i], source])],
+  ) as { insertId: number }
+  const ids = contacts.length === 1 ? [res.insertId] : await insertedIds(unit, res.insertId, hashes)
+  // The Home location type read once: as a subquery in every row it cost more than the rows.
+  const [home] = await unit.query(`SELECT ${HOME_LOCATION_TYPE} AS id`, []) as Array<{ id: number | null }>
+  await unit.query('INSERT INTO civicrm_email (contact_id, location_type_id, email, is_primary) VALUES ?', [contacts.map((c, i) => [ids[i], home.id, c.email, 1])])
+  await unit.query('INSERT INTO civicrm_log (entity_table, entity_id, data, modified_id, modified_date) VALUES ?',
+    [ids.map((id) => ['civicrm_contact', id, `civicrm_contact,${id}`, id, now])])
+  return ids
+}
+
+/**
+ * The ids of a multi-row insert: consecutive from LAST_INSERT_ID() (stepping by
+ * auto_increment_increment) unless InnoDB interleaves them (lock mode 2, as on Galera); then
+ * read back by their random hashes (civicrm_contact has an index on hash).
+ */
+async function insertedIds (unit: RawQuery, firstId: number, hashes: string[]): Promise<number[]> {
+  const [mode] = await unit.query('SELECT @@innodb_autoinc_lock_mode AS lockMode, @@auto_increment_increment AS step', []) as Array<{ lockMode: number, step: number }>
+  if (Number(mode.lockMode) !== 2) return hashes.map((_, i) => firstId + i * Number(mode.step))
+  const rows = await unit.query('SELECT id, hash FROM civicrm_contact WHERE hash IN (?)', [hashes]) as Array<{ id: number, hash: string }>
+  const byHash = new Map(rows.map((r) => [r.hash, r.id]))
+  // Every hash was inserted by this transaction, which reads its own writes.
+  return hashes.map((h) => byHash.get(h)!)
+}
+
+/** A user's link and last delete in one round trip. */
+export async function readUserState (db: Db | Tx, domainId: number, ufId: number): Promise<UserState> {
+  return readEventContext(db, domainId, ufId, '')
+}
+
+const eventContextQuery = (db: Db | Tx) => db.select({
+  linkId: civicrmUfMatch.id, ufName: civicrmUfMatch.ufName, contactId: civicrmUfMatch.contactId, deletedAt: bridgeUserTombstone.deletedAt,
+  wantedEmail: bridgeWantedEmail.email, priorHash: bridgeEvent.bodySha256, priorResult: bridgeEvent.result,
+}).from(sql`(SELECT 1 AS one) AS one`)
+  .leftJoin(civicrmUfMatch, and(eq(civicrmUfMatch.ufId, sql.placeholder('ufId')), eq(civicrmUfMatch.domainId, sql.placeholder('domainId'))))
+  .leftJoin(bridgeUserTombstone, and(eq(bridgeUserTombstone.domainId, sql.placeholder('domainId')), eq(bridgeUserTombstone.ufId, sql.placeholder('ufId'))))
+  .leftJoin(bridgeWantedEmail, and(eq(bridgeWantedEmail.domainId, sql.placeholder('domainId')), eq(bridgeWantedEmail.ufId, sql.placeholder('ufId'))))
+  .leftJoin(bridgeEvent, eq(bridgeEvent.jti, sql.placeholder('jti')))
+  .orderBy(asc(civicrmUfMatch.id)).limit(1)
+  .prepare()
+
+// Built once per database or transaction handle: building the SQL was the largest JS cost of a login.
+const preparedContexts = new WeakMap<Db | Tx, ReturnType<typeof eventContextQuery>>()
+
+/** The hot path of every event, in one round trip: the user's state (link, last delete, waiting email change) and an earlier delivery of this jti. */
+export async function readEventContext (db: Db | Tx, domainId: number, ufId: number, jti: string): Promise<UserState & { prior: { bodySha256: string, result: LinkResult } | undefined }> {
+  let query = preparedContexts.get(db)
+  if (!query) preparedContexts.set(db, query = eventContextQuery(db))
+  const [row] = await query.execute({ domainId, ufId, jti })
+  return {
+    link: row.linkId === null ? null : { id: row.linkId, ufName: row.ufName, contactId: row.contactId },
+    deletedAt: row.deletedAt,
+    wantedEmail: row.wantedEmail,
+    prior: row.priorHash === null ? undefined : { bodySha256: row.priorHash, result: row.priorResult as LinkResult },
+  }
+}
+
+export class SqlLinkStore implements LinkStore {
+  private readonly tx: Tx
+  constructor (private readonly unit: Unit, private readonly domainId: number, private readonly source = 'Joomla user') {
+    this.tx = unit.tx
+  }
+
+  lock (keys: string[]): Promise<void> {
+    return this.unit.lock(keys)
+  }
+
+  userState (ufId: number): Promise<UserState> {
+    return readUserState(this.tx, this.domainId, ufId)
+  }
+
+  async findCandidates (email: string): Promise<Candidate[]> {
+    return this.tx.select({ contactId: civicrmContact.id, linkedUfId: civicrmUfMatch.ufId })
+      .from(civicrmEmail)
+      .innerJoin(civicrmContact, and(eq(civicrmContact.id, civicrmEmail.contactId), eq(civicrmContact.contactType, 'Individual'), eq(civicrmContact.isDeleted, 0)))
+      .leftJoin(civicrmUfMatch, and(eq(civicrmUfMatch.contactId, civicrmContact.id), eq(civicrmUfMatch.domainId, this.domainId)))
+      .where(emailMatches(email))
+      .orderBy(desc(civicrmEmail.isPrimary), asc(civicrmContact.id))
+  }
+
+  async findUserByUfName (email: string): Promise<number | null> {
+    const rows = await this.tx.select({ ufId: civicrmUfMatch.ufId }).from(civicrmUfMatch)
+      .where(and(eq(civicrmUfMatch.ufName, email), eq(civicrmUfMatch.domainId, this.domainId))).limit(1)
+    return rows[0]?.ufId ?? null
+  }
+
+  async insertLink (ufId: number, email: string, contactId: number): Promise<void> {
+    await this.tx.insert(civicrmUfMatch).values({ domainId: this.domainId, ufId, ufName: email, contactId })
+  }
+
+  async updateLinkEmail (linkId: number, email: string): Promise<void> {
+    await this.tx.update(civicrmUfMatch).set({ ufName: email }).where(eq(civicrmUfMatch.id, linkId))
+  }
+
+  async setWantedEmail (ufId: number, email: string | null): Promise<void> {
+    if (email === null) {
+      await this.tx.delete(bridgeWantedEmail).where(and(eq(bridgeWantedEmail.domainId, this.domainId), eq(bridgeWantedEmail.ufId, ufId)))
+      return
+    }
+    // created_at first: it compares the row's email before that is replaced.
+    await this.tx.insert(bridgeWantedEmail).values({ domainId: this.domainId, ufId, email, createdAt: new Date() })
+      .onDuplicateKeyUpdate({ set: { createdAt: sql`IF(${bridgeWantedEmail.email} = VALUES(${bridgeWantedEmail.email}), ${bridgeWantedEmail.createdAt}, VALUES(${bridgeWantedEmail.createdAt}))`, email } })
+  }
+
+  async usersWaitingFor (email: string): Promise<number[]> {
+    const rows = await this.tx.select({ ufId: bridgeWantedEmail.ufId }).from(bridgeWantedEmail)
+      .where(and(eq(bridgeWantedEmail.domainId, this.domainId), eq(bridgeWantedEmail.email, email)))
+      .orderBy(asc(bridgeWantedEmail.createdAt), asc(bridgeWantedEmail.ufId))
+    return rows.map((r) => r.ufId)
+  }
+
+  setPrimaryEmail (contactId: number, email: string): Promise<void> {
+    return setPrimaryEmail(this.unit, contactId, email)
+  }
+
+  async createIndividual (contact: NewContact): Promise<number> {
+    const [id] = await insertIndividuals(this.unit, [contact], this.source, new Date())
+    return id
+  }
+
+  async deleteLinks (ufId: number): Promise<number | null> {
+    const { link } = await this.userState(ufId)
+    if (!link) return null
+    await this.tx.delete(civicrmUfMatch).where(and(eq(civicrmUfMatch.ufId, ufId), eq(civicrmUfMatch.domainId, this.domainId)))
+    return link.contactId
+  }
+
+  async recordDelete (ufId: number, at: Date): Promise<void> {
+    await this.tx.insert(bridgeUserTombstone).values({ domainId: this.domainId, ufId, deletedAt: at })
+      .onDuplicateKeyUpdate({ set: { deletedAt: sql`GREATEST(${bridgeUserTombstone.deletedAt}, VALUES(${bridgeUserTombstone.deletedAt}))` } })
+  }
+
+  async audit (ufId: number, trigger: LinkTrigger, result: LinkResult): Promise<void> {
+    await this.tx.insert(bridgeAudit).values({
+      domainId: this.domainId, ufId, trigger, action: result.action, contactId: result.contactId, reason: result.reason, createdAt: new Date(),
+    })
+  }
+}

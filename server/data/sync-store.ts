@@ -1,0 +1,231 @@
+// SQL of Synchronize Users to Contacts: Joomla's users read by keyset pagination, one chunk's
+// facts in three queries, its decisions written with multi-row inserts, and the job rows
+// (civibridge_sync_job, civibridge_sync_skip) that make a sync resumable.
+import type mysql from 'mysql2/promise'
+import type { Candidate, ExistingLink, JoomlaUser, NewContact } from '../domain/link-user.js'
+import { type ChunkFacts, type SyncCounts, type SyncDecision } from '../domain/sync.js'
+import { insertIndividuals, setPrimaryEmail } from './link-store.js'
+import type { Unit } from './db.js'
+
+type Queryable = Pick<mysql.Pool, 'query'>
+type Run = (text: string, values: unknown[]) => Promise<unknown>
+const runOn = (q: Queryable): Run => async (text, values) => (await q.query(text, values))[0]
+
+/** Joomla's users table, read in id order; `prefix` was validated by config (^[A-Za-z0-9_]{0,32}$). */
+export class JoomlaUsers {
+  private readonly table: string
+  constructor (private readonly pool: Queryable, prefix: string) {
+    if (!/^[A-Za-z0-9_]{0,32}$/.test(prefix)) throw new Error(`bad Joomla table prefix ${JSON.stringify(prefix)}`)
+    this.table = `\`${prefix}users\``
+  }
+
+  get tableName (): string { return this.table.slice(1, -1) }
+
+  async count (): Promise<number> {
+    const [rows] = await this.pool.query(`SELECT COUNT(*) AS n FROM ${this.table}`)
+    return Number((rows as Array<{ n: number }>)[0].n)
+  }
+
+  /** The next `limit` users after `afterId`, in id order (dates are never read: Joomla 3's zero dates are harmless). */
+  async after (afterId: number, limit: number): Promise<JoomlaUser[]> {
+    const [rows] = await this.pool.query(`SELECT id, name, username, email, block FROM ${this.table} WHERE id > ? ORDER BY id LIMIT ?`, [afterId, limit])
+    // Joomla declares name, username, email and block NOT NULL.
+    return (rows as Array<{ id: number, name: string, username: string, email: string, block: number }>).map((r) => ({
+      id: Number(r.id), name: r.name, username: r.username, email: r.email, block: Boolean(r.block),
+    }))
+  }
+}
+
+/**
+ * The given strings as a table of one column k, in the connection's collation
+ * (utf8mb4_unicode_ci), from one JSON parameter: a thousand `SELECT ? UNION ALL` rows cost
+ * twice as much to parse as the join itself.
+ */
+function keysTable (keys: string[]): { text: string, values: string[] } {
+  return { text: "JSON_TABLE(?, '$[*]' COLUMNS (k VARCHAR(254) PATH '$'))", values: [JSON.stringify(keys)] }
+}
+
+/** Reads one chunk's links, candidates and uf_name holders (three queries). */
+export async function readChunkFacts (run: Run, domainId: number, ufIds: number[], emails: string[]): Promise<ChunkFacts> {
+  const facts: ChunkFacts = { links: new Map(), candidates: new Map(), ufNameHolders: new Map() }
+  if (ufIds.length > 0) {
+    const links = await run('SELECT id, uf_id, uf_name, contact_id FROM civicrm_uf_match WHERE domain_id = ? AND uf_id IN (?) ORDER BY id', [domainId, ufIds]) as Array<{ id: number, uf_id: number, uf_name: string | null, contact_id: number | null }>
+    for (const l of links) {
+      if (!facts.links.has(l.uf_id)) facts.links.set(l.uf_id, { id: l.id, ufName: l.uf_name, contactId: l.contact_id } satisfies ExistingLink)
+    }
+  }
+  if (emails.length === 0) return facts
+  const q = keysTable(emails)
+  // Any email row of a non-deleted Individual, matched as emailMatches() does (equal under the
+  // _ci collation, or equal once trimmed of leading spaces); primary first, then lowest id.
+  const candidates = await run(
+    `SELECT q.k, c.id AS contact_id, e.is_primary, m.uf_id FROM ${q.text} q
+       JOIN civicrm_email e ON e.email = q.k
+       JOIN civicrm_contact c ON c.id = e.contact_id AND c.contact_type = 'Individual' AND c.is_deleted = 0
+       LEFT JOIN civicrm_uf_match m ON m.contact_id = c.id AND m.domain_id = ?
+     UNION ALL
+     SELECT q.k, c.id, e.is_primary, m.uf_id FROM ${q.text} q
+       JOIN civicrm_email e ON e.email LIKE ' %' AND TRIM(e.email) = q.k
+       JOIN civicrm_contact c ON c.id = e.contact_id AND c.contact_type = 'Individual' AND c.is_deleted = 0
+       LEFT JOIN civicrm_uf_match m ON m.contact_id = c.id AND m.domain_id = ?`,
+    [...q.values, domainId, ...q.values, domainId]) as Array<{ k: string, contact_id: number, is_primary: number, uf_id: number | null }>
+  const byEmail = new Map<string, Array<Candidate & { primary: number }>>()
+  for (const r of candidates) {
+    let list = byEmail.get(r.k)
+    if (!list) byEmail.set(r.k, list = [])
+    list.push({ contactId: r.contact_id, linkedUfId: r.uf_id, primary: r.is_primary })
+  }
+  for (const [k, list] of byEmail) {
+    list.sort((a, b) => b.primary - a.primary || a.contactId - b.contactId)
+    facts.candidates.set(k, list.map(({ contactId, linkedUfId }) => ({ contactId, linkedUfId })))
+  }
+  const holders = await run(`SELECT q.k, m.uf_id FROM ${q.text} q JOIN civicrm_uf_match m ON m.uf_name = q.k AND m.domain_id = ? ORDER BY m.id`, [...q.values, domainId]) as Array<{ k: string, uf_id: number }>
+  for (const h of holders) if (!facts.ufNameHolders.has(h.k)) facts.ufNameHolders.set(h.k, h.uf_id)
+  return facts
+}
+
+export interface ChunkWrite {
+  linked: number
+  created: number
+  emailsUpdated: number
+}
+
+/** Writes one chunk's decisions: contacts (with emails and civicrm_log rows), links, email updates, audit rows. */
+export async function writeDecisions (unit: Unit, domainId: number, decisions: SyncDecision[], now: Date, source = 'Joomla user sync'): Promise<ChunkWrite> {
+  const creates = decisions.filter((d): d is Extract<SyncDecision, { kind: 'create' }> => d.kind === 'create')
+  const linksTo = decisions.filter((d): d is Extract<SyncDecision, { kind: 'link-existing' }> => d.kind === 'link-existing')
+  const updates = decisions.filter((d): d is Extract<SyncDecision, { kind: 'already-linked' }> => d.kind === 'already-linked' && d.updateEmail !== null)
+  const newIds = await insertIndividuals(unit, creates.map((c) => c.contact satisfies NewContact), source, now)
+  const linkRows = [
+    ...linksTo.map((d) => [domainId, d.ufId, d.email, d.contactId]),
+    ...creates.map((d, i) => [domainId, d.ufId, d.email, newIds[i]]),
+  ]
+  if (linkRows.length > 0) await unit.query('INSERT INTO civicrm_uf_match (domain_id, uf_id, uf_name, contact_id) VALUES ?', [linkRows])
+  for (const u of updates) {
+    await unit.query('UPDATE civicrm_uf_match SET uf_name = ? WHERE id = ?', [u.updateEmail, u.linkId])
+    if (u.contactId !== null) await setPrimaryEmail(unit, u.contactId, u.updateEmail!)
+  }
+  // The waiting email changes, as linkUser keeps them: the blocked ones wait (for their current
+  // email), every other user of the chunk waits for nothing. (Emails the sync frees are not
+  // handed over here: a waiting user takes theirs at their next event or sync.)
+  const waiting = decisions.filter((d): d is Extract<SyncDecision, { kind: 'already-linked' }> => d.kind === 'already-linked' && d.wantedEmail !== null)
+  const waitingIds = new Set(waiting.map((d) => d.ufId))
+  const notWaiting = decisions.map((d) => d.ufId).filter((id) => !waitingIds.has(id))
+  if (notWaiting.length > 0) await unit.query('DELETE FROM civibridge_wanted_email WHERE domain_id = ? AND uf_id IN (?)', [domainId, notWaiting])
+  if (waiting.length > 0) {
+    await unit.query(`INSERT INTO civibridge_wanted_email (domain_id, uf_id, email, created_at) VALUES ?
+      ON DUPLICATE KEY UPDATE created_at = IF(email = VALUES(email), created_at, VALUES(created_at)), email = VALUES(email)`, [waiting.map((d) => [domainId, d.ufId, d.wantedEmail, now])])
+  }
+  // The same audit trail linkUser leaves, for the decisions that wrote something.
+  const audit = [
+    ...linksTo.map((d) => [domainId, d.ufId, 'sync', 'linked-existing', d.contactId, null, now]),
+    ...creates.map((d, i) => [domainId, d.ufId, 'sync', 'created-contact', newIds[i], null, now]),
+    ...updates.map((d) => [domainId, d.ufId, 'sync', 'already-linked', d.contactId, 'email-updated', now]),
+  ]
+  if (audit.length > 0) await unit.query('INSERT INTO civibridge_audit (domain_id, uf_id, `trigger`, action, contact_id, reason, created_at) VALUES ?', [audit])
+  return { linked: linkRows.length, created: creates.length, emailsUpdated: updates.length }
+}
+
+/** Whether some connection holds this named lock (in this process or another). */
+export async function isLockHeld (pool: Queryable, name: string): Promise<boolean> {
+  const [rows] = await pool.query('SELECT IS_USED_LOCK(?) AS holder', [name])
+  return (rows as Array<{ holder: number | null }>)[0].holder !== null
+}
+
+// ---- jobs -------------------------------------------------------------------------------
+
+export type JobStatus = 'running' | 'done' | 'failed'
+
+export interface SyncJob {
+  id: number
+  status: JobStatus
+  batchSize: number
+  lastUserId: number
+  counts: SyncCounts
+  totalUsers: number | null
+  message: string | null
+  error: string | null
+  startedAt: Date
+  heartbeatAt: Date
+  finishedAt: Date | null
+}
+
+interface JobRow {
+  id: number, status: JobStatus, batch_size: number, last_user_id: number, checked: number, matched: number, created: number, skipped: number,
+  total_users: number | null, message: string | null, error: string | null, started_at: Date, heartbeat_at: Date, finished_at: Date | null,
+  skipped_invalid: number | string,
+}
+
+const JOB_COLUMNS = `j.id, j.status, j.batch_size, j.last_user_id, j.checked, j.matched, j.created, j.skipped, j.total_users, j.message, j.error,
+  j.started_at, j.heartbeat_at, j.finished_at,
+  (SELECT COUNT(*) FROM civibridge_sync_skip s WHERE s.job_id = j.id AND s.reason IN ('missing-email', 'invalid-email', 'email-too-long')) AS skipped_invalid`
+
+function toJob (r: JobRow): SyncJob {
+  const skippedInvalid = Number(r.skipped_invalid)
+  return {
+    id: r.id,
+    status: r.status,
+    batchSize: r.batch_size,
+    lastUserId: Number(r.last_user_id),
+    counts: { checked: r.checked, matched: r.matched, created: r.created, skipped: r.skipped, skippedInvalid, skippedTaken: r.skipped - skippedInvalid },
+    totalUsers: r.total_users,
+    message: r.message,
+    error: r.error,
+    startedAt: r.started_at,
+    heartbeatAt: r.heartbeat_at,
+    finishedAt: r.finished_at,
+  }
+}
+
+export class SyncJobs {
+  private readonly run: Run
+  constructor (pool: Queryable, private readonly domainId: number) {
+    this.run = runOn(pool)
+  }
+
+  async get (id: number): Promise<SyncJob | null> {
+    const rows = await this.run(`SELECT ${JOB_COLUMNS} FROM civibridge_sync_job j WHERE j.id = ? AND j.domain_id = ?`, [id, this.domainId]) as JobRow[]
+    return rows[0] ? toJob(rows[0]) : null
+  }
+
+  async latest (): Promise<SyncJob | null> {
+    const rows = await this.run(`SELECT ${JOB_COLUMNS} FROM civibridge_sync_job j WHERE j.domain_id = ? AND j.dry_run = 0 ORDER BY j.id DESC LIMIT 1`, [this.domainId]) as JobRow[]
+    return rows[0] ? toJob(rows[0]) : null
+  }
+
+  /** The last job left running (its process died, or is still alive: the caller holds the sync lock to tell). */
+  async unfinished (): Promise<SyncJob | null> {
+    const rows = await this.run(`SELECT ${JOB_COLUMNS} FROM civibridge_sync_job j WHERE j.domain_id = ? AND j.status = 'running' AND j.dry_run = 0 ORDER BY j.id DESC LIMIT 1`, [this.domainId]) as JobRow[]
+    return rows[0] ? toJob(rows[0]) : null
+  }
+
+  async create (batchSize: number, totalUsers: number, now: Date): Promise<SyncJob> {
+    const res = await this.run('INSERT INTO civibridge_sync_job (domain_id, status, dry_run, batch_size, total_users, started_at, heartbeat_at) VALUES (?, \'running\', 0, ?, ?, ?, ?)',
+      [this.domainId, batchSize, totalUsers, now, now]) as { insertId: number }
+    return (await this.get(res.insertId))!
+  }
+
+  async resumed (id: number, batchSize: number, totalUsers: number, now: Date): Promise<void> {
+    await this.run('UPDATE civibridge_sync_job SET batch_size = ?, total_users = ?, heartbeat_at = ? WHERE id = ?', [batchSize, totalUsers, now, id])
+  }
+
+  /** The job ran to its end: done, with its message. (A failed job stays 'running', to be resumed.) */
+  /** Done: the message; an error of an earlier, resumed attempt is no longer the job's state. */
+  async finish (id: number, message: string, now: Date): Promise<void> {
+    await this.run('UPDATE civibridge_sync_job SET status = \'done\', message = ?, error = NULL, finished_at = ?, heartbeat_at = ? WHERE id = ?', [message, now, now, id])
+  }
+
+  async skippedUsers (id: number, limit = 100_000): Promise<Array<{ id: number, reason: string }>> {
+    const rows = await this.run('SELECT uf_id, reason FROM civibridge_sync_skip WHERE job_id = ? ORDER BY uf_id LIMIT ?', [id, limit]) as Array<{ uf_id: number, reason: string }>
+    return rows.map((r) => ({ id: r.uf_id, reason: r.reason }))
+  }
+}
+
+/** The checkpoint, in the chunk's own transaction: counts, last user id, skipped users. */
+export async function saveCheckpoint (unit: Unit, jobId: number, lastUserId: number, c: SyncCounts, skips: Array<{ ufId: number, reason: string }>, now: Date): Promise<void> {
+  if (skips.length > 0) await unit.query('INSERT INTO civibridge_sync_skip (job_id, uf_id, reason) VALUES ? ON DUPLICATE KEY UPDATE reason = VALUES(reason)', [skips.map((s) => [jobId, s.ufId, s.reason.slice(0, 255)])])
+  const res = await unit.query(`UPDATE civibridge_sync_job SET last_user_id = ?, checked = checked + ?, matched = matched + ?, created = created + ?, skipped = skipped + ?, heartbeat_at = ?
+    WHERE id = ? AND status = 'running' AND last_user_id < ?`, [lastUserId, c.checked, c.matched, c.created, c.skipped, now, jobId, lastUserId]) as { affectedRows: number }
+  if (res.affectedRows !== 1) throw new Error(`sync job ${jobId} is no longer running from before user ${lastUserId}`)
+}
+

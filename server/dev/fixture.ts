@@ -1,0 +1,56 @@
+// Builds a database holding CiviCRM's tables (test/fixtures, mirroring the 5.x schema), a
+// Joomla users table and the bridge's tables: for the demo, the tests and the benchmarks.
+// Never used against a real site.
+import { readFile } from 'node:fs/promises'
+import { fileURLToPath } from 'node:url'
+import mysql from 'mysql2/promise'
+import { Database } from '../data/db.js'
+import { migrateBridgeTables } from '../data/migrate.js'
+
+const fixtures = (name: string) => fileURLToPath(new URL(`../../test/fixtures/${name}`, import.meta.url))
+
+/** mysql://user:pass@host:port/name with the database name replaced. */
+export function withDatabaseName (url: string, name: string): string {
+  const u = new URL(url)
+  u.pathname = `/${name}`
+  return u.toString()
+}
+
+export interface FixtureOptions {
+  joomlaPrefix?: string | null
+  civicrm?: boolean
+  migrate?: boolean
+}
+
+/** Creates (or re-creates) database `name` on the server of `serverUrl` and returns its URL. */
+export async function createFixtureDatabase (serverUrl: string, name: string, opts: FixtureOptions = {}): Promise<string> {
+  if (!/^[A-Za-z0-9_]+$/.test(name)) throw new Error(`bad database name ${name}`)
+  const conn = await mysql.createConnection({ uri: withDatabaseName(serverUrl, ''), multipleStatements: true })
+  try {
+    await conn.query(`DROP DATABASE IF EXISTS \`${name}\``)
+    await conn.query(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`)
+    await conn.query(`USE \`${name}\``)
+    await conn.query("SET time_zone = '+00:00'")
+    if (opts.civicrm !== false) {
+      await conn.query(await readFile(fixtures('civicrm-schema.sql'), 'utf8'))
+      await conn.query(await readFile(fixtures('civicrm-data.sql'), 'utf8'))
+    }
+    if (opts.joomlaPrefix !== null) {
+      const ddl = await readFile(fixtures('joomla-users.sql'), 'utf8')
+      await conn.query(ddl.replaceAll('{prefix}', opts.joomlaPrefix ?? 'jos_'))
+    }
+  } finally {
+    await conn.end()
+  }
+  const url = withDatabaseName(serverUrl, name)
+  if (opts.migrate !== false) {
+    const db = new Database(url, { poolSize: 1 })
+    try { await migrateBridgeTables(db) } finally { await db.close() }
+  }
+  return url
+}
+
+export async function dropDatabase (serverUrl: string, name: string): Promise<void> {
+  const conn = await mysql.createConnection({ uri: withDatabaseName(serverUrl, '') })
+  try { await conn.query(`DROP DATABASE IF EXISTS \`${name}\``) } finally { await conn.end() }
+}

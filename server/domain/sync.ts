@@ -1,0 +1,155 @@
+// Synchronize Users to Contacts, decided in bulk: given a chunk of Joomla users and what the
+// database says about them (their links, the contacts holding their emails, the users holding
+// those emails as uf_name), the same decision linkUser (link-user.ts) takes for one user,
+// for every user of the chunk at once. Framework-free and pure: server/data/sync-store.ts
+// reads the facts and writes the decisions, server/services/sync-service.ts runs the chunks.
+import { contactNames } from './names.js'
+import { normalizeEmail } from './email.js'
+import { decideWithoutLock, firstFreeCandidate, type Candidate, type ExistingLink, type JoomlaUser, type NewContact } from './link-user.js'
+
+export type SyncDecision =
+  /**
+   * Linked before this chunk; `updateEmail` when the user's email changed and may be synced (as
+   * linkUser does), `wantedEmail` when it changed to another user's: the change waits, as linkUser's.
+   */
+  | { kind: 'already-linked', ufId: number, contactId: number | null, linkId: number, updateEmail: string | null, wantedEmail: string | null, reason: string | null }
+  | { kind: 'link-existing', ufId: number, email: string, contactId: number }
+  | { kind: 'create', ufId: number, email: string, contact: NewContact }
+  | { kind: 'skip', ufId: number, reason: string }
+
+/** What the database says about one chunk. Email keys are normalizeEmail() of the users' emails. */
+export interface ChunkFacts {
+  /** Each user's link in the domain (the lowest id when there are several). */
+  links: Map<number, ExistingLink>
+  /** Non-deleted Individuals having the email on any email row: primary first, then lowest contact id. */
+  candidates: Map<string, Candidate[]>
+  /** The user holding the email as uf_name in the domain. */
+  ufNameHolders: Map<string, number>
+}
+
+export interface SyncCounts {
+  /** Users read. */
+  checked: number
+  /** Users now linked to a contact that existed before (old or new link). */
+  matched: number
+  /** Contacts created. */
+  created: number
+  /** Users skipped, whatever the reason. */
+  skipped: number
+  /** Of the skipped: a missing, invalid or too long email. */
+  skippedInvalid: number
+  /** Of the skipped: their email is another user's (uf_name is unique per domain). */
+  skippedTaken: number
+}
+
+export const zeroCounts = (): SyncCounts => ({ checked: 0, matched: 0, created: 0, skipped: 0, skippedInvalid: 0, skippedTaken: 0 })
+
+export function addCounts (a: SyncCounts, b: SyncCounts): SyncCounts {
+  return {
+    checked: a.checked + b.checked,
+    matched: a.matched + b.matched,
+    created: a.created + b.created,
+    skipped: a.skipped + b.skipped,
+    skippedInvalid: a.skippedInvalid + b.skippedInvalid,
+    skippedTaken: a.skippedTaken + b.skippedTaken,
+  }
+}
+
+/** Reasons for which the user's email is the problem (emailProblem's values). */
+export const isInvalidEmailReason = (reason: string): boolean => reason === 'missing-email' || reason === 'invalid-email' || reason === 'email-too-long'
+
+/**
+ * A key under which two emails the database's _ci collation holds equal (case, accents) are
+ * equal, so that two users of one chunk never both claim one uf_name.
+ */
+export const collationKey = (email: string): string => normalizeEmail(email).normalize('NFD').replace(/\p{M}/gu, '')
+
+/**
+ * Per user of the chunk (in id order), linkUser's decision for the 'sync' trigger: an existing
+ * link stays; otherwise the first contact with the email that is not linked to another user
+ * (nor claimed by an earlier user of this chunk); otherwise a new Individual. A user whose
+ * email is already another user's uf_name, or an earlier user's of this chunk, is skipped.
+ */
+export function decideChunk (users: JoomlaUser[], facts: ChunkFacts): { decisions: SyncDecision[], counts: SyncCounts } {
+  const counts = zeroCounts()
+  const decisions: SyncDecision[] = []
+  // What earlier users of this chunk took: uf_names (by collation key) and contacts.
+  const claimedEmails = new Map<string, Claim>()
+  const claimedContacts = new Map<number, number>()
+  for (const [email, ufId] of facts.ufNameHolders) claimedEmails.set(collationKey(email), { ufId, inChunk: false })
+
+  for (const user of users) {
+    counts.checked++
+    const decision = decideOne(user, facts, claimedEmails, claimedContacts)
+    decisions.push(decision)
+    switch (decision.kind) {
+      case 'already-linked':
+      case 'link-existing':
+        counts.matched++
+        break
+      case 'create':
+        counts.created++
+        break
+      case 'skip':
+        counts.skipped++
+        if (isInvalidEmailReason(decision.reason)) counts.skippedInvalid++
+        else counts.skippedTaken++
+    }
+  }
+  return { decisions, counts }
+}
+
+interface Claim { ufId: number, inChunk: boolean }
+
+function decideOne (user: JoomlaUser, facts: ChunkFacts, claimedEmails: Map<string, Claim>, claimedContacts: Map<number, number>): SyncDecision {
+  const link = facts.links.get(user.id) ?? null
+  const email = normalizeEmail(user.email)
+  const key = collationKey(email)
+  const quick = decideWithoutLock(user, 'sync', { link, deletedAt: null, wantedEmail: null })
+  if (quick?.action === 'skipped') return { kind: 'skip', ufId: user.id, reason: quick.reason! }
+  if (link) {
+    if (quick) return { kind: 'already-linked', ufId: user.id, contactId: link.contactId, linkId: link.id, updateEmail: null, wantedEmail: null, reason: null }
+    // The email changed since the link was made: syncEmail's rule, unless another user holds it.
+    const holder = claimedEmails.get(key)
+    if (holder !== undefined && holder.ufId !== user.id) {
+      return { kind: 'already-linked', ufId: user.id, contactId: link.contactId, linkId: link.id, updateEmail: null, wantedEmail: email, reason: `email-linked-to-user:${holder.ufId}` }
+    }
+    claimedEmails.set(key, { ufId: user.id, inChunk: true })
+    return { kind: 'already-linked', ufId: user.id, contactId: link.contactId, linkId: link.id, updateEmail: email, wantedEmail: null, reason: 'email-updated' }
+  }
+  const holder = claimedEmails.get(key)
+  if (holder !== undefined) return { kind: 'skip', ufId: user.id, reason: holder.inChunk ? 'duplicate-email' : `email-linked-to-user:${holder.ufId}` }
+  claimedEmails.set(key, { ufId: user.id, inChunk: true })
+  const candidates = (facts.candidates.get(email) ?? []).map((c) => {
+    const claimer = claimedContacts.get(c.contactId)
+    return claimer === undefined ? c : { contactId: c.contactId, linkedUfId: claimer }
+  })
+  const free = firstFreeCandidate(candidates, user.id)
+  if (free) {
+    claimedContacts.set(free.contactId, user.id)
+    return { kind: 'link-existing', ufId: user.id, email, contactId: free.contactId }
+  }
+  return { kind: 'create', ufId: user.id, email, contact: { ...contactNames(user.name, email), email } }
+}
+
+const plural = (n: number, one: string, many: string): string => (n === 1 ? one : many.replace('#', String(n)))
+
+/**
+ * CiviCRM's status message, counted truthfully, plus a sentence per kind of skip:
+ * "Synchronize Users to Contacts completed. Checked 5 user records. Found 3 matching contact
+ * records. Created 2 new contact records."
+ */
+export function syncMessage (c: SyncCounts): string {
+  const parts = [
+    'Synchronize Users to Contacts completed.',
+    plural(c.checked, 'Checked one user record.', 'Checked # user records.'),
+    plural(c.matched, 'Found one matching contact record.', 'Found # matching contact records.'),
+    plural(c.created, 'Created one new contact record.', 'Created # new contact records.'),
+  ]
+  if (c.skippedInvalid > 0) parts.push(plural(c.skippedInvalid, 'Skipped one user record without a valid email.', 'Skipped # user records without a valid email.'))
+  if (c.skippedTaken > 0) parts.push(plural(c.skippedTaken, 'Skipped one user record whose email belongs to another user.', 'Skipped # user records whose email belongs to another user.'))
+  return parts.join(' ')
+}
+
+/** The dry-run message: the same counts, and that nothing was written. */
+export const dryRunMessage = (c: SyncCounts): string => `Dry run, nothing was written. ${syncMessage(c)}`

@@ -1,0 +1,128 @@
+// Who may call what. Events: an HS256 JWT from a Joomla site, signed with BRIDGE_SECRET (or
+// the previous secret during a rotation), bound to the body by body_sha256. Admin routes: the
+// admin token. Every verification failure is a 401, never a 500.
+import { createHash, timingSafeEqual } from 'node:crypto'
+import fp from 'fastify-plugin'
+import jwt from '@fastify/jwt'
+import rateLimit from '@fastify/rate-limit'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { Config } from '../../config.js'
+
+export const AUDIENCE = 'civicrm-bridge'
+export const MAX_EVENT_TTL_S = 300
+export const CLOCK_SKEW_S = 30
+const MAX_TOKEN_LENGTH = 4096
+const JTI_RE = /^[A-Za-z0-9._:-]{1,64}$/
+const SHA256_RE = /^[0-9a-f]{64}$/
+
+export interface EventClaims { iss: string, aud: string, iat: number, exp: number, jti: string, body_sha256: string }
+
+export const AUTH_FAILURES_PER_MINUTE = 20
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    verifyBridgeToken (token: string, maxTtlS: number): Record<string, unknown>
+    requireAdmin (request: FastifyRequest, reply: FastifyReply): Promise<void>
+    /**
+     * Runs an authentication check with brute-force protection: an address with more than
+     * AUTH_FAILURES_PER_MINUTE failures gets 429 for a minute, whatever it sends.
+     */
+    guardAuth<T> (request: FastifyRequest, reply: FastifyReply, check: () => T | Promise<T>): Promise<T>
+  }
+  interface FastifyRequest { eventClaims?: EventClaims }
+}
+
+export class AuthError extends Error {
+  override name = 'AuthError'
+  readonly statusCode = 401
+}
+
+export function bearerToken (request: FastifyRequest): string | null {
+  const header = request.headers.authorization
+  if (typeof header !== 'string') return null
+  const m = /^Bearer ([^\s]+)$/i.exec(header.trim())
+  return m ? m[1] : null
+}
+
+/** Constant-time comparison of two strings of any length. */
+export function safeEqual (a: string, b: string): boolean {
+  const da = createHash('sha256').update(a).digest()
+  const db = createHash('sha256').update(b).digest()
+  return timingSafeEqual(da, db)
+}
+
+export default fp(async (app, { config }: { config: Config }) => {
+  await app.register(rateLimit, { global: false })
+  const blockedUntil = new Map<string, number>()
+  const countFailure = app.rateLimit({
+    max: AUTH_FAILURES_PER_MINUTE,
+    timeWindow: 60_000,
+    keyGenerator: (request) => `auth-failures:${request.ip}`,
+    onExceeded: (request) => { blockedUntil.set(request.ip, Date.now() + 60_000) },
+  })
+  app.decorate('guardAuth', async <T>(request: FastifyRequest, reply: FastifyReply, check: () => T | Promise<T>): Promise<T> => {
+    const until = blockedUntil.get(request.ip)
+    if (until !== undefined && until > Date.now()) {
+      reply.header('Retry-After', String(Math.ceil((until - Date.now()) / 1000)))
+      throw app.httpErrors.tooManyRequests('too many authentication failures from this address; retry later')
+    }
+    try {
+      return await check()
+    } catch (err) {
+      if (err instanceof AuthError) await countFailure.call(app, request, reply) // throws 429 once over the limit
+      throw err
+    }
+  })
+
+  await app.register(jwt, {
+    secret: config.secrets[0],
+    verify: { algorithms: ['HS256'], allowedAud: AUDIENCE, clockTolerance: CLOCK_SKEW_S * 1000, requiredClaims: ['iss', 'aud', 'iat', 'exp', 'jti'] },
+  })
+
+  /** Verifies signature, alg, aud, iss, times and jti; returns the claims or throws AuthError. */
+  app.decorate('verifyBridgeToken', (token: string, maxTtlS: number) => {
+    if (token.length > MAX_TOKEN_LENGTH) throw new AuthError('token too long')
+    let claims: Record<string, unknown> | undefined
+    let lastError: unknown
+    for (const key of config.secrets) {
+      try {
+        claims = (key === config.secrets[0] ? app.jwt.verify(token) : app.jwt.verify(token, { key })) as Record<string, unknown>
+        break
+      } catch (err) {
+        lastError = err
+        if ((err as { code?: string }).code !== 'FAST_JWT_INVALID_SIGNATURE') break
+      }
+    }
+    if (!claims) throw new AuthError(`invalid token: ${(lastError as Error).message}`)
+    const { iss, iat, exp, jti } = claims
+    if (typeof iss !== 'string' || iss.length < 1 || iss.length > 64) throw new AuthError('invalid token: iss must name the site')
+    if (config.sites.length > 0 && !config.sites.includes(iss)) throw new AuthError('invalid token: unknown site')
+    if (typeof iat !== 'number' || typeof exp !== 'number' || exp - iat > maxTtlS) throw new AuthError(`invalid token: exp must be at most ${maxTtlS} s after iat`)
+    if (iat > Date.now() / 1000 + CLOCK_SKEW_S) throw new AuthError('invalid token: issued in the future')
+    if (typeof jti !== 'string' || !JTI_RE.test(jti)) throw new AuthError('invalid token: jti must be 1-64 characters [A-Za-z0-9._:-]')
+    return claims
+  })
+
+  app.decorate('requireAdmin', async (request: FastifyRequest, reply: FastifyReply) => app.guardAuth(request, reply, () => {
+    const token = bearerToken(request)
+    if (token === null || !safeEqual(token, config.adminToken)) throw new AuthError('admin token required')
+  }))
+})
+
+/** onRequest hook of the event route: the token, before the body is even read. */
+export async function requireEventToken (request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  await request.server.guardAuth(request, reply, () => {
+    const token = bearerToken(request)
+    if (token === null) throw new AuthError('missing bearer token')
+    const claims = request.server.verifyBridgeToken(token, MAX_EVENT_TTL_S)
+    if (typeof claims.body_sha256 !== 'string' || !SHA256_RE.test(claims.body_sha256)) throw new AuthError('invalid token: body_sha256 must be lowercase hex SHA-256')
+    request.eventClaims = claims as unknown as EventClaims
+  })
+}
+
+/** preValidation hook of the event route: the body is the one the token signed. */
+export async function requireSignedBody (request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  await request.server.guardAuth(request, reply, () => {
+    if (request.bodySha256 === undefined || !safeEqual(request.bodySha256, request.eventClaims!.body_sha256)) throw new AuthError('body does not match the token (body_sha256)')
+  })
+}

@@ -1,0 +1,31 @@
+// The CiviCRM database pool and the services on it, closed with the app.
+import fp from 'fastify-plugin'
+import { Database } from '../../data/db.js'
+import { EventService } from '../../services/event-service.js'
+import { BufferedEventLog } from '../../data/event-log.js'
+import type { Config } from '../../config.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    config: Config
+    database: Database
+    eventLog: BufferedEventLog
+    events: EventService
+  }
+}
+
+export default fp(async (app, { config }: { config: Config }) => {
+  const database = new Database(config.civicrmDbUrl, { poolSize: config.dbPoolSize, domainId: config.domainId })
+  const eventLog = new BufferedEventLog(database, config.domainId, {
+    flushMs: config.eventLogFlushMs,
+    maxBatch: 500,
+    onError: (err, rows) => app.log.warn({ err: (err as Error).message, rows }, 'event log not written yet; will retry'),
+  })
+  app.decorate('config', config)
+  app.decorate('database', database)
+  app.decorate('eventLog', eventLog)
+  app.decorate('events', new EventService(database, config.domainId, eventLog))
+  // Hooks run in reverse order of registration: the log is flushed before the pool closes.
+  app.addHook('onClose', async () => { await database.close() })
+  app.addHook('onClose', async () => { await eventLog.close() })
+})

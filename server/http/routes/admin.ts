@@ -1,0 +1,213 @@
+// Administration: Synchronize Users to Contacts as a JSON API (admin token) and as pages
+// (admin login, the confirm step, a live progress bar, the final message), the Change Log
+// (contacts created or modified in a window, from civicrm_log) and a contact's details.
+import mysql from 'mysql2/promise'
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from '@fastify/type-provider-typebox'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import { AuthError, bearerToken, safeEqual } from '../plugins/auth.js'
+import { JoomlaUsers, type SyncJob } from '../../data/sync-store.js'
+import { changeLog, contactDetails } from '../../data/admin-store.js'
+import { SyncBusyError, SyncService, DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE, type SyncRun } from '../../services/sync-service.js'
+import * as view from '../admin/views.js'
+
+export const ADMIN_COOKIE = 'civibridge_admin'
+export const ADMIN_SESSION_TTL_S = 8 * 3600
+
+/** A signed, HttpOnly, SameSite=Lax cookie naming an admin session and its expiry. */
+function setAdminSession (request: FastifyRequest, reply: FastifyReply, now = Date.now()): void {
+  reply.setCookie(ADMIN_COOKIE, `admin.${Math.floor(now / 1000) + ADMIN_SESSION_TTL_S}`, {
+    signed: true, httpOnly: true, sameSite: 'lax', secure: request.protocol === 'https', path: '/', maxAge: ADMIN_SESSION_TTL_S,
+  })
+}
+
+export function hasAdminSession (request: FastifyRequest, now = Date.now()): boolean {
+  const raw = request.cookies[ADMIN_COOKIE]
+  if (raw === undefined) return false
+  const { valid, value } = request.unsignCookie(raw)
+  const m = valid ? /^admin\.([0-9]{1,12})$/.exec(value!) : null
+  return m !== null && Number(m[1]) * 1000 > now
+}
+
+const html = (reply: FastifyReply, status: number, body: string) =>
+  reply.code(status).header('content-type', 'text/html; charset=utf-8').header('cache-control', 'no-store').send(body)
+
+const DATE = '^[0-9]{4}-[0-9]{2}-[0-9]{2}$'
+const IdParam = Type.Object({ id: Type.String({ pattern: '^[1-9][0-9]{0,9}$' }) })
+const utcDay = (d: Date) => d.toISOString().slice(0, 10)
+
+const routes: FastifyPluginAsyncTypebox = async (app) => {
+  const config = app.config
+  const joomlaPool = config.joomlaDbUrl === config.civicrmDbUrl
+    ? null
+    : mysql.createPool({ uri: config.joomlaDbUrl, connectionLimit: 2, charset: 'utf8mb4_unicode_ci', timezone: 'Z' })
+  const service = new SyncService(app.database, new JoomlaUsers(joomlaPool ?? app.database.pool, config.joomlaDbPrefix), config.domainId)
+  let current: SyncRun | null = null
+  const abort = new AbortController()
+  // Hooks run in reverse order: the running job stops after its chunk, then the pools close.
+  app.addHook('onClose', async () => { await joomlaPool?.end() })
+  app.addHook('onClose', async () => {
+    abort.abort()
+    await current?.done.catch(() => {})
+  })
+
+  async function startJob (batchSize: number): Promise<SyncRun> {
+    const run = await service.start({ batchSize, signal: abort.signal })
+    current = run
+    run.done.then(
+      (r) => app.log.info({ job: r.jobId, counts: r.counts, ms: r.durationMs, status: r.status }, r.message),
+      (err) => app.log.error({ job: run.jobId, err: (err as Error).message }, 'synchronization failed; start it again to resume'),
+    )
+    return run
+  }
+
+  /** The job as the API and pages show it: live figures when this process runs it. */
+  async function jobView (job: SyncJob): Promise<view.JobView> {
+    const live = current?.jobId === job.id ? current.progress() : null
+    let status: view.JobView['status'] = job.status === 'done' ? 'done' : 'running'
+    if (status === 'running' && live?.status !== 'running') {
+      // Not running here: running in another process exactly when someone holds the sync lock.
+      if (!await service.syncLockHeld()) status = 'interrupted'
+    }
+    const done = live?.done ?? job.counts.checked
+    const total = Math.max(live?.total ?? job.totalUsers ?? 0, done)
+    const elapsedS = (job.heartbeatAt.getTime() - job.startedAt.getTime()) / 1000
+    const rate = live ? live.rate : (elapsedS > 0 ? job.counts.checked / elapsedS : null)
+    return {
+      id: job.id,
+      status,
+      done,
+      total,
+      percent: total === 0 ? (status === 'done' ? 100 : 0) : Math.floor((done / total) * 100),
+      counts: live?.counts ?? job.counts,
+      rate: status === 'running' ? rate : null,
+      etaS: status === 'running' && rate ? Math.max(total - done, 0) / rate : null,
+      message: job.message,
+      error: live?.error ?? job.error,
+      startedAt: job.startedAt.toISOString(),
+      finishedAt: job.finishedAt?.toISOString() ?? null,
+    }
+  }
+
+  /** Admin token (any method) or admin session cookie (reads only: writes by cookie go through the CSRF-protected pages). */
+  async function requireAdminRead (request: FastifyRequest): Promise<void> {
+    const token = bearerToken(request)
+    if (token !== null ? safeEqual(token, config.adminToken) : hasAdminSession(request)) return
+    throw new AuthError('admin token or admin session required')
+  }
+
+  // ---- JSON API ----------------------------------------------------------------------
+
+  app.post('/v1/admin/sync', {
+    onRequest: app.requireAdmin,
+    schema: { body: Type.Object({ batchSize: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_BATCH_SIZE })) }, { additionalProperties: false }) },
+  }, async (request, reply) => {
+    try {
+      const run = await startJob(request.body.batchSize ?? DEFAULT_BATCH_SIZE)
+      const job = (await service.jobs.get(run.jobId!))!
+      return reply.code(202).header('location', `/v1/admin/sync/jobs/${job.id}`).send({ ...await jobView(job), resumed: run.resumed })
+    } catch (err) {
+      if (err instanceof SyncBusyError) return reply.code(409).send({ error: 'Conflict', message: err.message, jobId: err.job?.id ?? null })
+      throw err
+    }
+  })
+
+  app.get('/v1/admin/sync', { onRequest: requireAdminRead }, async () => {
+    const job = await service.jobs.latest()
+    return { latest: job ? await jobView(job) : null }
+  })
+
+  app.get('/v1/admin/sync/jobs/:id', { onRequest: requireAdminRead, schema: { params: IdParam } }, async (request) => {
+    const job = await service.jobs.get(Number(request.params.id))
+    if (!job) throw app.httpErrors.notFound(`no sync job ${request.params.id}`)
+    return jobView(job)
+  })
+
+  app.get('/v1/admin/sync/jobs/:id/skipped', { onRequest: requireAdminRead, schema: { params: IdParam } }, async (request) => {
+    const job = await service.jobs.get(Number(request.params.id))
+    if (!job) throw app.httpErrors.notFound(`no sync job ${request.params.id}`)
+    return { jobId: job.id, skippedUsers: await service.jobs.skippedUsers(job.id) }
+  })
+
+  // ---- pages -------------------------------------------------------------------------
+
+  /** Pages need a session; without one the browser goes to the login form and comes back. */
+  async function requireAdminPage (request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    if (!hasAdminSession(request)) {
+      return reply.redirect(`/admin/login?next=${encodeURIComponent(request.url)}`, 303)
+    }
+  }
+  const safeNext = (next: unknown): string => (typeof next === 'string' && /^\/admin\/[A-Za-z0-9/_?=&.%-]*$/.test(next) ? next : '/admin/sync')
+
+  app.get('/admin', async (_request, reply) => reply.redirect('/admin/sync', 303))
+
+  app.get('/admin/login', { schema: { querystring: Type.Object({ next: Type.Optional(Type.String({ maxLength: 500 })) }) } }, async (request, reply) =>
+    html(reply, 200, view.loginPage(reply.generateCsrf(), safeNext(request.query.next), null)))
+
+  app.post('/admin/login', {
+    preHandler: app.csrfProtection,
+    schema: { body: Type.Object({ token: Type.String({ maxLength: 1000 }), next: Type.Optional(Type.String({ maxLength: 500 })), _csrf: Type.Optional(Type.String()) }) },
+  }, async (request, reply) => {
+    if (!safeEqual(request.body.token, config.adminToken)) {
+      request.log.info('admin login refused')
+      return html(reply, 401, view.loginPage(reply.generateCsrf(), safeNext(request.body.next), 'That is not the administrator token.'))
+    }
+    setAdminSession(request, reply)
+    return reply.redirect(safeNext(request.body.next), 303)
+  })
+
+  app.post('/admin/logout', { preHandler: app.csrfProtection }, async (_request, reply) => {
+    reply.clearCookie(ADMIN_COOKIE, { path: '/' })
+    return reply.redirect('/admin/login', 303)
+  })
+
+  app.get('/admin/static/sync.js', async (_request, reply) =>
+    reply.header('content-type', 'application/javascript; charset=utf-8').header('cache-control', 'no-cache').send(view.SYNC_JS))
+
+  app.get('/admin/sync', { onRequest: requireAdminPage }, async (_request, reply) => {
+    const job = await service.jobs.latest()
+    return html(reply, 200, view.syncPage(job ? await jobView(job) : null, reply.generateCsrf(), null))
+  })
+
+  app.get('/admin/sync/confirm', { onRequest: requireAdminPage }, async (_request, reply) =>
+    html(reply, 200, view.confirmPage(reply.generateCsrf())))
+
+  app.post('/admin/sync/start', { onRequest: requireAdminPage, preHandler: app.csrfProtection }, async (_request, reply) => {
+    try {
+      const run = await startJob(DEFAULT_BATCH_SIZE)
+      return reply.redirect(`/admin/sync/jobs/${run.jobId}`, 303)
+    } catch (err) {
+      if (!(err instanceof SyncBusyError)) throw err
+      const job = await service.jobs.latest()
+      return html(reply, 409, view.syncPage(job ? await jobView(job) : null, reply.generateCsrf(), err.message))
+    }
+  })
+
+  app.get('/admin/sync/jobs/:id', { onRequest: requireAdminPage, schema: { params: IdParam } }, async (request, reply) => {
+    const job = await service.jobs.get(Number(request.params.id))
+    if (!job) return html(reply, 404, view.notFoundPage(`There is no synchronization job ${request.params.id}.`, reply.generateCsrf()))
+    return html(reply, 200, view.jobPage(await jobView(job), reply.generateCsrf()))
+  })
+
+  app.get('/admin/change-log', {
+    onRequest: requireAdminPage,
+    schema: { querystring: Type.Object({ from: Type.Optional(Type.String({ maxLength: 10 })), to: Type.Optional(Type.String({ maxLength: 10 })) }) },
+  }, async (request, reply) => {
+    const today = utcDay(new Date())
+    const from = request.query.from || today
+    const to = request.query.to || from
+    const valid = (d: string) => new RegExp(DATE).test(d) && !Number.isNaN(Date.parse(`${d}T00:00:00Z`)) && utcDay(new Date(`${d}T00:00:00Z`)) === d
+    if (!valid(from) || !valid(to) || to < from) {
+      return html(reply, 400, view.changeLogPage(from, to, [], 0, 'Enter two dates (from, then to), the second not before the first.', reply.generateCsrf()))
+    }
+    const { rows, total } = await changeLog(app.database.pool, new Date(`${from}T00:00:00Z`), new Date(Date.parse(`${to}T00:00:00Z`) + 86_400_000))
+    return html(reply, 200, view.changeLogPage(from, to, rows, total, null, reply.generateCsrf()))
+  })
+
+  app.get('/admin/contacts/:id', { onRequest: requireAdminPage, schema: { params: IdParam } }, async (request, reply) => {
+    const contact = await contactDetails(app.database.pool, config.domainId, Number(request.params.id))
+    if (!contact) return html(reply, 404, view.notFoundPage(`There is no contact ${request.params.id}.`, reply.generateCsrf()))
+    return html(reply, 200, view.contactPage(contact, reply.generateCsrf()))
+  })
+}
+export default routes

@@ -1,0 +1,66 @@
+// Applies one signed Joomla event: claims its jti, runs the linking rule its name calls for,
+// and stores the result, all in one unit of work. A retry of the same jti gets the first result.
+// Decisions that change nothing (most logins) skip the unit: see BufferedEventLog.
+import { eventEffect } from '../domain/events.js'
+import { decideWithoutLock, linkUser, unlinkUser, type JoomlaUser, type LinkResult } from '../domain/link-user.js'
+import { claimEvent, findEvent, saveEventResult, type EventRecord } from '../data/event-store.js'
+import { SqlLinkStore, readEventContext } from '../data/link-store.js'
+import type { BufferedEventLog } from '../data/event-log.js'
+import type { Database } from '../data/db.js'
+
+export interface JoomlaEvent {
+  event: string
+  user: { id: number, username: string, email: string, name: string, block: boolean | number }
+  isNew?: boolean
+  success?: boolean
+  occurredAt: string
+}
+
+export type EventOutcome =
+  | { kind: 'applied', result: EventResultBody, replay: boolean }
+  | { kind: 'unknown-event' }
+  | { kind: 'jti-reused' }
+
+export type EventResultBody = Omit<LinkResult, 'action'> & { action: LinkResult['action'] | 'acknowledged' }
+
+export class EventService {
+  constructor (private readonly database: Database, private readonly domainId: number, private readonly log: BufferedEventLog) {}
+
+  async apply (site: string, jti: string, bodySha256: string, body: JoomlaEvent): Promise<EventOutcome> {
+    const effect = eventEffect(body.event)
+    if (effect === null) return { kind: 'unknown-event' }
+    const occurredAt = new Date(body.occurredAt)
+    const user: JoomlaUser = { ...body.user, block: Boolean(body.user.block) }
+    const succeeded = body.success !== false
+    const trigger = effect === 'link-on-save' ? 'save' : 'login'
+    const links = (effect === 'link-on-save' && succeeded) || effect === 'link-on-login'
+    const event: EventRecord = { jti, site, bodySha256, event: body.event, ufId: user.id, occurredAt }
+
+    // Hot path: one read (link, last delete, an earlier delivery of this jti); a decision that
+    // writes nothing to CiviCRM is answered at once and logged by the write-behind log.
+    const known = await readEventContext(this.database.db, this.domainId, user.id, jti)
+    const queued = this.log.find(jti)
+    const earlier = known.prior ?? (queued && { bodySha256: queued.event.bodySha256, result: queued.result })
+    if (earlier) return this.answerRetry(earlier, bodySha256)
+    if (links) {
+      const quick = decideWithoutLock(user, trigger, known, { occurredAt })
+      if (quick && this.log.add(event, quick, trigger)) return { kind: 'applied', result: quick, replay: false }
+    }
+
+    return this.database.unit(async (unit) => {
+      if (!await claimEvent(unit.tx, event)) return this.answerRetry(await findEvent(unit.tx, jti), bodySha256)
+      const store = new SqlLinkStore(unit, this.domainId)
+      let result: EventResultBody
+      if (links) result = await linkUser(store, user, trigger, { occurredAt })
+      else if (effect === 'unlink' && succeeded) result = await unlinkUser(store, user.id, { occurredAt })
+      else result = { action: 'acknowledged', contactId: null, reason: succeeded ? null : 'not-successful' }
+      await saveEventResult(unit.tx, jti, result as LinkResult)
+      return { kind: 'applied', result, replay: false }
+    })
+  }
+
+  /** The jti is taken: the same body is a retry (the first answer again), anything else a reuse. */
+  private answerRetry (first: { bodySha256: string, result: LinkResult } | undefined, bodySha256: string): EventOutcome {
+    return first?.bodySha256 === bodySha256 ? { kind: 'applied', result: first.result, replay: true } : { kind: 'jti-reused' }
+  }
+}

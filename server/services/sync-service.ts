@@ -1,0 +1,298 @@
+// Synchronize Users to Contacts as a job: one at a time per database (a named lock held on a
+// dedicated connection for the job's life, released by the server if the process dies),
+// chunks of users in id order, each decided in bulk and written in one transaction with its
+// checkpoint, so that a job killed at any point resumes where its last chunk committed.
+// Used by the CLI (server/sync-cli.ts) and the admin routes (server/http/routes/admin-sync.ts).
+import type mysql from 'mysql2/promise'
+import { emailProblem, normalizeEmail } from '../domain/email.js'
+import { lockKeys, type JoomlaUser } from '../domain/link-user.js'
+import { addCounts, collationKey, decideChunk, dryRunMessage, syncMessage, zeroCounts, type ChunkFacts, type SyncCounts, type SyncDecision } from '../domain/sync.js'
+import { JoomlaUsers, SyncJobs, isLockHeld, readChunkFacts, saveCheckpoint, writeDecisions, type SyncJob } from '../data/sync-store.js'
+import type { Database } from '../data/db.js'
+
+export const DEFAULT_BATCH_SIZE = 1000
+export const MAX_BATCH_SIZE = 5000
+
+export class SyncBusyError extends Error {
+  override name = 'SyncBusyError'
+  readonly statusCode = 409
+  constructor (message: string, readonly job: SyncJob | null) { super(message) }
+}
+
+export interface SyncProgress {
+  jobId: number | null
+  dryRun: boolean
+  status: 'running' | 'done' | 'interrupted' | 'failed'
+  /** Users checked so far in the whole job (a resumed job counts what was done before). */
+  done: number
+  /** Users in the table when the job (re)started. */
+  total: number
+  counts: SyncCounts
+  startedAt: Date
+  /** Users per second in this process. */
+  rate: number
+  /** Seconds left at this rate, null while unknown. */
+  etaS: number | null
+  message: string | null
+  error: string | null
+}
+
+export interface SyncResult {
+  jobId: number | null
+  dryRun: boolean
+  status: 'done' | 'interrupted'
+  resumed: boolean
+  counts: SyncCounts
+  message: string
+  skippedUsers: Array<{ id: number, reason: string }>
+  durationMs: number
+}
+
+export interface SyncOptions {
+  dryRun?: boolean
+  batchSize?: number
+  /** Stops between chunks; the job stays resumable. */
+  signal?: AbortSignal
+  onProgress?: (p: SyncProgress) => void
+}
+
+export interface SyncRun {
+  jobId: number | null
+  dryRun: boolean
+  resumed: boolean
+  progress (): SyncProgress
+  /** Resolves when the job ends or is interrupted; rejects when a chunk fails (the job stays resumable). */
+  done: Promise<SyncResult>
+}
+
+export class SyncService {
+  readonly jobs: SyncJobs
+
+  constructor (private readonly database: Database, private readonly users: JoomlaUsers, private readonly domainId: number) {
+    this.jobs = new SyncJobs(database.pool, domainId)
+  }
+
+  /** Runs a sync to its end. */
+  async run (opts: SyncOptions = {}): Promise<SyncResult> {
+    return (await this.start(opts)).done
+  }
+
+  /** Takes the sync lock (a real run), creates or resumes the job, and runs it in the background. */
+  async start (opts: SyncOptions = {}): Promise<SyncRun> {
+    const batchSize = Math.min(Math.max(Math.trunc(opts.batchSize ?? DEFAULT_BATCH_SIZE), 1), MAX_BATCH_SIZE)
+    if (opts.dryRun) {
+      const total = await this.users.count()
+      const state = new RunState(null, true, false, total, zeroCounts(), opts.onProgress)
+      return state.runFor(this.dryRunLoop(state, batchSize, opts.signal))
+    }
+    const conn = await this.takeSyncLock()
+    try {
+      const unfinished = await this.jobs.unfinished()
+      const total = await this.users.count()
+      const now = new Date()
+      let job: SyncJob
+      if (unfinished) {
+        await this.jobs.resumed(unfinished.id, batchSize, total, now)
+        job = unfinished
+      } else {
+        job = await this.jobs.create(batchSize, total, now)
+      }
+      const state = new RunState(job.id, false, unfinished !== null, total, job.counts, opts.onProgress)
+      const loop = this.loop(state, job, batchSize, opts.signal)
+      return state.runFor(loop.finally(() => this.releaseSyncLock(conn)))
+    } catch (err) {
+      // Not just back to the pool: an idle pooled connection holding the lock would refuse every later start.
+      await this.releaseSyncLock(conn)
+      throw err
+    }
+  }
+
+  /** Gives back the sync lock, then its connection. */
+  private async releaseSyncLock (conn: mysql.PoolConnection): Promise<void> {
+    try { await conn.query('DO RELEASE_LOCK(?)', [this.syncLockName]) } catch { /* the connection died: the server released the lock */ }
+    conn.release()
+  }
+
+  get syncLockName (): string {
+    return this.database.lockName('sync-job')
+  }
+
+  /** Whether a synchronization runs now, here or in another process: someone holds the sync lock. */
+  async syncLockHeld (): Promise<boolean> {
+    return isLockHeld(this.database.pool, this.syncLockName)
+  }
+
+  /** A dedicated connection holding the sync lock, or SyncBusyError naming the running job. */
+  private async takeSyncLock (): Promise<mysql.PoolConnection> {
+    const conn = await this.database.pool.getConnection()
+    let got = 0
+    try {
+      const [rows] = await conn.query('SELECT GET_LOCK(?, 0) AS got', [this.syncLockName])
+      got = Number((rows as Array<{ got: number }>)[0].got)
+    } catch (err) {
+      conn.release()
+      throw err
+    }
+    if (got === 1) return conn
+    conn.release()
+    const running = await this.jobs.unfinished()
+    throw new SyncBusyError(running
+      ? `A synchronization is already running (job ${running.id}, started ${running.startedAt.toISOString()}).`
+      : 'A synchronization is already running.', running)
+  }
+
+  private async loop (state: RunState, job: SyncJob, batchSize: number, signal?: AbortSignal): Promise<SyncResult> {
+    let after = job.lastUserId
+    try {
+      while (!signal?.aborted) {
+        const users = await this.users.after(after, batchSize)
+        if (users.length === 0) break
+        const counts = await this.database.unit(async (unit) => {
+          // The locks live events take for these users and emails (a few hundred stripes at most,
+          // see lockKeys), waited for as long as an event waits; released when the unit ends.
+          await unit.lock(chunkLockKeys(users))
+          const facts = await readChunkFacts(unit.query, this.domainId, users.map((u) => u.id), chunkEmails(users))
+          const { decisions, counts } = decideChunk(users, facts)
+          const now = new Date()
+          await writeDecisions(unit, this.domainId, decisions, now)
+          await saveCheckpoint(unit, job.id, users[users.length - 1].id, counts, skipsOf(decisions), now)
+          return counts
+        })
+        after = users[users.length - 1].id
+        state.advance(counts)
+      }
+      if (signal?.aborted) return state.end('interrupted', [])
+      const message = syncMessage(state.counts)
+      await this.jobs.finish(job.id, message, new Date())
+      return state.end('done', await this.jobs.skippedUsers(job.id))
+    } catch (err) {
+      state.fail(err)
+      // The job stays 'running' so that the next start resumes it; the error is kept for the admin page.
+      await this.database.pool.query('UPDATE civibridge_sync_job SET error = ? WHERE id = ?', [String((err as Error).message).slice(0, 2000), job.id]).catch(() => {})
+      throw err
+    }
+  }
+
+  /**
+   * Reads only. Writes of earlier chunks are not there to be seen, so what they would have
+   * taken is kept in memory (uf_names and contacts claimed): the counts are those of a real run.
+   */
+  private async dryRunLoop (state: RunState, batchSize: number, signal?: AbortSignal): Promise<SyncResult> {
+    const claimedNames = new Map<string, number>()
+    const claimedContacts = new Map<number, number>()
+    const skipped: Array<{ id: number, reason: string }> = []
+    const run = async (text: string, values: unknown[]) => (await this.database.pool.query(text, values))[0]
+    let after = 0
+    try {
+      while (!signal?.aborted) {
+        const users = await this.users.after(after, batchSize)
+        if (users.length === 0) break
+        const emails = chunkEmails(users)
+        const facts = overlay(await readChunkFacts(run, this.domainId, users.map((u) => u.id), emails), emails, claimedNames, claimedContacts)
+        const { decisions, counts } = decideChunk(users, facts)
+        for (const d of decisions) {
+          if (d.kind === 'skip') skipped.push({ id: d.ufId, reason: d.reason })
+          if (d.kind === 'link-existing') claimedContacts.set(d.contactId, d.ufId)
+          if (d.kind === 'link-existing' || d.kind === 'create') claimedNames.set(collationKey(d.email), d.ufId)
+          if (d.kind === 'already-linked' && d.updateEmail !== null) claimedNames.set(collationKey(d.updateEmail), d.ufId)
+        }
+        after = users[users.length - 1].id
+        state.advance(counts)
+      }
+      return state.end(signal?.aborted ? 'interrupted' : 'done', skipped)
+    } catch (err) {
+      state.fail(err)
+      throw err
+    }
+  }
+}
+
+/** The lock keys live events take for these users: the user, and the email when it can be linked. */
+export function chunkLockKeys (users: JoomlaUser[]): string[] {
+  return users.flatMap((u) => [lockKeys.user(u.id), ...(emailProblem(u.email) === null ? [lockKeys.email(u.email)] : [])])
+}
+
+function chunkEmails (users: JoomlaUser[]): string[] {
+  return [...new Set(users.filter((u) => emailProblem(u.email) === null).map((u) => normalizeEmail(u.email)))]
+}
+
+function skipsOf (decisions: SyncDecision[]): Array<{ ufId: number, reason: string }> {
+  return decisions.flatMap((d) => (d.kind === 'skip' ? [{ ufId: d.ufId, reason: d.reason }] : []))
+}
+
+/** A dry run's view of the database: what its earlier chunks would have written, added. */
+function overlay (facts: ChunkFacts, emails: string[], claimedNames: Map<string, number>, claimedContacts: Map<number, number>): ChunkFacts {
+  for (const [email, list] of facts.candidates) {
+    facts.candidates.set(email, list.map((c) => {
+      const claimer = c.linkedUfId === null ? claimedContacts.get(c.contactId) : undefined
+      return claimer === undefined ? c : { contactId: c.contactId, linkedUfId: claimer }
+    }))
+  }
+  for (const email of emails) {
+    const claimer = claimedNames.get(collationKey(email))
+    if (claimer !== undefined && !facts.ufNameHolders.has(email)) facts.ufNameHolders.set(email, claimer)
+  }
+  return facts
+}
+
+/** Counts and progress of one run, shared by the loop and whoever watches it. */
+class RunState {
+  counts: SyncCounts
+  private status: SyncProgress['status'] = 'running'
+  private message: string | null = null
+  private error: string | null = null
+  private readonly startedAt = new Date()
+  private readonly doneAtStart: number
+
+  constructor (readonly jobId: number | null, readonly dryRun: boolean, readonly resumed: boolean, private total: number, counts: SyncCounts,
+    private readonly onProgress?: (p: SyncProgress) => void) {
+    this.counts = counts
+    this.doneAtStart = counts.checked
+  }
+
+  runFor (done: Promise<SyncResult>): SyncRun {
+    // Watchers read progress; a rejection is theirs to handle through `done`.
+    done.catch(() => {})
+    this.emit()
+    return { jobId: this.jobId, dryRun: this.dryRun, resumed: this.resumed, progress: () => this.progress(), done }
+  }
+
+  advance (chunk: SyncCounts): void {
+    this.counts = addCounts(this.counts, chunk)
+    if (this.counts.checked > this.total) this.total = this.counts.checked
+    this.emit()
+  }
+
+  end (status: 'done' | 'interrupted', skippedUsers: Array<{ id: number, reason: string }>): SyncResult {
+    this.status = status
+    this.total = this.counts.checked > this.total || status === 'done' ? this.counts.checked : this.total
+    this.message = status === 'done' ? (this.dryRun ? dryRunMessage(this.counts) : syncMessage(this.counts)) : 'Synchronization interrupted; run it again to resume.'
+    this.emit()
+    return {
+      jobId: this.jobId, dryRun: this.dryRun, status, resumed: this.resumed, counts: this.counts, message: this.message, skippedUsers,
+      durationMs: Date.now() - this.startedAt.getTime(),
+    }
+  }
+
+  fail (err: unknown): void {
+    this.status = 'failed'
+    // Errors of the driver and of JoomlaUsers: always Error objects.
+    this.error = (err as Error).message
+    this.emit()
+  }
+
+  progress (): SyncProgress {
+    const elapsedS = (Date.now() - this.startedAt.getTime()) / 1000
+    const doneHere = this.counts.checked - this.doneAtStart
+    const rate = elapsedS > 0 ? doneHere / elapsedS : 0
+    const left = Math.max(this.total - this.counts.checked, 0)
+    return {
+      jobId: this.jobId, dryRun: this.dryRun, status: this.status, done: this.counts.checked, total: this.total, counts: { ...this.counts },
+      startedAt: this.startedAt, rate, etaS: rate > 0 ? left / rate : null, message: this.message, error: this.error,
+    }
+  }
+
+  private emit (): void {
+    this.onProgress?.(this.progress())
+  }
+}

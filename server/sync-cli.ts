@@ -1,0 +1,88 @@
+// `civicrm-bridge sync [--dry-run] [--json] [--batch-size N]`: Synchronize Users to Contacts
+// from the command line. The message is the last line on stdout; with --json the whole
+// result is one JSON document instead; on a terminal a progress bar goes to stderr.
+import mysql from 'mysql2/promise'
+import cliProgress from 'cli-progress'
+import type { Config } from './config.js'
+import { Database } from './data/db.js'
+import { JoomlaUsers } from './data/sync-store.js'
+import { SyncService, DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE, type SyncProgress } from './services/sync-service.js'
+
+export const SYNC_USAGE = 'sync      Synchronize Users to Contacts [--dry-run] [--json] [--batch-size N]'
+
+export class SyncUsageError extends Error {
+  override name = 'SyncUsageError'
+}
+
+export interface SyncArgs { dryRun: boolean, json: boolean, batchSize: number }
+
+export function parseSyncArgs (argv: string[]): SyncArgs {
+  const args: SyncArgs = { dryRun: false, json: false, batchSize: DEFAULT_BATCH_SIZE }
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]
+    if (a === '--dry-run') args.dryRun = true
+    else if (a === '--json') args.json = true
+    else if (a === '--batch-size' || a.startsWith('--batch-size=')) {
+      const v = a.includes('=') ? a.slice(a.indexOf('=') + 1) : argv[++i]
+      if (v === undefined || !/^[1-9][0-9]*$/.test(v) || Number(v) > MAX_BATCH_SIZE) throw new SyncUsageError(`--batch-size must be an integer from 1 to ${MAX_BATCH_SIZE}`)
+      args.batchSize = Number(v)
+    } else throw new SyncUsageError(`unknown option ${JSON.stringify(a)} for sync; ${SYNC_USAGE}`)
+  }
+  return args
+}
+
+export interface SyncCliIo {
+  out: (line: string) => void
+  /** Where to draw the progress bar, when it is a terminal (stderr, say). */
+  tty?: NodeJS.WriteStream | null
+}
+
+export async function runSyncCommand (argv: string[], config: Config, io: SyncCliIo): Promise<number> {
+  const args = parseSyncArgs(argv)
+  const database = new Database(config.civicrmDbUrl, { poolSize: 3, domainId: config.domainId })
+  const joomlaPool = config.joomlaDbUrl === config.civicrmDbUrl ? null : mysql.createPool({ uri: config.joomlaDbUrl, connectionLimit: 1, charset: 'utf8mb4_unicode_ci', timezone: 'Z' })
+  const bar = !args.json && io.tty?.isTTY ? progressBar(io.tty) : null
+  const abort = new AbortController()
+  const stop = () => abort.abort()
+  process.once('SIGINT', stop)
+  process.once('SIGTERM', stop)
+  try {
+    const service = new SyncService(database, new JoomlaUsers(joomlaPool ?? database.pool, config.joomlaDbPrefix), config.domainId)
+    const result = await service.run({ dryRun: args.dryRun, batchSize: args.batchSize, signal: abort.signal, onProgress: bar ? (p) => bar.update(p) : undefined })
+    bar?.stop()
+    if (args.json) {
+      io.out(JSON.stringify(result))
+    } else {
+      if (result.resumed) io.out(`Resumed job ${result.jobId}.`)
+      io.out(result.message)
+    }
+    return result.status === 'done' ? 0 : 130
+  } finally {
+    bar?.stop()
+    process.off('SIGINT', stop)
+    process.off('SIGTERM', stop)
+    await joomlaPool?.end()
+    await database.close()
+  }
+}
+
+/** The progress bar drawn on a terminal; started by the first progress report, which knows the total. */
+function progressBar (stream: NodeJS.WriteStream) {
+  const bar = new cliProgress.SingleBar({
+    stream,
+    format: 'Synchronizing users |{bar}| {percentage}% {value}/{total} users | {rate} users/s | ETA {eta_formatted}',
+    hideCursor: true,
+    etaBuffer: 20,
+  }, cliProgress.Presets.shades_classic)
+  let started = false
+  return {
+    update (p: SyncProgress) {
+      const total = Math.max(p.total, 1)
+      if (!started) { bar.start(total, p.done, { rate: '0' }); started = true }
+      bar.setTotal(total)
+      bar.update(p.done, { rate: Math.round(p.rate).toString() })
+    },
+    // cli-progress's stop does nothing before the bar starts or once it has stopped.
+    stop: () => bar.stop(),
+  }
+}

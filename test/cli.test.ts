@@ -1,0 +1,157 @@
+// The civicrm-bridge command: config errors are one line and a non-zero exit; migrate, check,
+// serve (and its graceful stop), demo.
+import t from 'tap'
+import { spawn, spawnSync } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { loadConfig, ConfigError } from '../server/config.js'
+import { runCli, describeError, CliError } from '../server/cli.js'
+import { startServer } from '../server/server.js'
+import { testDatabase, freePort, childEnv, testConfig, SECRET, ADMIN_TOKEN } from './helper.js'
+
+const BIN = fileURLToPath(new URL('../bin/civicrm-bridge.js', import.meta.url))
+const baseEnv = (url: string) => ({ CIVICRM_DB_URL: url, BRIDGE_SECRET: SECRET, BRIDGE_ADMIN_TOKEN: ADMIN_TOKEN, LOG_LEVEL: 'warn' })
+const run = (args: string[], env: Record<string, string>) => spawnSync(process.execPath, [BIN, ...args], { env: childEnv(env), encoding: 'utf8', timeout: 60_000 })
+
+t.test('config: defaults and derived values', async (t) => {
+  const c = loadConfig({ CIVICRM_DB_URL: 'mysql://u:p@db:3306/civi', BRIDGE_SECRET: SECRET, BRIDGE_ADMIN_TOKEN: ADMIN_TOKEN })
+  t.match(c, { joomlaDbUrl: 'mysql://u:p@db:3306/civi', joomlaDbPrefix: 'jos_', domainId: 1, host: '127.0.0.1', port: 8080, logLevel: 'info', sites: [], secrets: [SECRET] })
+})
+
+t.test('config: every bad value is a one-line error', async (t) => {
+  const good = { CIVICRM_DB_URL: 'mysql://u@db/civi', BRIDGE_SECRET: SECRET, BRIDGE_ADMIN_TOKEN: ADMIN_TOKEN }
+  const bad: Record<string, Record<string, string | undefined>> = {
+    'missing CIVICRM_DB_URL': { CIVICRM_DB_URL: undefined },
+    'a postgres URL': { CIVICRM_DB_URL: 'postgres://u@db/civi' },
+    'a short secret': { BRIDGE_SECRET: 'short' },
+    'a short admin token': { BRIDGE_ADMIN_TOKEN: 'x'.repeat(31) },
+    'a port out of range': { PORT: '70000' },
+    'a domain id of 0': { CIVICRM_DOMAIN_ID: '0' },
+    'a prefix with a quote': { JOOMLA_DB_PREFIX: "jos'" },
+    'an unknown log level': { LOG_LEVEL: 'loud' },
+  }
+  for (const [name, change] of Object.entries(bad)) {
+    t.throws(() => loadConfig({ ...good, ...change }), ConfigError, name)
+    try { loadConfig({ ...good, ...change }) } catch (err) { t.notOk((err as Error).message.includes('\n'), `${name}: one line`) }
+  }
+  t.throws(() => loadConfig({ ...good, BRIDGE_SECRET: 'é'.repeat(15) + 'x'.repeat(1) }), /at least 32|minLength|fewer than 32/)
+})
+
+t.test('the CLI prints one line and exits non-zero on a bad config', async (t) => {
+  const r = run(['serve'], { BRIDGE_SECRET: 'short' })
+  t.equal(r.status, 1)
+  t.match(r.stderr, /^civicrm-bridge: invalid configuration: .*\n$/)
+  t.equal(r.stderr.trim().split('\n').length, 1)
+})
+
+t.test('usage and unknown commands', async (t) => {
+  const bare = run([], {})
+  t.equal(bare.status, 2, 'no command: usage and exit 2')
+  t.match(bare.stdout, /^usage: civicrm-bridge <command>/)
+  const lines: string[] = []
+  t.equal(await runCli([], {}, (l) => lines.push(l)), 2)
+  t.equal(await runCli(['--help'], {}, (l) => lines.push(l)), 0)
+  t.match(lines[0], /usage: civicrm-bridge/)
+  const db = await testDatabase(t)
+  await t.rejects(runCli(['frobnicate'], baseEnv(db.url), () => {}), CliError)
+  t.equal(describeError(new CliError('x')), 'x')
+  t.equal(describeError(Object.assign(new Error('refused'), { code: 'ECONNREFUSED' })), 'cannot reach the database: refused')
+  t.equal(describeError(Object.assign(new Error('no db'), { code: 'ER_BAD_DB_ERROR' })), 'database error: no db')
+  t.equal(describeError(new Error('boom')), 'error: boom')
+  t.equal(describeError('plain'), 'error: plain')
+  t.equal(describeError(null), 'error: null')
+})
+
+t.test('migrate then check on a CiviCRM database; check names what is missing', async (t) => {
+  const db = await testDatabase(t, { migrate: false })
+  const env = baseEnv(db.url)
+  const failing = run(['check'], env)
+  t.equal(failing.status, 1)
+  t.match(failing.stderr, /bridge tables missing \(run: civicrm-bridge migrate\)/)
+  const m = run(['migrate'], env)
+  t.equal(m.status, 0, m.stderr)
+  t.match(m.stdout, /bridge tables migrated in cbt_/)
+  t.equal(run(['migrate'], env).status, 0, 'migrate twice is harmless')
+  const c = run(['check'], env)
+  t.equal(c.status, 0)
+  t.match(c.stdout, /schema ok/)
+})
+
+t.test('serve refuses to start without CiviCRM\'s tables, naming them', async (t) => {
+  const db = await testDatabase(t, { civicrm: false })
+  const r = run(['serve'], { ...baseEnv(db.url), PORT: String(await freePort()) })
+  t.equal(r.status, 1)
+  t.match(r.stderr, /^civicrm-bridge: CiviCRM tables missing in database cbt_\w+: civicrm_domain, civicrm_contact, civicrm_email, civicrm_uf_match, civicrm_log\n$/)
+})
+
+t.test('serve refuses to start when the database does not answer', async (t) => {
+  const r = run(['serve'], { ...baseEnv('mysql://root@127.0.0.1:1/nothing'), PORT: String(await freePort()) })
+  t.equal(r.status, 1)
+  t.match(r.stderr, /^civicrm-bridge: cannot reach the database/)
+})
+
+t.test('serve answers, and SIGTERM stops it within 10 s', async (t) => {
+  const db = await testDatabase(t)
+  const port = await freePort()
+  const child = spawn(process.execPath, [BIN, 'serve'], { env: childEnv({ ...baseEnv(db.url), PORT: String(port) }), stdio: 'ignore' })
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
+  let health: unknown
+  for (let i = 0; i < 100 && health === undefined; i++) {
+    try { health = await (await fetch(`http://127.0.0.1:${port}/health`)).json() } catch { await new Promise((r) => setTimeout(r, 100)) }
+  }
+  t.same(health, { status: 'ok', database: 'up' })
+  const stopAt = Date.now()
+  child.kill('SIGTERM')
+  t.equal(await exited, 0)
+  t.ok(Date.now() - stopAt < 10_000)
+})
+
+t.test('the demo builds its database, links two users and prints the links', async (t) => {
+  const r = run(['demo'], { DEMO_DB_SERVER_URL: 'mysql://root@127.0.0.1:3306/test', LOG_LEVEL: 'warn' })
+  t.equal(r.status, 0, r.stderr)
+  t.match(r.stdout, /registration of ann \(user 42\): HTTP 200 \{"action":"linked-existing","contactId":100/)
+  t.match(r.stdout, /registration of bob \(user 43\): HTTP 200 \{"action":"created-contact"/)
+  t.match(r.stdout, /user 43 <bob@example.org> -> contact \d+ "Bob Berg" \(sort "Berg, Bob", middle "van der"\)/)
+})
+
+t.test('in process: migrate, check and demo through runCli', async (t) => {
+  const db = await testDatabase(t, { migrate: false })
+  const lines: string[] = []
+  const out = (l: string) => lines.push(l)
+  await t.rejects(runCli(['check'], baseEnv(db.url), out), /bridge tables missing/)
+  t.equal(await runCli(['migrate'], baseEnv(db.url), out), 0)
+  t.equal(await runCli(['check'], baseEnv(db.url), out), 0)
+  t.same(lines, [`bridge tables migrated in ${db.name}`, `schema ok in ${db.name}`])
+  const broken = await testDatabase(t, { civicrm: false })
+  await t.rejects(runCli(['serve'], { ...baseEnv(broken.url), PORT: '0' }, out), /CiviCRM tables missing/)
+  const msgs: string[] = []
+  t.equal(await runCli(['migrate'], baseEnv(broken.url), (l) => msgs.push(l)), 0)
+  t.match(msgs[0], /^bridge tables migrated; CiviCRM tables missing/)
+  for (const env of [{ DEMO_DB_SERVER_URL: process.env.DEMO_DB_SERVER_URL }, { DEMO_DB_SERVER_URL: process.env.TEST_DB_SERVER_URL ?? 'mysql://root@127.0.0.1:3306/test' }]) {
+    const demo: string[] = []
+    t.equal(await runCli(['demo'], env, (l) => demo.push(l)), 0)
+    t.match(demo.join('\n'), /user 42 <ann@example.org> -> contact 100 "Ann Lee"/)
+  }
+})
+
+t.test('in process: startServer listens, and refuses a database without CiviCRM', async (t) => {
+  const db = await testDatabase(t)
+  const app = await startServer(testConfig(db.url, { PORT: '0' }))
+  const { port } = app.server.address() as { port: number }
+  t.same(await (await fetch(`http://127.0.0.1:${port}/health`)).json(), { status: 'ok', database: 'up' })
+  await app.close()
+  const empty = await testDatabase(t, { civicrm: false })
+  await t.rejects(startServer(testConfig(empty.url, { PORT: '0' })), { name: 'CliError', message: /CiviCRM tables missing/ })
+  await t.rejects(startServer(testConfig(db.url.replace(':3306/', ':1/'), { PORT: '0' })), { name: 'CliError', message: /cannot reach the database/ })
+})
+
+t.test('in process: sync passes a database error through as it is (not as a usage error), leaving no job and no lock behind', async (t) => {
+  const db = await testDatabase(t)
+  const err = await runCli(['sync'], { ...baseEnv(db.url), JOOMLA_DB_PREFIX: 'nosuch_' }, () => {}).catch((e: unknown) => e)
+  t.notOk(err instanceof CliError, 'not turned into a CliError')
+  t.match(err, { code: 'ER_NO_SUCH_TABLE' })
+  t.match(describeError(err), /^error: Table '\w+\.nosuch_users' doesn't exist$/)
+  t.same(await db.rows('SELECT id FROM civibridge_sync_job'), [], 'no job was created')
+  const lines: string[] = []
+  t.equal(await runCli(['sync'], baseEnv(db.url), (l) => lines.push(l)), 0, 'the next sync is not refused')
+  t.same(lines, ['Synchronize Users to Contacts completed. Checked 0 user records. Found 0 matching contact records. Created 0 new contact records.'])
+})

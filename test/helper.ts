@@ -1,0 +1,118 @@
+// Shared test setup: a fresh database per test file (CiviCRM fixture tables + jos_users +
+// bridge tables), dropped at teardown; an app built on it; signed requests.
+import { randomBytes } from 'node:crypto'
+import { createServer } from 'node:net'
+import mysql from 'mysql2/promise'
+import type { FastifyInstance } from 'fastify'
+import { buildApp } from '../server/http/app.js'
+import { loadConfig, type Config } from '../server/config.js'
+import { createFixtureDatabase, dropDatabase, type FixtureOptions } from '../server/dev/fixture.js'
+import { signEvent } from '../server/protocol/sign.js'
+
+export const SERVER_URL = process.env.TEST_DB_SERVER_URL ?? 'mysql://root@127.0.0.1:3306/test'
+export const SECRET = 'test-secret-0123456789abcdef-0123456789abcdef'
+export const ADMIN_TOKEN = 'test-admin-token-0123456789abcdef-0123456789'
+export const SITE = 'test-site'
+
+interface Teardown { teardown (fn: () => unknown): void }
+
+export interface TestDb {
+  url: string
+  name: string
+  /** For arranging and asserting rows directly. */
+  sql: mysql.Pool
+  rows<T = Record<string, unknown>> (query: string, params?: unknown[]): Promise<T[]>
+}
+
+export async function testDatabase (t: Teardown, opts: FixtureOptions = {}): Promise<TestDb> {
+  const name = `cbt_${randomBytes(6).toString('hex')}`
+  const url = await createFixtureDatabase(SERVER_URL, name, opts)
+  const sql = mysql.createPool({ uri: url, connectionLimit: 4, timezone: 'Z', multipleStatements: true })
+  sql.pool.on('connection', (c) => { c.query("SET time_zone = '+00:00'") })
+  t.teardown(async () => {
+    await sql.end()
+    await dropDatabase(SERVER_URL, name)
+  })
+  return {
+    url,
+    name,
+    sql,
+    rows: async <T>(query: string, params: unknown[] = []) => (await sql.query(query, params))[0] as T[],
+  }
+}
+
+export function testConfig (url: string, env: Record<string, string> = {}): Config {
+  return loadConfig({ CIVICRM_DB_URL: url, BRIDGE_SECRET: SECRET, BRIDGE_ADMIN_TOKEN: ADMIN_TOKEN, LOG_LEVEL: 'silent', ...env })
+}
+
+export async function buildTestApp (t: Teardown, db: TestDb, env: Record<string, string> = {}): Promise<FastifyInstance> {
+  const app = await buildApp(testConfig(db.url, env))
+  t.teardown(() => app.close())
+  await app.ready()
+  return app
+}
+
+export interface EventInput {
+  event?: string
+  user: { id: number, username?: string, email?: string, name?: string, block?: number | boolean }
+  isNew?: boolean
+  success?: boolean
+  occurredAt?: string
+}
+
+export function eventBody (e: EventInput): string {
+  return JSON.stringify({
+    event: e.event ?? 'onUserAfterSave',
+    user: { username: `user${e.user.id}`, email: '', name: '', block: 0, ...e.user },
+    ...(e.isNew === undefined ? {} : { isNew: e.isNew }),
+    success: e.success ?? true,
+    occurredAt: e.occurredAt ?? new Date().toISOString(),
+  })
+}
+
+/** POSTs a signed event; returns status and parsed JSON. */
+export async function sendEvent (app: FastifyInstance, e: EventInput | string, opts: { jti?: string, secret?: string, site?: string } = {}) {
+  const body = typeof e === 'string' ? e : eventBody(e)
+  const signed = signEvent(opts.secret ?? SECRET, opts.site ?? SITE, body, { jti: opts.jti })
+  const res = await app.inject({ method: 'POST', url: '/v1/joomla/events', headers: { 'content-type': 'application/json', authorization: `Bearer ${signed.token}` }, payload: body })
+  return { status: res.statusCode, json: res.json(), jti: signed.jti, headers: res.headers }
+}
+
+/** A contact with emails, as CiviCRM would hold it. */
+export async function insertContact (db: TestDb, c: { type?: string, first?: string, last?: string, deleted?: boolean, emails: Array<{ email: string, primary?: boolean, location?: number }> }): Promise<number> {
+  const [res] = await db.sql.query(
+    'INSERT INTO civicrm_contact (contact_type, first_name, last_name, display_name, sort_name, organization_name, is_deleted, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+    [c.type ?? 'Individual', c.first ?? null, c.last ?? null, [c.first, c.last].filter(Boolean).join(' ') || null, [c.last, c.first].filter(Boolean).join(', ') || null,
+      c.type === 'Organization' ? (c.first ?? 'Org') : null, c.deleted ? 1 : 0, randomBytes(16).toString('hex')])
+  const id = (res as mysql.ResultSetHeader).insertId
+  for (const e of c.emails) {
+    await db.sql.query('INSERT INTO civicrm_email (contact_id, location_type_id, email, is_primary) VALUES (?, ?, ?, ?)', [id, e.location ?? 1, e.email, e.primary ? 1 : 0])
+  }
+  return id
+}
+
+/** A snapshot of every row of the tables a request may write, to prove nothing changed. */
+export async function snapshot (db: TestDb): Promise<string> {
+  const tables = ['civicrm_contact', 'civicrm_email', 'civicrm_uf_match', 'civicrm_log', 'civicrm_contribution', 'civicrm_membership', 'civibridge_event', 'civibridge_audit', 'civibridge_user_tombstone', 'civibridge_used_token', 'civibridge_wanted_email']
+  const parts: string[] = []
+  for (const table of tables) parts.push(JSON.stringify(await db.rows(`SELECT * FROM ${table} ORDER BY 1`)))
+  return parts.join('\n')
+}
+
+/** A TCP port free on 127.0.0.1 right now. */
+export async function freePort (): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number }
+      s.close(() => resolve(port))
+    })
+  })
+}
+
+/**
+ * Environment for a child process running the bridge: only what is given, and no coverage
+ * recording (tap would merge the child's tsx-compiled coverage over the in-process one).
+ */
+export function childEnv (env: Record<string, string>): Record<string, string> {
+  return { PATH: process.env.PATH!, _TAPJS_PROCESSINFO_COVERAGE_: '0', ...env }
+}

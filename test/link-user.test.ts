@@ -1,0 +1,419 @@
+// The linking engine on real CiviCRM tables: match order, what is never matched, creation,
+// email sync, unlinking, audit, rollback and races inside one process.
+import t, { type Test } from 'tap'
+import { Database } from '../server/data/db.js'
+import { SqlLinkStore, insertIndividuals } from '../server/data/link-store.js'
+import { contactNames } from '../server/domain/names.js'
+import { linkUser, unlinkUser, lockKeys, type JoomlaUser, type LinkTrigger } from '../server/domain/link-user.js'
+import { testDatabase, insertContact, type TestDb } from './helper.js'
+import { insertJoomlaUsers, syncService } from './sync-helper.js'
+
+const user = (id: number, email: string, name = 'Ann Lee', block = false): JoomlaUser => ({ id, username: `u${id}`, email, name, block })
+
+async function setup (t: Test) {
+  const db = await testDatabase(t)
+  const database = new Database(db.url, { poolSize: 8 })
+  t.teardown(() => database.close())
+  const link = (u: JoomlaUser, trigger: LinkTrigger = 'save', occurredAt?: Date) =>
+    database.unit((unit) => linkUser(new SqlLinkStore(unit, 1), u, trigger, { occurredAt }))
+  const unlink = (id: number, occurredAt?: Date) => database.unit((unit) => unlinkUser(new SqlLinkStore(unit, 1), id, { occurredAt }))
+  return { db, database, link, unlink }
+}
+
+const count = async (db: TestDb, table: string) => Number((await db.rows<{ n: number }>(`SELECT COUNT(*) AS n FROM ${table}`))[0].n)
+
+t.test('a new user with an unknown email gets a new Individual, its primary Home email, a log row and a link', async (t) => {
+  const { db, link } = await setup(t)
+  const before = new Date(Date.now() - 1000)
+  const r = await link(user(7, '  Jan.Berg@Example.ORG ', 'Jan van der Berg'))
+  t.equal(r.action, 'created-contact')
+  const [c] = await db.rows<Record<string, unknown>>('SELECT * FROM civicrm_contact WHERE id = ?', [r.contactId])
+  t.match(c, { contact_type: 'Individual', first_name: 'Jan', middle_name: 'van der', last_name: 'Berg', display_name: 'Jan Berg', sort_name: 'Berg, Jan', is_deleted: 0 })
+  t.match(c.hash, /^[0-9a-f]{32}$/)
+  t.ok(c.created_date, 'the created_date trigger ran')
+  t.same(await db.rows('SELECT email, is_primary, location_type_id FROM civicrm_email WHERE contact_id = ?', [r.contactId]), [{ email: 'jan.berg@example.org', is_primary: 1, location_type_id: 1 }])
+  const logs = await db.rows<Record<string, unknown>>('SELECT * FROM civicrm_log WHERE entity_id = ?', [r.contactId])
+  t.equal(logs.length, 1)
+  t.match(logs[0], { entity_table: 'civicrm_contact', data: `civicrm_contact,${r.contactId}`, modified_id: r.contactId })
+  t.ok((logs[0].modified_date as Date) >= before)
+  t.same(await db.rows('SELECT domain_id, uf_id, uf_name, contact_id FROM civicrm_uf_match'), [{ domain_id: 1, uf_id: 7, uf_name: 'jan.berg@example.org', contact_id: r.contactId }])
+})
+
+t.test('an existing Individual is matched by any email row, case-insensitively and trimmed', async (t) => {
+  const { db, link } = await setup(t)
+  const id = await insertContact(db, { first: 'Ann', emails: [{ email: 'other@example.org', primary: true }, { email: ' ANN@example.org', location: 2 }] })
+  const r = await link(user(1, 'ann@EXAMPLE.org'))
+  t.same(r, { action: 'linked-existing', contactId: id, reason: null })
+  t.equal(await count(db, 'civicrm_contact'), 2, 'no contact created (1 is the domain organisation)')
+})
+
+t.test('a primary email row wins over a lower contact id with a non-primary row', async (t) => {
+  const { db, link } = await setup(t)
+  await insertContact(db, { first: 'Old', emails: [{ email: 'ann@example.org', primary: false }] })
+  const primary = await insertContact(db, { first: 'New', emails: [{ email: 'ann@example.org', primary: true }] })
+  t.equal((await link(user(1, 'ann@example.org'))).contactId, primary)
+})
+
+t.test('between equal rows the lowest contact id wins, every time', async (t) => {
+  const { db, link } = await setup(t)
+  const first = await insertContact(db, { first: 'A', emails: [{ email: 'ann@example.org', primary: true }] })
+  await insertContact(db, { first: 'B', emails: [{ email: 'ann@example.org', primary: true }] })
+  t.equal((await link(user(1, 'ann@example.org'))).contactId, first)
+})
+
+t.test('a trashed contact is never matched', async (t) => {
+  const { db, link } = await setup(t)
+  const trashed = await insertContact(db, { first: 'Ann', deleted: true, emails: [{ email: 'ann@example.org', primary: true }] })
+  const r = await link(user(1, 'ann@example.org'))
+  t.equal(r.action, 'created-contact')
+  t.not(r.contactId, trashed)
+})
+
+t.test('an Organization or Household with the user\'s email is never matched', async (t) => {
+  const { db, link } = await setup(t)
+  const org = await insertContact(db, { type: 'Organization', first: 'ACME', emails: [{ email: 'ann@example.org', primary: true }] })
+  const house = await insertContact(db, { type: 'Household', emails: [{ email: 'ann@example.org', primary: true }] })
+  const r = await link(user(1, 'ann@example.org'))
+  t.equal(r.action, 'created-contact')
+  t.notOk([org, house].includes(r.contactId!))
+})
+
+t.test('a candidate linked to another user is passed over for the next free one', async (t) => {
+  const { db, link } = await setup(t)
+  const taken = await insertContact(db, { first: 'A', emails: [{ email: 'shared@example.org', primary: true }] })
+  const free = await insertContact(db, { first: 'B', emails: [{ email: 'shared@example.org', primary: true }] })
+  await db.sql.query("INSERT INTO civicrm_uf_match (domain_id, uf_id, uf_name, contact_id) VALUES (1, 99, 'someone@example.org', ?)", [taken])
+  t.same(await link(user(1, 'shared@example.org')), { action: 'linked-existing', contactId: free, reason: null })
+})
+
+t.test('when every candidate is linked to someone else, a contact is created', async (t) => {
+  const { db, link } = await setup(t)
+  const taken = await insertContact(db, { first: 'A', emails: [{ email: 'shared@example.org', primary: true }] })
+  await db.sql.query("INSERT INTO civicrm_uf_match (domain_id, uf_id, uf_name, contact_id) VALUES (1, 99, 'someone@example.org', ?)", [taken])
+  const r = await link(user(1, 'shared@example.org'))
+  t.equal(r.action, 'created-contact')
+  t.not(r.contactId, taken)
+})
+
+t.test('a link in another domain does not take a candidate', async (t) => {
+  const { db, link } = await setup(t)
+  await db.sql.query("INSERT INTO civicrm_domain (id, name) VALUES (2, 'Second')")
+  const c = await insertContact(db, { first: 'A', emails: [{ email: 'ann@example.org', primary: true }] })
+  await db.sql.query("INSERT INTO civicrm_uf_match (domain_id, uf_id, uf_name, contact_id) VALUES (2, 99, 'ann@example.org', ?)", [c])
+  t.equal((await link(user(1, 'ann@example.org'))).contactId, c)
+})
+
+t.test('an email already held as uf_name by another user is not taken over', async (t) => {
+  const { db, link } = await setup(t)
+  const c = await insertContact(db, { first: 'A', emails: [{ email: 'a@example.org', primary: true }] })
+  await db.sql.query("INSERT INTO civicrm_uf_match (domain_id, uf_id, uf_name, contact_id) VALUES (1, 99, 'ann@example.org', ?)", [c])
+  t.same(await link(user(1, 'Ann@example.org')), { action: 'skipped', contactId: null, reason: 'email-linked-to-user:99' })
+  t.equal(await count(db, 'civicrm_uf_match'), 1)
+})
+
+t.test('a linked user is already-linked, and nothing is written but the audit row', async (t) => {
+  const { db, link } = await setup(t)
+  const first = await link(user(1, 'ann@example.org'))
+  const again = await link(user(1, 'ANN@example.org '), 'login')
+  t.same(again, { action: 'already-linked', contactId: first.contactId, reason: null })
+  t.equal(await count(db, 'civicrm_contact'), 2)
+  t.equal(await count(db, 'civicrm_uf_match'), 1)
+  t.same(await db.rows('SELECT `trigger`, action FROM civibridge_audit ORDER BY id'), [{ trigger: 'save', action: 'created-contact' }, { trigger: 'login', action: 'already-linked' }])
+})
+
+t.test('an email change updates uf_name and the contact\'s primary email', async (t) => {
+  const { db, link } = await setup(t)
+  const c = await insertContact(db, { first: 'Ann', emails: [{ email: 'old@example.org', primary: true }, { email: 'work@example.org', location: 2 }] })
+  await link(user(1, 'old@example.org'))
+  const r = await link(user(1, 'New@Example.org'))
+  t.same(r, { action: 'already-linked', contactId: c, reason: 'email-updated' })
+  t.same(await db.rows('SELECT uf_name FROM civicrm_uf_match WHERE uf_id = 1'), [{ uf_name: 'new@example.org' }])
+  t.same(await db.rows('SELECT email, is_primary FROM civicrm_email WHERE contact_id = ? ORDER BY id', [c]), [
+    { email: 'new@example.org', is_primary: 1 }, { email: 'work@example.org', is_primary: 0 },
+  ])
+})
+
+t.test('an email change on a contact without a primary email adds one', async (t) => {
+  const { db, link } = await setup(t)
+  const c = await insertContact(db, { first: 'Ann', emails: [] })
+  await db.sql.query("INSERT INTO civicrm_uf_match (domain_id, uf_id, uf_name, contact_id) VALUES (1, 1, 'old@example.org', ?)", [c])
+  await link(user(1, 'new@example.org'))
+  t.same(await db.rows('SELECT email, is_primary FROM civicrm_email WHERE contact_id = ?', [c]), [{ email: 'new@example.org', is_primary: 1 }])
+})
+
+t.test('an email change to an email another user holds keeps the link and says why', async (t) => {
+  const { db, link } = await setup(t)
+  await link(user(1, 'one@example.org'))
+  await link(user(2, 'two@example.org'))
+  const r = await link(user(1, 'two@example.org'))
+  t.equal(r.action, 'already-linked')
+  t.equal(r.reason, 'email-linked-to-user:2')
+  t.same(await db.rows('SELECT uf_id, uf_name FROM civicrm_uf_match ORDER BY uf_id'), [{ uf_id: 1, uf_name: 'one@example.org' }, { uf_id: 2, uf_name: 'two@example.org' }])
+})
+
+t.test('a linked user whose email became invalid stays linked and nothing changes', async (t) => {
+  const { db, link } = await setup(t)
+  const first = await link(user(1, 'ann@example.org'))
+  t.same(await link(user(1, '')), { action: 'already-linked', contactId: first.contactId, reason: null })
+  t.same(await db.rows('SELECT uf_name FROM civicrm_uf_match'), [{ uf_name: 'ann@example.org' }])
+})
+
+t.test('a user with a missing or invalid email is skipped and no contact is made', async (t) => {
+  const { db, link } = await setup(t)
+  t.same(await link(user(1, '')), { action: 'skipped', contactId: null, reason: 'missing-email' })
+  t.same(await link(user(2, 'nope')), { action: 'skipped', contactId: null, reason: 'invalid-email' })
+  t.equal(await count(db, 'civicrm_contact'), 1)
+  t.equal(await count(db, 'civicrm_uf_match'), 0)
+  t.equal(await count(db, 'civibridge_audit'), 2, 'skips are audited too')
+})
+
+t.test('a blocked user is linked on save but not on login', async (t) => {
+  const { db, link } = await setup(t)
+  t.same(await link(user(1, 'b@example.org', 'B', true), 'login'), { action: 'skipped', contactId: null, reason: 'user-blocked' })
+  t.equal(await count(db, 'civicrm_uf_match'), 0)
+  t.equal((await link(user(1, 'b@example.org', 'B', true), 'save')).action, 'created-contact')
+})
+
+t.test('a trashed linked contact stays linked: no fresh duplicate', async (t) => {
+  const { db, link } = await setup(t)
+  const first = await link(user(1, 'ann@example.org'))
+  await db.sql.query('UPDATE civicrm_contact SET is_deleted = 1 WHERE id = ?', [first.contactId])
+  t.same(await link(user(1, 'ann@example.org'), 'login'), { action: 'already-linked', contactId: first.contactId, reason: null })
+  t.equal(await count(db, 'civicrm_contact'), 2)
+})
+
+t.test('unlinking deletes the uf_match row only; the contact and its history stay', async (t) => {
+  const { db, link, unlink } = await setup(t)
+  const first = await link(user(1, 'ann@example.org'))
+  t.same(await unlink(1), { action: 'unlinked', contactId: first.contactId, reason: null })
+  t.equal(await count(db, 'civicrm_uf_match'), 0)
+  t.equal(await count(db, 'civicrm_contact'), 2)
+  t.equal(await count(db, 'civicrm_email'), 1)
+  t.equal(await count(db, 'civicrm_log'), 1)
+  t.same(await unlink(1), { action: 'unlinked', contactId: null, reason: 'not-linked' })
+})
+
+t.test('a save that happened before a delete never relinks; a later one does', async (t) => {
+  const { db, link, unlink } = await setup(t)
+  const t0 = new Date('2026-01-01T10:00:00Z')
+  await link(user(1, 'ann@example.org'), 'save', t0)
+  await unlink(1, new Date('2026-01-01T11:00:00Z'))
+  t.same(await link(user(1, 'ann@example.org'), 'save', new Date('2026-01-01T10:30:00Z')), { action: 'skipped', contactId: null, reason: 'user-deleted' })
+  t.equal(await count(db, 'civicrm_uf_match'), 0)
+  t.equal((await link(user(1, 'ann@example.org'), 'save', new Date('2026-01-01T12:00:00Z'))).action, 'linked-existing', 'the same contact comes back')
+})
+
+t.test('an older delete arriving late does not move the tombstone back', async (t) => {
+  const { db, unlink } = await setup(t)
+  await unlink(5, new Date('2026-01-01T11:00:00Z'))
+  await unlink(5, new Date('2026-01-01T09:00:00Z'))
+  const [row] = await db.rows<{ deleted_at: Date }>('SELECT deleted_at FROM civibridge_user_tombstone')
+  t.equal(row.deleted_at.toISOString(), '2026-01-01T11:00:00.000Z')
+})
+
+t.test('no orphan contact when the link insert fails: the whole creation rolls back', async (t) => {
+  const { db, database } = await setup(t)
+  class FailingStore extends SqlLinkStore {
+    override async insertLink (): Promise<void> { throw new Error('link insert failed') }
+  }
+  await t.rejects(database.unit((unit) => linkUser(new FailingStore(unit, 1), user(1, 'ann@example.org'), 'save')), /link insert failed/)
+  t.equal(await count(db, 'civicrm_contact'), 1, 'only the domain organisation')
+  t.equal(await count(db, 'civicrm_email'), 0)
+  t.equal(await count(db, 'civicrm_log'), 0)
+  t.equal(await count(db, 'civicrm_uf_match'), 0)
+  t.equal(await count(db, 'civibridge_audit'), 0)
+})
+
+t.test('no orphan contact when the log insert fails (a CiviCRM trigger or constraint refuses it)', async (t) => {
+  const { db, database } = await setup(t)
+  await db.sql.query("CREATE TRIGGER refuse_log BEFORE INSERT ON civicrm_log FOR EACH ROW SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'log refused'")
+  await t.rejects(database.unit((unit) => linkUser(new SqlLinkStore(unit, 1), user(1, 'ann@example.org'), 'save')), /log refused/)
+  t.equal(await count(db, 'civicrm_contact'), 1)
+  t.equal(await count(db, 'civicrm_email'), 0)
+})
+
+t.test('contacts created in one statement get their own emails and log rows, whatever the auto-increment mode', async (t) => {
+  const { db, database } = await setup(t)
+  const people = ['Ann Lee', 'Bob Berg', 'Cleo Diaz'].map((name, i) => ({ ...contactNames(name, `p${i}@example.org`), email: `p${i}@example.org` }))
+  const created = async (unit: Parameters<typeof insertIndividuals>[0]) => insertIndividuals(unit, people, 'test', new Date())
+  const byId = async (ids: number[]) => db.rows<{ id: number, display_name: string, email: string, data: string }>(
+    `SELECT c.id, c.display_name, e.email, l.data FROM civicrm_contact c JOIN civicrm_email e ON e.contact_id = c.id AND e.is_primary = 1
+      JOIN civicrm_log l ON l.entity_id = c.id AND l.entity_table = 'civicrm_contact' WHERE c.id IN (?) ORDER BY FIELD(c.id, ?)`, [ids, ids])
+  const expectRows = async (ids: number[], label: string) => t.same((await byId(ids)).map((r) => [r.display_name, r.email, r.data]),
+    people.map((p, i) => [p.displayName, p.email, `civicrm_contact,${ids[i]}`]), label)
+
+  // Consecutive ids (InnoDB lock modes 0 and 1), stepping by auto_increment_increment as on a multi-primary setup.
+  const stepped = await database.unit(async (unit) => {
+    await unit.query('SET SESSION auto_increment_increment = 3', [])
+    try { return await created(unit) } finally { await unit.query('SET SESSION auto_increment_increment = 1', []) }
+  })
+  t.same(stepped.map((id) => id - stepped[0]), [0, 3, 6], 'ids step by auto_increment_increment')
+  await expectRows(stepped, 'each contact has its own email and log row')
+
+  // Interleaved ids (lock mode 2, as Galera requires): this server's mode is read-only, so the
+  // unit answers the bridge's question as a Galera node would; the ids are read back by hash.
+  const interleaved = await database.unit((unit) => created({
+    query: async (text, values) => (/innodb_autoinc_lock_mode/.test(text) ? [{ lockMode: 2, step: 1 }] : unit.query(text, values)),
+  }))
+  await expectRows(interleaved, 'read back by hash: the same rows')
+  t.equal(new Set([...stepped, ...interleaved]).size, 6)
+})
+
+t.test('twenty concurrent links of one new email for one user end with one contact and one link', async (t) => {
+  const { db, link } = await setup(t)
+  const results = await Promise.all(Array.from({ length: 20 }, (_, i) => link(user(1, 'race@example.org'), i % 2 ? 'login' : 'save')))
+  t.equal(results.filter((r) => r.action === 'created-contact').length, 1)
+  t.equal(new Set(results.map((r) => r.contactId)).size, 1)
+  t.equal(await count(db, 'civicrm_contact'), 2)
+  t.equal(await count(db, 'civicrm_uf_match'), 1)
+})
+
+t.test('two users racing for one existing contact: one gets it, the other a new contact', async (t) => {
+  const { db, link } = await setup(t)
+  const c = await insertContact(db, { first: 'A', emails: [{ email: 'shared@example.org', primary: true }, { email: 'alt@example.org' }] })
+  const [a, b] = await Promise.all([link(user(1, 'shared@example.org')), link(user(2, 'alt@example.org'))])
+  t.same([a.contactId, b.contactId].filter((id) => id === c).length, 1, 'exactly one of them got the contact')
+  t.equal(await count(db, 'civicrm_uf_match'), 2)
+  const [dup] = await db.rows<{ n: number }>('SELECT COUNT(*) AS n FROM civicrm_uf_match GROUP BY contact_id HAVING n > 1')
+  t.equal(dup, undefined, 'no contact is linked twice')
+})
+
+// ---- email changes that wait for another user's email ---------------------------------------
+
+const linkRows = (db: TestDb) => db.rows('SELECT uf_id, uf_name FROM civicrm_uf_match ORDER BY uf_id')
+const primaryOf = async (db: TestDb, contactId: number | null) => (await db.rows<{ email: string }>('SELECT email FROM civicrm_email WHERE contact_id = ? AND is_primary = 1', [contactId]))[0]?.email
+const waiting = (db: TestDb) => db.rows('SELECT uf_id, email FROM civibridge_wanted_email ORDER BY uf_id')
+
+t.test('a change to an email another user holds waits, and is applied in the unit where that user changes away from it', async (t) => {
+  const { db, database, link } = await setup(t)
+  const a = await link(user(1, 'a@example.org'))
+  const b = await link(user(2, 'b@example.org'))
+  t.same(await link(user(1, 'B@example.org')), { action: 'already-linked', contactId: a.contactId, reason: 'email-linked-to-user:2' })
+  t.same(await waiting(db), [{ uf_id: 1, email: 'b@example.org' }], 'the change waits')
+  t.same(await linkRows(db), [{ uf_id: 1, uf_name: 'a@example.org' }, { uf_id: 2, uf_name: 'b@example.org' }])
+  // B's change frees b@: A takes it in B's unit of work (rolled back with it, committed with it).
+  let handedInside: unknown
+  const r = await database.unit(async (unit) => {
+    const res = await linkUser(new SqlLinkStore(unit, 1), user(2, 'c@example.org'), 'save')
+    handedInside = await unit.query('SELECT uf_name FROM civicrm_uf_match WHERE uf_id = 1', [])
+    return res
+  })
+  t.same(r, { action: 'already-linked', contactId: b.contactId, reason: 'email-updated' })
+  t.same(handedInside, [{ uf_name: 'b@example.org' }], 'in the same unit of work')
+  t.same(await linkRows(db), [{ uf_id: 1, uf_name: 'b@example.org' }, { uf_id: 2, uf_name: 'c@example.org' }])
+  t.equal(await primaryOf(db, a.contactId), 'b@example.org', 'A\'s contact\'s primary email follows')
+  t.equal(await primaryOf(db, b.contactId), 'c@example.org')
+  t.same(await waiting(db), [], 'no change waits any more')
+  t.same(await db.rows('SELECT uf_id, `trigger`, action, reason FROM civibridge_audit WHERE uf_id = 1 ORDER BY id DESC LIMIT 1'), [{ uf_id: 1, trigger: 'save', action: 'already-linked', reason: 'email-freed-by-user:2' }])
+  t.same(await link(user(1, 'b@example.org'), 'login'), { action: 'already-linked', contactId: a.contactId, reason: null }, 'A\'s next login finds nothing to do')
+})
+
+t.test('a waiting change is applied when the holder is deleted', async (t) => {
+  const { db, link, unlink } = await setup(t)
+  const a = await link(user(1, 'a@example.org'))
+  const b = await link(user(2, 'b@example.org'))
+  await link(user(1, 'b@example.org'))
+  t.same(await unlink(2), { action: 'unlinked', contactId: b.contactId, reason: null })
+  t.same(await linkRows(db), [{ uf_id: 1, uf_name: 'b@example.org' }])
+  t.equal(await primaryOf(db, a.contactId), 'b@example.org')
+  t.same(await db.rows('SELECT `trigger`, reason FROM civibridge_audit WHERE uf_id = 1 ORDER BY id DESC LIMIT 1'), [{ trigger: 'delete', reason: 'email-freed-by-user:2' }])
+  t.same(await waiting(db), [])
+})
+
+t.test('the longest waiting user takes a freed email, the others keep waiting; a chain of waits unwinds in one unit', async (t) => {
+  const { db, link } = await setup(t)
+  for (const [id, email] of [[1, 'a@x.org'], [2, 'b@x.org'], [3, 'c@x.org'], [4, 'd@x.org']] as const) await link(user(id, email))
+  await link(user(1, 'b@x.org')) // 1 waits for 2's b@
+  await new Promise((resolve) => setTimeout(resolve, 5))
+  await link(user(4, 'b@x.org')) // 4 waits for b@ too, later
+  await link(user(2, 'c@x.org')) // 2 waits for 3's c@
+  t.same(await waiting(db), [{ uf_id: 1, email: 'b@x.org' }, { uf_id: 2, email: 'c@x.org' }, { uf_id: 4, email: 'b@x.org' }])
+  // A repeated event of a waiting user keeps their place in the queue.
+  await new Promise((resolve) => setTimeout(resolve, 5))
+  t.equal((await link(user(1, 'b@x.org'), 'login')).reason, 'email-linked-to-user:2')
+  await link(user(3, 'e@x.org')) // 3 frees c@ → 2 takes it, frees b@ → 1 takes it, frees a@ (nobody waits)
+  t.same(await linkRows(db), [{ uf_id: 1, uf_name: 'b@x.org' }, { uf_id: 2, uf_name: 'c@x.org' }, { uf_id: 3, uf_name: 'e@x.org' }, { uf_id: 4, uf_name: 'd@x.org' }])
+  t.same(await waiting(db), [{ uf_id: 4, email: 'b@x.org' }], 'the later waiter still waits, now for user 1')
+  t.same(await db.rows("SELECT uf_id, reason FROM civibridge_audit WHERE reason LIKE 'email-freed%' ORDER BY id"), [{ uf_id: 2, reason: 'email-freed-by-user:3' }, { uf_id: 1, reason: 'email-freed-by-user:2' }])
+  t.equal((await link(user(4, 'b@x.org'), 'login')).reason, 'email-linked-to-user:1')
+})
+
+t.test('a waiting change is withdrawn by the user\'s next change: back to the email they hold, an unusable one, or a free one', async (t) => {
+  const { db, link } = await setup(t)
+  await link(user(1, 'a@x.org'))
+  await link(user(2, 'b@x.org'))
+  await link(user(1, 'b@x.org'))
+  t.same((await link(user(1, 'A@x.org'), 'login')).reason, null, 'back to the email held: nothing waits')
+  t.same(await waiting(db), [])
+  await link(user(1, 'b@x.org'))
+  t.same((await link(user(1, 'not an email'), 'login')).reason, null, 'an unusable email: nothing waits')
+  t.same(await waiting(db), [])
+  await link(user(1, 'b@x.org'))
+  t.same((await link(user(1, 'f@x.org'))).reason, 'email-updated', 'a free email is taken at once')
+  t.same(await waiting(db), [])
+  await link(user(2, 'g@x.org'))
+  t.same(await linkRows(db), [{ uf_id: 1, uf_name: 'f@x.org' }, { uf_id: 2, uf_name: 'g@x.org' }], 'b@ freed later goes to nobody')
+})
+
+t.test('waiters that changed their mind under the hand-over\'s locks are passed over; the releaser never takes its own email', async (t) => {
+  const { db, database, link } = await setup(t)
+  await link(user(1, 'a@x.org'))
+  await link(user(2, 'b@x.org'))
+  await link(user(3, 'c@x.org'))
+  await link(user(1, 'b@x.org')) // 1 waits for b@
+  // As the hand-over of b@ reads the queue, it also lists 2 itself (the releaser), 8 (no longer
+  // linked) and 3 (now waiting for another email): as if their events had just changed them.
+  await db.sql.query("INSERT INTO civibridge_wanted_email (domain_id, uf_id, email, created_at) VALUES (1, 3, 'z@x.org', NOW(3))")
+  class StaleQueue extends SqlLinkStore {
+    override async usersWaitingFor (email: string): Promise<number[]> {
+      return email === 'b@x.org' ? [2, 8, 3, ...await super.usersWaitingFor(email)] : super.usersWaitingFor(email)
+    }
+  }
+  await database.unit((unit) => linkUser(new StaleQueue(unit, 1), user(2, 'd@x.org'), 'save'))
+  t.same(await linkRows(db), [{ uf_id: 1, uf_name: 'b@x.org' }, { uf_id: 2, uf_name: 'd@x.org' }, { uf_id: 3, uf_name: 'c@x.org' }])
+  t.same(await waiting(db), [{ uf_id: 3, email: 'z@x.org' }])
+})
+
+t.test('the email a user holds is locked before it is freed, even when it changed between the first read and the locks', async (t) => {
+  const { db, database, link } = await setup(t)
+  await link(user(1, 'a@x.org'))
+  await link(user(2, 'b@x.org'))
+  await link(user(1, 'b@x.org'))
+  const locks: string[][] = []
+  class MovedBeforeTheLock extends SqlLinkStore {
+    private reads = 0
+    override async lock (keys: string[]): Promise<void> { locks.push(keys); return super.lock(keys) }
+    // The first read (before the locks) still shows the email user 2 held a moment earlier.
+    override async userState (ufId: number) {
+      const state = await super.userState(ufId)
+      return ufId === 2 && this.reads++ === 0 ? { ...state, link: { ...state.link!, ufName: 'old@x.org' } } : state
+    }
+  }
+  await database.unit((unit) => linkUser(new MovedBeforeTheLock(unit, 1), user(2, 'c@x.org'), 'save'))
+  t.same(locks.slice(0, 2), [[lockKeys.user(2), lockKeys.email('c@x.org'), lockKeys.email('old@x.org')], [lockKeys.email('b@x.org')]], 'b@ locked as soon as it is known')
+  t.same(await linkRows(db), [{ uf_id: 1, uf_name: 'b@x.org' }, { uf_id: 2, uf_name: 'c@x.org' }])
+})
+
+t.test('a link without a uf_name changes email, or is deleted, and frees nothing', async (t) => {
+  const { db, link, unlink } = await setup(t)
+  const c = await insertContact(db, { first: 'N', emails: [] })
+  await db.sql.query('INSERT INTO civicrm_uf_match (domain_id, uf_id, uf_name, contact_id) VALUES (1, 1, NULL, ?)', [c])
+  t.equal((await link(user(1, 'n@x.org'))).reason, 'email-updated')
+  await db.sql.query('UPDATE civicrm_uf_match SET uf_name = NULL')
+  t.equal((await unlink(1)).action, 'unlinked')
+  t.same(await linkRows(db), [])
+})
+
+t.test('the sync keeps the waits as linkUser does: a blocked change waits for the user\'s current email, every other user of the chunk waits for nothing', async (t) => {
+  const { db, link } = await setup(t)
+  await link(user(1, 'a@x.org'))
+  await link(user(2, 'b@x.org'))
+  await link(user(3, 'c@x.org'))
+  await link(user(3, 'b@x.org')) // 3 waits for b@ (an event) ...
+  await insertJoomlaUsers(db, [{ id: 1, email: 'b@x.org' }, { id: 2, email: 'b@x.org' }, { id: 3, email: 'c@x.org' }]) // ... but is back to c@ in Joomla
+  const { service } = syncService(t, db)
+  await service.run()
+  t.same(await waiting(db), [{ uf_id: 1, email: 'b@x.org' }], '1 waits for b@ (held by 2); 3 no longer waits')
+  await link(user(2, 'y@x.org'))
+  t.same(await linkRows(db), [{ uf_id: 1, uf_name: 'b@x.org' }, { uf_id: 2, uf_name: 'y@x.org' }, { uf_id: 3, uf_name: 'c@x.org' }], 'the wait the sync recorded is handed over by the next release')
+})

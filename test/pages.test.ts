@@ -1,0 +1,249 @@
+// The lazy-linking pages over HTTP (Fastify inject): assertion → link → session → clean URL,
+// forms with CSRF, thank-you pages, and an HTML error page for every failure, which changes
+// nothing.
+import t from 'tap'
+import type { LightMyRequestResponse } from 'fastify'
+import { signAssertion } from '../server/protocol/sign.js'
+import { readSession, SESSION_COOKIE } from '../server/http/routes/pages.js'
+import { escapeHtml } from '../server/http/views/pages.js'
+import { createSigner } from 'fast-jwt'
+import { testDatabase, buildTestApp, insertContact, snapshot, sendEvent, freePort, SECRET, SITE, type TestDb } from './helper.js'
+import { CookieJar } from './cookie-jar.js'
+
+const ann = { id: 42, username: 'ann', email: 'ann@example.org', name: 'Ann Lee' }
+const count = async (db: TestDb, table: string, where = '1') => Number((await db.rows<{ n: number }>(`SELECT COUNT(*) AS n FROM ${table} WHERE ${where}`))[0].n)
+
+t.test('pages', async (t) => {
+  const db = await testDatabase(t)
+  const app = await buildTestApp(t, db)
+  const assertion = (act: string, user = ann, opts: { ttlS?: number } = {}) => signAssertion(SECRET, SITE, user, act, opts)
+  const unchanged = async (t: Tap.Test, fn: () => Promise<LightMyRequestResponse>, status: number, text: RegExp) => {
+    const before = await snapshot(db)
+    const res = await fn()
+    t.equal(res.statusCode, status)
+    t.match(res.headers['content-type'], /text\/html/)
+    t.match(res.body, text)
+    t.equal(await snapshot(db), before, 'nothing changed')
+    return res
+  }
+
+  t.test('"Edit my details": the assertion links, sets the session and redirects to the clean URL', async (t) => {
+    const contact = await insertContact(db, { first: 'Ann', last: 'Lee', emails: [{ email: 'ann@example.org', primary: true }] })
+    const b = new CookieJar(app)
+    const res = await b.get(`/civicrm/profile/edit?gid=1&assertion=${assertion('profile')}`)
+    t.equal(res.statusCode, 303, res.body.replace(/[\s\S]*<main>/, ''))
+    t.equal(res.headers.location, '/civicrm/profile/edit?gid=1')
+    const cookie = res.cookies.find((c) => c.name === SESSION_COOKIE)!
+    t.match(cookie, { httpOnly: true, sameSite: 'Lax', path: '/', maxAge: 1800 })
+    t.notOk(cookie.secure, 'not Secure over plain http')
+    t.same(await db.rows('SELECT uf_id, contact_id FROM civicrm_uf_match'), [{ uf_id: 42, contact_id: contact }])
+
+    const form = await b.get('/civicrm/profile/edit?gid=1')
+    t.equal(form.statusCode, 200)
+    t.match(form.body, '<h1>Name and Address</h1>')
+    t.match(form.body, 'id="first_name" name="first_name" type="text" value="Ann"')
+    t.match(form.body, 'value="ann@example.org"')
+    t.match(form.body, /<label for="email">/)
+    t.match(form.headers['cache-control'], 'no-store')
+
+    const saved = await b.submit('/civicrm/profile/edit?gid=1', { first_name: 'Annie', last_name: 'Lee-Smith', email: 'annie@example.org' })
+    t.equal(saved.statusCode, 200)
+    t.match(saved.body, 'Your details have been saved.')
+    t.match(saved.body, 'Lee-Smith')
+    t.match(await db.rows('SELECT first_name, last_name, display_name FROM civicrm_contact WHERE id = ?', [contact]), [{ first_name: 'Annie', last_name: 'Lee-Smith', display_name: 'Annie Lee-Smith' }])
+    t.same(await db.rows('SELECT email FROM civicrm_email WHERE contact_id = ?', [contact]), [{ email: 'annie@example.org' }])
+
+    const bad = await b.submit('/civicrm/profile/edit?gid=1', { first_name: 'A', last_name: '', email: 'not-an-email' })
+    t.equal(bad.statusCode, 400)
+    t.match(bad.body, 'role="alert"')
+    t.match(bad.body, 'email: must be an email address')
+    t.match(bad.body, 'id="email" name="email" type="email" value="not-an-email" required autocomplete="email" aria-invalid="true"')
+
+    const again = await b.get(`/civicrm/profile/edit?gid=1&assertion=${assertion('profile')}`)
+    t.equal(again.statusCode, 303, 'a second visit is already linked')
+    t.match(await db.rows('SELECT action FROM civibridge_audit WHERE uf_id = 42 ORDER BY id'), [{ action: 'linked-existing' }, { action: 'already-linked' }])
+    t.equal(await count(db, 'civicrm_uf_match'), 1)
+  })
+
+  t.test('expired, replayed, forged or misdirected assertions get a clear error page and change nothing', async (t) => {
+    const b = new CookieJar(app)
+    const used = assertion('profile', { ...ann, id: 43, email: 'ann43@example.org' })
+    t.equal((await b.get(`/civicrm/profile/edit?gid=1&assertion=${used}`)).statusCode, 303)
+    const replay = await unchanged(t, () => new CookieJar(app).get(`/civicrm/profile/edit?gid=1&assertion=${used}`), 401, /expired or was already used/)
+    t.match(replay.body, 'already used')
+    t.notOk(replay.cookies.find((c) => c.name === SESSION_COOKIE), 'no session')
+    const iat = Math.floor(Date.now() / 1000) - 200
+    const expired = createSigner({ key: SECRET, algorithm: 'HS256' })({ iss: SITE, aud: 'civicrm-bridge', iat, exp: iat + 60, jti: 'exp-1', act: 'profile', sub: '42', email: 'ann@example.org' })
+    await unchanged(t, () => b.get(`/civicrm/profile/edit?gid=1&assertion=${expired}`), 401, /expired/)
+    await unchanged(t, () => b.get(`/civicrm/profile/edit?gid=1&assertion=${assertion('contribution')}`), 401, /not profile/)
+    await unchanged(t, () => b.get('/civicrm/profile/edit?gid=1&assertion=abc.def.ghi'), 401, /expired or was already used/)
+    await unchanged(t, () => b.get(`/civicrm/profile/edit?gid=99&assertion=${assertion('profile')}`), 404, /no active profile 99/)
+    await unchanged(t, () => b.get('/civicrm/profile/edit?gid=abc'), 400, /could not be accepted/)
+    await sendEvent(app, { user: { id: 80, email: 'taken@example.org' } })
+    await unchanged(t, () => b.get(`/civicrm/profile/edit?gid=1&assertion=${assertion('profile', { ...ann, id: 81, email: 'taken@example.org' })}`), 409, /cannot be linked/)
+  })
+
+  t.test('the profile page needs a live session; forms need their CSRF token', async (t) => {
+    await unchanged(t, () => new CookieJar(app).get('/civicrm/profile/edit?gid=1'), 401, /Please sign in first/)
+    const forged = new CookieJar(app)
+    forged.cookies.set(SESSION_COOKIE, '42.2.99999999999')
+    await unchanged(t, () => forged.get('/civicrm/profile/edit?gid=1'), 401, /Please sign in first/)
+    const expired = new CookieJar(app)
+    expired.cookies.set(SESSION_COOKIE, app.signCookie(`42.2.${Math.floor(Date.now() / 1000) - 1}`))
+    await unchanged(t, () => expired.get('/civicrm/profile/edit?gid=1'), 401, /Please sign in first/)
+
+    const b = new CookieJar(app)
+    const user = { id: 44, username: 'cy', email: 'cy@example.org', name: 'Cy Young' }
+    await b.get(`/civicrm/profile/edit?gid=2&assertion=${assertion('profile', user)}`)
+    t.match((await b.get('/civicrm/profile/edit?gid=2')).body, '<h1>New Individual</h1>')
+    await unchanged(t, () => b.post('/civicrm/profile/edit?gid=2', { first_name: 'X', last_name: 'Y', email: 'cy@example.org' }), 403, /This form has expired/)
+    await unchanged(t, () => b.post('/civicrm/profile/edit?gid=2', { _csrf: 'forged', first_name: 'X', last_name: 'Y', email: 'cy@example.org' }), 403, /This form has expired/)
+    await unchanged(t, () => b.get('/civicrm/profile/edit?gid=99'), 404, /no active profile 99/)
+
+    // The user is deleted in Joomla (the link goes): the session ends with it.
+    const page = await b.get('/civicrm/profile/edit?gid=2')
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(page.body)![1]
+    await sendEvent(app, { event: 'onUserAfterDelete', user: { id: 44, email: 'cy@example.org' } })
+    await unchanged(t, () => b.post('/civicrm/profile/edit?gid=2', { _csrf: csrf, first_name: 'X', last_name: 'Y', email: 'cy@example.org' }), 401, /Your session has ended/)
+    await unchanged(t, () => b.get('/civicrm/profile/edit?gid=2'), 401, /Please sign in first/)
+  })
+
+  t.test('contribution page: anonymous visitor, then the same person logged in', async (t) => {
+    const anon = new CookieJar(app)
+    const form = await anon.get('/civicrm/contribute?id=1')
+    t.equal(form.statusCode, 200)
+    t.match(form.body, '<h1>Contribute: Donation</h1>')
+    t.match(form.body, 'name="email" type="email"')
+    t.match(form.body, '<option selected>USD</option>')
+    const bad = await anon.submit('/civicrm/contribute?id=1', { email: 'dee@example.org', first_name: 'Dee', last_name: 'Doe', amount: '10.999', currency: 'EUR' })
+    t.equal(bad.statusCode, 400)
+    t.match(bad.body, 'amount: must be a positive amount with at most 2 decimals')
+    t.match(bad.body, 'value="dee@example.org"', 'what was typed is kept')
+    t.match(bad.body, '<option selected>EUR</option>')
+    t.equal(await count(db, 'civicrm_email', "email = 'dee@example.org'"), 0)
+
+    const thanks = await anon.submit('/civicrm/contribute?id=1', { email: 'Dee@Example.org', first_name: 'Dee', last_name: 'Doe', amount: '10.5', currency: 'EUR' })
+    t.equal(thanks.statusCode, 200)
+    t.match(thanks.body, 'Thank you, Dee Doe. Your contribution of 10.50 EUR to Donation has been received.')
+    const [c] = await db.rows<{ id: number }>("SELECT contact_id AS id FROM civicrm_email WHERE email = 'dee@example.org'")
+    t.match(await db.rows('SELECT total_amount, currency, source FROM civicrm_contribution WHERE contact_id = ?', [c.id]), [{ total_amount: '10.50', currency: 'EUR', source: 'Online Contribution: Donation' }])
+    t.equal(await count(db, 'civicrm_uf_match', `contact_id = ${c.id}`), 0)
+
+    const user = { id: 45, username: 'dee', email: 'dee@example.org', name: 'Dee Doe' }
+    const b = new CookieJar(app)
+    const arrive = await b.get(`/civicrm/contribute?id=3&assertion=${assertion('contribution', user)}`)
+    t.equal(arrive.statusCode, 303)
+    t.equal(arrive.headers.location, '/civicrm/contribute?id=3')
+    t.same(await db.rows('SELECT contact_id FROM civicrm_uf_match WHERE uf_id = 45'), [{ contact_id: c.id }])
+    const mine = await b.get('/civicrm/contribute?id=3')
+    t.match(mine.body, 'You are signed in as <strong>Dee Doe</strong> (dee@example.org)')
+    t.notMatch(mine.body, 'name="email"')
+    const bad2 = await b.submit('/civicrm/contribute?id=3', { amount: '0' })
+    t.equal(bad2.statusCode, 400)
+    t.match(bad2.body, 'You are signed in as')
+    const paid = await b.submit('/civicrm/contribute?id=3', { amount: '7', currency: 'USD' })
+    t.match(paid.body, 'Your contribution of 7.00 USD to Campaign Contribution has been received.')
+    t.equal(await count(db, 'civicrm_contribution', `contact_id = ${c.id}`), 2)
+    t.equal(await count(db, 'civicrm_email', "email = 'dee@example.org'"), 1, 'no duplicate contact')
+
+    await unchanged(t, () => anon.get('/civicrm/contribute?id=99'), 404, /no contribution page 99/)
+    await unchanged(t, () => anon.submit('/civicrm/contribute?id=99', { email: 'x@example.org', amount: '1' }, '/civicrm/contribute?id=1'), 404, /no contribution page 99/)
+    await unchanged(t, () => anon.get(`/civicrm/contribute?id=1&assertion=${assertion('profile')}`), 401, /not contribution/)
+  })
+
+  t.test('membership page: anonymous signup, logged-in signup, errors', async (t) => {
+    const anon = new CookieJar(app)
+    const form = await anon.get('/civicrm/membership?id=2')
+    t.match(form.body, '<h1>Join: Student</h1>')
+    t.match(form.body, /50\.00 USD\. Membership starts today \(\d{4}-\d\d-\d\d\) and runs until \d{4}-\d\d-\d\d\./)
+    const life = await anon.get('/civicrm/membership?id=3')
+    t.match(life.body, 'Free. Membership starts today')
+    t.match(life.body, 'never expires')
+    const bad = await anon.submit('/civicrm/membership?id=2', { email: '', first_name: 'Eve' })
+    t.equal(bad.statusCode, 400)
+    t.match(bad.body, 'email: is required')
+    const ok = await anon.submit('/civicrm/membership?id=2', { email: 'eve@example.org', first_name: 'Eve', last_name: 'Ng' })
+    t.equal(ok.statusCode, 200)
+    t.match(ok.body, /Thank you, Eve Ng\. Your Student membership starts today and runs until \d{4}-\d\d-\d\d\./)
+    t.match(ok.body, /Reference: membership \d+, contribution \d+\./)
+    const okLife = await anon.submit('/civicrm/membership?id=3', { email: 'eve@example.org' })
+    t.match(okLife.body, 'never expires')
+    t.match(okLife.body, /Reference: membership \d+\./)
+    t.equal(await count(db, 'civicrm_email', "email = 'eve@example.org'"), 1)
+
+    const b = new CookieJar(app)
+    const user = { id: 46, username: 'eve', email: 'eve@example.org', name: 'Eve Ng' }
+    t.equal((await b.get(`/civicrm/membership?id=1&assertion=${assertion('membership', user)}`)).statusCode, 303)
+    t.match((await b.get('/civicrm/membership?id=1')).body, 'You are signed in as <strong>Eve Ng</strong>')
+    const joined = await b.submit('/civicrm/membership?id=1', {})
+    t.match(joined.body, 'Your General membership starts today')
+    const [link] = await db.rows<{ contact_id: number }>('SELECT contact_id FROM civicrm_uf_match WHERE uf_id = 46')
+    t.equal(await count(db, 'civicrm_membership', `contact_id = ${link.contact_id}`), 3)
+
+    await db.sql.query("INSERT INTO civicrm_membership_type (id, domain_id, name, member_of_contact_id, financial_type_id, minimum_fee, duration_unit, duration_interval, period_type, is_active) VALUES (7, 1, 'Calendar', 1, 2, 10, 'year', 1, 'fixed', 1)")
+    await unchanged(t, () => anon.get('/civicrm/membership?id=7'), 400, /fixed-period membership types are not supported/)
+    await unchanged(t, () => anon.get('/civicrm/membership?id=99'), 404, /no membership type 99/)
+    await unchanged(t, () => anon.submit('/civicrm/membership?id=2', { email: 'x y' }), 400, /email: must be an email address/)
+    await db.sql.query("UPDATE civicrm_membership_status SET is_active = 0 WHERE name = 'New'")
+    await unchanged(t, () => anon.submit('/civicrm/membership?id=2', { email: 'z@example.org' }), 500, /Something went wrong/)
+    await db.sql.query("UPDATE civicrm_membership_status SET is_active = 1 WHERE name = 'New'")
+  })
+
+  t.test('a linked contact without name or email; database errors inside a form are error pages', async (t) => {
+    const bare = await insertContact(db, { emails: [] })
+    await db.sql.query('INSERT INTO civicrm_uf_match (domain_id, uf_id, uf_name, contact_id) VALUES (1, 47, ?, ?)', ['bare@example.org', bare])
+    const b = new CookieJar(app)
+    const user = { id: 47, username: 'bare', email: 'bare@example.org', name: '' }
+    t.equal((await b.get(`/civicrm/contribute?id=1&assertion=${assertion('contribution', user)}`)).statusCode, 303)
+    t.match((await b.get('/civicrm/contribute?id=1')).body, '<p class="who">You are signed in as <strong></strong>.</p>')
+    t.equal((await b.get(`/civicrm/profile/edit?gid=1&assertion=${assertion('profile', user)}`)).statusCode, 303)
+    const form = await b.get('/civicrm/profile/edit?gid=1')
+    t.match(form.body, 'id="first_name" name="first_name" type="text" value=""')
+    t.match(form.body, 'id="email" name="email" type="email" value=""')
+
+    // The table goes away between the form and its submission: a 500 page, nothing saved.
+    const csrf = (page: LightMyRequestResponse) => /name="_csrf" value="([^"]+)"/.exec(page.body)![1]
+    const token = csrf(form)
+    const token2 = csrf(await b.get('/civicrm/contribute?id=1'))
+    await db.sql.query('RENAME TABLE civicrm_contribution TO civicrm_contribution_away, civicrm_email TO civicrm_email_away')
+    t.teardown(() => db.sql.query('RENAME TABLE civicrm_contribution_away TO civicrm_contribution, civicrm_email_away TO civicrm_email').catch(() => {}))
+    const r1 = await b.post('/civicrm/profile/edit?gid=1', { _csrf: token, first_name: 'B', last_name: '', email: 'bare@example.org' })
+    t.equal(r1.statusCode, 500)
+    t.match(r1.body, 'Something went wrong')
+    const r2 = await b.post('/civicrm/contribute?id=1', { _csrf: token2, amount: '3' })
+    t.equal(r2.statusCode, 500)
+    await db.sql.query('RENAME TABLE civicrm_contribution_away TO civicrm_contribution, civicrm_email_away TO civicrm_email')
+    t.match(await db.rows('SELECT first_name FROM civicrm_contact WHERE id = ?', [bare]), [{ first_name: null }])
+  })
+
+  t.test('every page sends security headers: a CSP allowing only this site\'s scripts and form targets, no framing, no sniffing', async (t) => {
+    for (const url of ['/civicrm/contribute?id=1', '/civicrm/membership?id=2', '/civicrm/profile/edit?gid=1', '/admin/login']) {
+      const res = await app.inject({ method: 'GET', url })
+      t.match(res.headers['content-security-policy'], /script-src 'self'/, url)
+      t.match(res.headers['content-security-policy'], /form-action 'self'/, url)
+      t.match(res.headers['content-security-policy'], /frame-ancestors 'self'/, url)
+      t.equal(res.headers['x-content-type-options'], 'nosniff', url)
+      t.equal(res.headers['x-frame-options'], 'SAMEORIGIN', url)
+    }
+  })
+
+  t.test('session cookies and escaping', async (t) => {
+    const req = (value: string | undefined) => ({ cookies: value === undefined ? {} : { [SESSION_COOKIE]: value }, unsignCookie: (v: string) => app.unsignCookie(v) }) as never
+    t.equal(readSession(req(undefined)), null)
+    t.equal(readSession(req('garbage')), null)
+    t.equal(readSession(req(app.signCookie('1.2'))), null)
+    t.same(readSession(req(app.signCookie('1.2.2000000000')), 1_000_000_000_000), { ufId: 1, contactId: 2 })
+    t.equal(readSession(req(app.signCookie('1.2.2000000000')), 2_000_000_000_000), null)
+    t.equal(escapeHtml(`<a href="x">'&'</a>`), '&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;')
+    t.equal(escapeHtml(null), '')
+  })
+})
+
+t.test('an unreachable database is a 503 page with Retry-After', async (t) => {
+  const port = await freePort()
+  const app = await buildTestApp(t, { url: `mysql://root@127.0.0.1:${port}/nowhere` } as TestDb)
+  const res = await app.inject({ method: 'GET', url: '/civicrm/contribute?id=1' })
+  t.equal(res.statusCode, 503)
+  t.equal(res.headers['retry-after'], '5')
+  t.match(res.body, 'The contact database cannot be reached right now.')
+})

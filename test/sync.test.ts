@@ -1,0 +1,584 @@
+// Synchronize Users to Contacts: the seed's example and message, a second run, dry run,
+// agreement with the one-user rules, skips, prefixes, Joomla 3 dates, one sync at a time,
+// kill and resume, and live events during a sync.
+import t from 'tap'
+import { spawn, spawnSync } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import fc from 'fast-check'
+import { Database } from '../server/data/db.js'
+import { SqlLinkStore } from '../server/data/link-store.js'
+import { linkUser, lockKeys } from '../server/domain/link-user.js'
+import { decideChunk, syncMessage, dryRunMessage, zeroCounts, collationKey } from '../server/domain/sync.js'
+import { JoomlaUsers, SyncJobs, saveCheckpoint } from '../server/data/sync-store.js'
+import { SyncBusyError, SyncService, chunkLockKeys } from '../server/services/sync-service.js'
+import { parseSyncArgs, runSyncCommand, SyncUsageError } from '../server/sync-cli.js'
+import { runCli, CliError } from '../server/cli.js'
+import { createFixtureDatabase, dropDatabase } from '../server/dev/fixture.js'
+import { testDatabase, testConfig, insertContact, snapshot, buildTestApp, sendEvent, childEnv, SERVER_URL, SECRET, ADMIN_TOKEN, type TestDb } from './helper.js'
+import { insertJoomlaUsers, seedExample, syncService, SEED_MESSAGE } from './sync-helper.js'
+
+const BIN = fileURLToPath(new URL('../bin/civicrm-bridge.js', import.meta.url))
+const env = (url: string, extra: Record<string, string> = {}) => ({ CIVICRM_DB_URL: url, BRIDGE_SECRET: SECRET, BRIDGE_ADMIN_TOKEN: ADMIN_TOKEN, LOG_LEVEL: 'warn', ...extra })
+const count = async (db: TestDb, q: string) => Number((await db.rows<{ n: number }>(q))[0].n)
+
+t.test('the seed\'s example: 5 users, 3 matching contacts, 2 created; the exact message; a change log row per new contact', async (t) => {
+  const db = await testDatabase(t)
+  const { ann, bob, cy } = await seedExample(db)
+  const { service } = syncService(t, db)
+  const before = new Date(Date.now() - 1000)
+  const r = await service.run({ batchSize: 2 })
+  t.equal(r.message, SEED_MESSAGE)
+  t.match(r, { status: 'done', dryRun: false, resumed: false, counts: { checked: 5, matched: 3, created: 2, skipped: 0 }, skippedUsers: [] })
+  const links = await db.rows<{ uf_id: number, uf_name: string, contact_id: number }>('SELECT uf_id, uf_name, contact_id FROM civicrm_uf_match ORDER BY uf_id')
+  t.same(links.slice(0, 3), [{ uf_id: 42, uf_name: 'ann@example.org', contact_id: ann }, { uf_id: 43, uf_name: 'bob@example.org', contact_id: bob }, { uf_id: 44, uf_name: 'cy@example.org', contact_id: cy }])
+  const created = await db.rows<Record<string, unknown>>('SELECT c.id, c.contact_type, c.first_name, c.middle_name, c.last_name, c.display_name, c.sort_name, e.email, e.is_primary, e.location_type_id FROM civicrm_contact c JOIN civicrm_email e ON e.contact_id = c.id WHERE c.id IN (?, ?) ORDER BY c.id', [links[3].contact_id, links[4].contact_id])
+  t.match(created, [
+    { contact_type: 'Individual', first_name: 'Dana', middle_name: 'van der', last_name: 'Berg', display_name: 'Dana Berg', sort_name: 'Berg, Dana', email: 'dana@example.org', is_primary: 1, location_type_id: 1 },
+    { contact_type: 'Individual', first_name: null, last_name: null, display_name: 'eve@example.org', sort_name: 'eve@example.org', email: 'eve@example.org', is_primary: 1, location_type_id: 1 },
+  ])
+  const logs = await db.rows<{ entity_id: number, modified_date: Date }>("SELECT entity_id, modified_date FROM civicrm_log WHERE entity_table = 'civicrm_contact' ORDER BY entity_id")
+  t.same(logs.map((l) => l.entity_id), [links[3].contact_id, links[4].contact_id], 'one civicrm_log row per new contact, none for matched ones')
+  t.ok(logs.every((l) => l.modified_date >= new Date(Math.floor(before.getTime() / 1000) * 1000)))
+  t.same(await db.rows('SELECT uf_id, `trigger`, action FROM civibridge_audit ORDER BY uf_id'), [
+    { uf_id: 42, trigger: 'sync', action: 'linked-existing' }, { uf_id: 43, trigger: 'sync', action: 'linked-existing' }, { uf_id: 44, trigger: 'sync', action: 'linked-existing' },
+    { uf_id: 45, trigger: 'sync', action: 'created-contact' }, { uf_id: 46, trigger: 'sync', action: 'created-contact' },
+  ], 'the same audit trail as one-user linking')
+  t.match(await db.rows('SELECT status, checked, matched, created, skipped, last_user_id, message FROM civibridge_sync_job'), [{ status: 'done', checked: 5, matched: 3, created: 2, skipped: 0, last_user_id: 46, message: SEED_MESSAGE }])
+
+  const state = await snapshot(db)
+  const again = await service.run()
+  t.equal(again.message, 'Synchronize Users to Contacts completed. Checked 5 user records. Found 5 matching contact records. Created 0 new contact records.')
+  t.equal(await snapshot(db), state, 'a second run writes nothing to CiviCRM')
+})
+
+t.test('the message: counts, singular forms, skip sentences', async (t) => {
+  t.equal(syncMessage({ ...zeroCounts(), checked: 1, matched: 1, created: 1 }), 'Synchronize Users to Contacts completed. Checked one user record. Found one matching contact record. Created one new contact record.')
+  t.equal(syncMessage(zeroCounts()), 'Synchronize Users to Contacts completed. Checked 0 user records. Found 0 matching contact records. Created 0 new contact records.')
+  t.equal(syncMessage({ checked: 9, matched: 3, created: 2, skipped: 4, skippedInvalid: 2, skippedTaken: 2 }),
+    'Synchronize Users to Contacts completed. Checked 9 user records. Found 3 matching contact records. Created 2 new contact records. Skipped 2 user records without a valid email. Skipped 2 user records whose email belongs to another user.')
+  t.equal(syncMessage({ checked: 2, matched: 0, created: 0, skipped: 2, skippedInvalid: 1, skippedTaken: 1 }),
+    'Synchronize Users to Contacts completed. Checked 2 user records. Found 0 matching contact records. Created 0 new contact records. Skipped one user record without a valid email. Skipped one user record whose email belongs to another user.')
+  t.equal(dryRunMessage({ ...zeroCounts(), checked: 1, created: 1 }), 'Dry run, nothing was written. Synchronize Users to Contacts completed. Checked one user record. Found 0 matching contact records. Created one new contact record.')
+  t.equal(collationKey(' José@Example.ORG'), 'jose@example.org')
+})
+
+t.test('empty, invalid, too long and duplicate emails are skipped with a reason; blocked users are linked', async (t) => {
+  const db = await testDatabase(t)
+  const shared = await insertContact(db, { first: 'Sam', emails: [{ email: 'shared@example.org', primary: true }] })
+  await insertJoomlaUsers(db, [
+    { id: 1, email: '' },
+    { id: 2, email: 'not-an-email' },
+    { id: 3, email: 'two@@example.org' },
+    { id: 4, email: 'shared@example.org' },
+    { id: 5, email: 'SHARED@example.org' }, // same chunk: the first (lowest id) gets the contact
+    { id: 6, email: 'new@example.org', block: 1 },
+    { id: 7, email: 'new@example.org' },
+    { id: 8, email: 'shared@example.org' }, // a later chunk: the email is already user 4's
+  ])
+  const { service } = syncService(t, db)
+  const dry = await service.run({ dryRun: true, batchSize: 7 })
+  const r = await service.run({ batchSize: 7 })
+  t.equal(r.message, 'Synchronize Users to Contacts completed. Checked 8 user records. Found one matching contact record. Created one new contact record. Skipped 3 user records without a valid email. Skipped 3 user records whose email belongs to another user.')
+  t.same(r.skippedUsers, [
+    { id: 1, reason: 'missing-email' }, { id: 2, reason: 'invalid-email' }, { id: 3, reason: 'invalid-email' },
+    { id: 5, reason: 'duplicate-email' }, { id: 7, reason: 'duplicate-email' }, { id: 8, reason: 'email-linked-to-user:4' },
+  ])
+  t.same(dry.counts, r.counts, 'the dry run counted the same')
+  t.same(dry.skippedUsers, r.skippedUsers, 'and skipped the same users for the same reasons')
+  t.same(await db.rows('SELECT uf_id, contact_id FROM civicrm_uf_match ORDER BY uf_id'), [{ uf_id: 4, contact_id: shared }, { uf_id: 6, contact_id: (await db.rows<{ id: number }>('SELECT MAX(id) AS id FROM civicrm_contact'))[0].id }], 'the blocked user 6 is linked')
+})
+
+t.test('dry run: the same counts as the run, nothing written, even across chunks', async (t) => {
+  const db = await testDatabase(t)
+  await seedExample(db)
+  const two = await insertContact(db, { first: 'Two', emails: [{ email: 'two@example.org', primary: true }, { email: 'second@example.org' }] })
+  await insertJoomlaUsers(db, [
+    { id: 50, email: 'two@example.org' },
+    { id: 51, email: 'second@example.org' }, // the contact is user 50's from the previous chunk: a new one is created
+    { id: 52, email: 'dana@example.org' }, // user 45 claims it in an earlier chunk
+  ])
+  const { service } = syncService(t, db)
+  const state = await snapshot(db)
+  const jobs = await count(db, 'SELECT COUNT(*) AS n FROM civibridge_sync_job')
+  const progress: number[] = []
+  const dry = await service.run({ dryRun: true, batchSize: 1, onProgress: (p) => progress.push(p.done) })
+  t.equal(await snapshot(db), state, 'nothing written')
+  t.equal(await count(db, 'SELECT COUNT(*) AS n FROM civibridge_sync_job'), jobs, 'not even a job row')
+  t.equal(dry.jobId, null)
+  t.same(progress, [0, 1, 2, 3, 4, 5, 6, 7, 8, 8])
+  t.match(dry.message, /^Dry run, nothing was written\. Synchronize Users to Contacts completed\. Checked 8 user records\. Found 4 matching contact records\. Created 3 new contact records\. Skipped one user record whose email belongs to another user\.$/)
+  const real = await service.run({ batchSize: 1 })
+  t.same(real.counts, dry.counts)
+  t.same(await db.rows('SELECT uf_id, contact_id FROM civicrm_uf_match WHERE uf_id IN (50, 51, 52) ORDER BY uf_id'), [{ uf_id: 50, contact_id: two }, { uf_id: 51, contact_id: (await db.rows<{ c: number }>('SELECT contact_id AS c FROM civicrm_uf_match WHERE uf_id = 51'))[0].c }])
+  t.not((await db.rows<{ c: number }>('SELECT contact_id AS c FROM civicrm_uf_match WHERE uf_id = 51'))[0].c, two)
+})
+
+t.test('in bulk, the same decisions as linkUser one user at a time (random data)', async (t) => {
+  const emails = ['a@x.org', 'B@x.org', 'c@x.org', 'd@x.org', 'e@x.org', 'bad', '']
+  const scenario = fc.record({
+    contacts: fc.array(fc.record({
+      type: fc.constantFrom('Individual', 'Individual', 'Individual', 'Organization'),
+      deleted: fc.integer({ min: 0, max: 9 }).map((n) => n < 2),
+      emails: fc.uniqueArray(fc.record({ email: fc.constantFrom(...emails.slice(0, 5)), primary: fc.boolean() }), { selector: (e) => e.email.toLowerCase(), maxLength: 3 }),
+    }), { maxLength: 6 }),
+    users: fc.array(fc.constantFrom(...emails, ' A@X.org', 'c@X.ORG '), { minLength: 1, maxLength: 10 }),
+    batch: fc.integer({ min: 1, max: 4 }),
+  })
+  const samples = fc.sample(scenario, { numRuns: 12, seed: 20261125 })
+  for (const [i, s] of samples.entries()) {
+    const [a, b] = [await testDatabase(t), await testDatabase(t)]
+    for (const db of [a, b]) {
+      for (const c of s.contacts) await insertContact(db, { type: c.type, deleted: c.deleted, first: 'C', emails: c.emails })
+      await insertJoomlaUsers(db, s.users.map((email, k) => ({ id: k + 1, email, name: `User ${k + 1}` })))
+    }
+    const { service } = syncService(t, a)
+    const r = await service.run({ batchSize: s.batch })
+    const database = new Database(b.url, { poolSize: 2 })
+    const one = { matched: 0, created: 0, skipped: 0 }
+    for (const [k, email] of s.users.entries()) {
+      const res = await database.unit((unit) => linkUser(new SqlLinkStore(unit, 1), { id: k + 1, email, name: `User ${k + 1}`, username: `u${k + 1}`, block: false }, 'sync'))
+      if (res.action === 'skipped') one.skipped++
+      else if (res.action === 'created-contact') one.created++
+      else one.matched++
+    }
+    await database.close()
+    t.same({ matched: r.counts.matched, created: r.counts.created, skipped: r.counts.skipped }, one, `sample ${i}: same counts`)
+    const links = (db: TestDb) => db.rows('SELECT uf_id, uf_name, contact_id FROM civicrm_uf_match ORDER BY uf_id')
+    t.same(await links(a), await links(b), `sample ${i}: same links`)
+  }
+})
+
+t.test('a user already linked keeps the link; a changed email is synced as linkUser does', async (t) => {
+  const db = await testDatabase(t)
+  const c = await insertContact(db, { first: 'Old', emails: [{ email: 'old@example.org', primary: true }] })
+  const other = await insertContact(db, { first: 'Other', emails: [{ email: 'other@example.org', primary: true }] })
+  await db.sql.query('INSERT INTO civicrm_uf_match (domain_id, uf_id, uf_name, contact_id) VALUES (1, 1, ?, ?), (1, 2, ?, ?)', ['old@example.org', c, 'other@example.org', other])
+  await insertJoomlaUsers(db, [{ id: 1, email: 'New@Example.org' }, { id: 2, email: 'new@example.org' }])
+  const { service } = syncService(t, db)
+  const r = await service.run()
+  t.match(r.counts, { checked: 2, matched: 2, created: 0, skipped: 0 })
+  t.same(await db.rows('SELECT uf_id, uf_name FROM civicrm_uf_match ORDER BY uf_id'), [{ uf_id: 1, uf_name: 'new@example.org' }, { uf_id: 2, uf_name: 'other@example.org' }], 'user 2 cannot take user 1\'s new email')
+  t.same(await db.rows('SELECT email FROM civicrm_email WHERE contact_id = ? AND is_primary = 1', [c]), [{ email: 'new@example.org' }])
+  // A linked contact without a primary email gets one.
+  await db.sql.query('DELETE FROM civicrm_email WHERE contact_id = ?', [c])
+  await db.sql.query('UPDATE jos_users SET email = ? WHERE id = 1', ['newer@example.org'])
+  await service.run()
+  t.same(await db.rows('SELECT email, is_primary FROM civicrm_email WHERE contact_id = ?', [c]), [{ email: 'newer@example.org', is_primary: 1 }])
+  // A link whose contact is gone (contact_id NULL) still counts as linked.
+  await db.sql.query('INSERT INTO civicrm_uf_match (domain_id, uf_id, uf_name, contact_id) VALUES (1, 3, ?, NULL)', ['x@example.org'])
+  await insertJoomlaUsers(db, [{ id: 3, email: 'y@example.org' }])
+  t.match((await service.run()).counts, { checked: 3, matched: 3 })
+})
+
+t.test('decideChunk: the next free candidate when the first is taken, in and across chunks', async (t) => {
+  const users = [{ id: 1, email: 'a@x.org', name: '', username: 'a', block: false }, { id: 2, email: 'a@x.org ', name: '', username: 'b', block: false }]
+  const facts = { links: new Map(), candidates: new Map([['a@x.org', [{ contactId: 10, linkedUfId: 9 }, { contactId: 11, linkedUfId: null }]]]), ufNameHolders: new Map() }
+  const { decisions } = decideChunk(users, facts)
+  t.match(decisions, [{ kind: 'link-existing', ufId: 1, contactId: 11 }, { kind: 'skip', ufId: 2, reason: 'duplicate-email' }])
+})
+
+t.test('another table prefix, a Joomla database apart from CiviCRM\'s, and Joomla 3 zero dates', async (t) => {
+  const db = await testDatabase(t, { joomlaPrefix: null })
+  const joomlaName = `cbt_j${Date.now().toString(36)}`
+  const joomlaUrl = await createFixtureDatabase(SERVER_URL, joomlaName, { civicrm: false, migrate: false, joomlaPrefix: 'j3x_' })
+  t.teardown(() => dropDatabase(SERVER_URL, joomlaName))
+  const mysql = (await import('mysql2/promise')).default
+  const jconn = await mysql.createConnection({ uri: joomlaUrl })
+  await jconn.query("SET SESSION sql_mode = ''")
+  await jconn.query(`INSERT INTO j3x_users (id, name, username, email, password, params, registerDate, lastvisitDate, lastResetTime)
+    VALUES (1, 'Zed Zero', 'zed', 'zed@example.org', '', '', '0000-00-00 00:00:00', '0000-00-00 00:00:00', '0000-00-00 00:00:00'),
+           (2, 'Ann Lee', 'ann', 'ann@example.org', '', '', '0000-00-00 00:00:00', '0000-00-00 00:00:00', '0000-00-00 00:00:00')`)
+  await jconn.end()
+  await insertContact(db, { first: 'Ann', last: 'Lee', emails: [{ email: 'ann@example.org', primary: true }] })
+  const lines: string[] = []
+  t.equal(await runCli(['sync'], env(db.url, { JOOMLA_DB_URL: joomlaUrl, JOOMLA_DB_PREFIX: 'j3x_' }), (l) => lines.push(l)), 0)
+  t.same(lines, ['Synchronize Users to Contacts completed. Checked 2 user records. Found one matching contact record. Created one new contact record.'])
+  // The same prefix in CiviCRM's own database.
+  const other = await testDatabase(t, { joomlaPrefix: 'abc_' })
+  await insertJoomlaUsers(other, [{ id: 5, email: 'solo@example.org' }], 'abc_')
+  const solo: string[] = []
+  t.equal(await runCli(['sync', '--batch-size=10'], env(other.url, { JOOMLA_DB_PREFIX: 'abc_' }), (l) => solo.push(l)), 0)
+  t.same(solo, ['Synchronize Users to Contacts completed. Checked one user record. Found 0 matching contact records. Created one new contact record.'])
+  t.throws(() => new JoomlaUsers(other.sql, 'x`; DROP'), /bad Joomla table prefix/)
+  t.equal(new JoomlaUsers(other.sql, 'abc_').tableName, 'abc_users')
+})
+
+t.test('CLI: --json, --dry-run, options, and the message as the last line', async (t) => {
+  const db = await testDatabase(t)
+  await seedExample(db)
+  await insertJoomlaUsers(db, [{ id: 47, email: 'nope' }])
+  const dry = spawnSync(process.execPath, [BIN, 'sync', '--dry-run', '--json'], { env: childEnv(env(db.url)), encoding: 'utf8', timeout: 60_000 })
+  t.equal(dry.status, 0, dry.stderr)
+  const dj = JSON.parse(dry.stdout)
+  t.match(dj, { dryRun: true, jobId: null, counts: { checked: 6, matched: 3, created: 2, skipped: 1 }, skippedUsers: [{ id: 47, reason: 'invalid-email' }] })
+  t.type(dj.durationMs, 'number')
+  t.equal(await count(db, 'SELECT COUNT(*) AS n FROM civicrm_uf_match'), 0)
+  const real = spawnSync(process.execPath, [BIN, 'sync', '--batch-size', '2'], { env: childEnv(env(db.url)), encoding: 'utf8', timeout: 60_000 })
+  t.equal(real.status, 0, real.stderr)
+  t.equal(real.stdout.trim().split('\n').at(-1), `${SEED_MESSAGE.replace('6', '6')} Skipped one user record without a valid email.`.replace('Checked 5', 'Checked 6'))
+  const lines: string[] = []
+  t.equal(await runCli(['sync', '--json'], env(db.url), (l) => lines.push(l)), 0)
+  t.match(JSON.parse(lines[0]), { dryRun: false, status: 'done', counts: { checked: 6, matched: 5, created: 0, skipped: 1 }, skippedUsers: [{ id: 47, reason: 'invalid-email' }] })
+  t.same(parseSyncArgs(['--batch-size', '7', '--dry-run']), { dryRun: true, json: false, batchSize: 7 })
+  t.throws(() => parseSyncArgs(['--batch-size', '0']), SyncUsageError)
+  t.throws(() => parseSyncArgs(['--batch-size']), SyncUsageError)
+  t.throws(() => parseSyncArgs(['--batch-size=99999']), SyncUsageError)
+  t.throws(() => parseSyncArgs(['--fast']), /unknown option "--fast"/)
+  await t.rejects(runCli(['sync', '--fast'], env(db.url), () => {}), CliError)
+})
+
+t.test('one sync at a time: a second start is refused with a clear message, by the service and the CLI', async (t) => {
+  const db = await testDatabase(t)
+  await insertJoomlaUsers(db, Array.from({ length: 300 }, (_, i) => ({ id: i + 1, email: `u${i + 1}@example.org` })))
+  const { service } = syncService(t, db)
+  const first = await service.start({ batchSize: 5 })
+  const err = await service.start().catch((e: unknown) => e)
+  t.type(err, SyncBusyError)
+  t.match((err as Error).message, new RegExp(`^A synchronization is already running \\(job ${first.jobId}, started \\d{4}-\\d\\d-\\d\\dT[0-9:.]+Z\\)\\.$`))
+  const cli = spawnSync(process.execPath, [BIN, 'sync'], { env: childEnv(env(db.url)), encoding: 'utf8', timeout: 60_000 })
+  t.equal(cli.status, 1)
+  t.match(cli.stderr, /^civicrm-bridge: A synchronization is already running \(job \d+, started /)
+  const r = await first.done
+  t.equal(r.counts.created, 300)
+  t.equal(first.progress().status, 'done')
+  // The lock free again, the next run starts a new job.
+  t.equal((await service.run()).counts.matched, 300)
+  // A lock held without a job row (another tool): still refused.
+  const conn = await db.sql.getConnection()
+  await conn.query('SELECT GET_LOCK(?, 0)', [service.syncLockName])
+  await t.rejects(service.start(), { name: 'SyncBusyError', message: 'A synchronization is already running.' })
+  await conn.query('DO RELEASE_ALL_LOCKS()')
+  conn.release()
+})
+
+t.test('killed with SIGKILL mid-run, started again: finishes the job, no duplicate, the message counts the whole job', async (t) => {
+  const db = await testDatabase(t)
+  const existing = 1000
+  for (let i = 0; i < existing; i += 250) {
+    const rows = Array.from({ length: 250 }, (_, k) => ['Individual', `c${i + k}`, `c${i + k}`])
+    await db.sql.query('INSERT INTO civicrm_contact (contact_type, display_name, sort_name) VALUES ?', [rows])
+  }
+  await db.sql.query("INSERT INTO civicrm_email (contact_id, location_type_id, email, is_primary) SELECT id, 1, CONCAT('u', id - 1, '@example.org'), 1 FROM civicrm_contact WHERE contact_type = 'Individual'")
+  const total = 4000
+  await insertJoomlaUsers(db, Array.from({ length: total }, (_, i) => ({ id: i + 1, email: `U${i + 1}@example.org` })))
+  const child = spawn(process.execPath, [BIN, 'sync', '--batch-size', '50'], { env: childEnv(env(db.url)), stdio: 'ignore' })
+  const exited = new Promise((resolve) => child.on('exit', resolve))
+  let checkpoint = 0
+  for (let i = 0; i < 600 && checkpoint === 0; i++) {
+    const rows = await db.rows<{ last_user_id: number }>('SELECT last_user_id FROM civibridge_sync_job')
+    checkpoint = rows[0]?.last_user_id ?? 0
+    if (checkpoint === 0) await new Promise((r) => setTimeout(r, 10))
+  }
+  child.kill('SIGKILL')
+  await exited
+  const [job] = await db.rows<{ id: number, status: string, last_user_id: number, checked: number }>('SELECT id, status, last_user_id, checked FROM civibridge_sync_job')
+  t.ok(checkpoint > 0, 'killed after a checkpoint')
+  t.equal(job.status, 'running', 'left unfinished')
+  t.ok(job.last_user_id < total, `killed before the end (at user ${job.last_user_id})`)
+  t.equal(job.checked, job.last_user_id, 'the counts match the checkpoint')
+  t.equal(await count(db, 'SELECT COUNT(*) AS n FROM civicrm_uf_match'), job.last_user_id, 'every committed chunk is whole, nothing after it')
+
+  const lines: string[] = []
+  t.equal(await runCli(['sync', '--batch-size', '300'], env(db.url), (l) => lines.push(l)), 0)
+  t.same(lines, [`Resumed job ${job.id}.`, `Synchronize Users to Contacts completed. Checked ${total} user records. Found ${existing} matching contact records. Created ${total - existing} new contact records.`])
+  t.same(await db.rows('SELECT COUNT(*) AS n, COUNT(DISTINCT uf_id) AS users, COUNT(DISTINCT contact_id) AS contacts FROM civicrm_uf_match'), [{ n: total, users: total, contacts: total }])
+  t.equal(await count(db, "SELECT COUNT(*) AS n FROM civicrm_contact WHERE contact_type = 'Individual'"), total, 'no duplicate contact')
+  t.equal(await count(db, 'SELECT COUNT(*) AS n FROM civicrm_log'), total - existing)
+  t.match(await db.rows('SELECT id, status, checked FROM civibridge_sync_job'), [{ id: job.id, status: 'done', checked: total }])
+})
+
+t.test('live events during a sync: exactly one link per user, no duplicate contact', async (t) => {
+  const db = await testDatabase(t)
+  const n = 400
+  const users = Array.from({ length: n }, (_, i) => ({ id: i + 1, email: `live${i + 1}@example.org`, name: `Live User${i + 1}` }))
+  // Half of them have a contact to match.
+  for (const u of users.filter((u) => u.id % 2 === 0)) await insertContact(db, { first: 'Had', emails: [{ email: u.email, primary: true }] })
+  await insertJoomlaUsers(db, users)
+  const app = await buildTestApp(t, db)
+  const { service } = syncService(t, db)
+  const sync = service.run({ batchSize: 20 })
+  const statuses: number[] = []
+  // Events for every user, from the last to the first, while the sync walks from the first.
+  const events = [...users].reverse().map(async (u, i) => {
+    const r = await sendEvent(app, { event: i % 2 ? 'onUserLogin' : 'onUserAfterSave', user: u, isNew: false })
+    statuses.push(r.status)
+  })
+  const [result] = await Promise.all([sync, ...events])
+  t.same([...new Set(statuses)], [200], 'every event answered 200')
+  t.equal(result.counts.checked, n)
+  t.equal(result.counts.skipped, 0)
+  t.equal(result.counts.matched + result.counts.created, n)
+  t.same(await db.rows('SELECT COUNT(*) AS n, COUNT(DISTINCT uf_id) AS users, COUNT(DISTINCT contact_id) AS contacts FROM civicrm_uf_match'), [{ n, users: n, contacts: n }])
+  t.equal(await count(db, "SELECT COUNT(*) AS n FROM civicrm_contact WHERE contact_type = 'Individual'"), n, 'one contact per user: no duplicate')
+  t.equal(await count(db, 'SELECT COUNT(*) AS n FROM civicrm_email'), n)
+  t.equal(await count(db, 'SELECT COUNT(*) AS n FROM civicrm_log'), n / 2, 'a log row per created contact')
+})
+
+t.test('a chunk locks the stripes of its users and emails; an interrupt between chunks keeps the job resumable', async (t) => {
+  const db = await testDatabase(t)
+  const { service } = syncService(t, db)
+  t.same(chunkLockKeys([{ id: 1, email: 'A@x.org', name: '', username: '', block: false }, { id: 2, email: 'bad', name: '', username: '', block: false }]),
+    [lockKeys.user(1), lockKeys.email('a@x.org'), lockKeys.user(2)], 'the user, and the email only when it can be linked')
+  // Interrupted between chunks: the job stays resumable.
+  await insertJoomlaUsers(db, Array.from({ length: 30 }, (_, i) => ({ id: i + 1, email: `i${i}@example.org` })))
+  const abort = new AbortController()
+  const r = await service.run({ batchSize: 10, signal: abort.signal, onProgress: (p) => { if (p.done >= 10) abort.abort() } })
+  t.match(r, { status: 'interrupted', counts: { checked: 10 }, message: 'Synchronization interrupted; run it again to resume.' })
+  const dry = new AbortController()
+  dry.abort()
+  t.match(await service.run({ dryRun: true, signal: dry.signal }), { status: 'interrupted', counts: { checked: 0 } })
+  const rest = await service.run({ batchSize: 10 })
+  t.match(rest, { resumed: true, counts: { checked: 30, created: 30 } })
+})
+
+t.test('a failing chunk keeps the job resumable and records the error', async (t) => {
+  const db = await testDatabase(t)
+  await insertJoomlaUsers(db, [{ id: 1, email: 'f@example.org' }])
+  const { database } = syncService(t, db)
+  const broken = new SyncService(database, new JoomlaUsers(database.pool, 'nosuch_'), 1)
+  await t.rejects(broken.run(), /nosuch_users/)
+  const failing = { count: async () => 1, after: async () => { throw new Error('boom') } } as unknown as JoomlaUsers
+  const svc = new SyncService(database, failing, 1)
+  const run = await svc.start()
+  await t.rejects(run.done, /boom/)
+  t.match(run.progress(), { status: 'failed', error: 'boom' })
+  t.match(await db.rows('SELECT status, error FROM civibridge_sync_job'), [{ status: 'running', error: 'boom' }])
+  const dry = await svc.start({ dryRun: true })
+  await t.rejects(dry.done, /boom/)
+  t.match((await new SyncService(database, new JoomlaUsers(database.pool, 'jos_'), 1).run()), { resumed: true, counts: { checked: 1, created: 1 } })
+  t.match(await db.rows('SELECT status, error FROM civibridge_sync_job'), [{ status: 'done', error: null }], 'the resumed job ends done, without the old error')
+})
+
+t.test('users of one chunk never share a contact: a contact matched by one user\'s email is not matched again by its other email', async (t) => {
+  const db = await testDatabase(t)
+  const both = await insertContact(db, { first: 'Both', emails: [{ email: 'one@example.org', primary: true }, { email: 'two@example.org' }] })
+  await insertJoomlaUsers(db, [{ id: 1, email: 'one@example.org' }, { id: 2, email: 'two@example.org' }])
+  const { service } = syncService(t, db)
+  const dry = await service.run({ dryRun: true })
+  const r = await service.run()
+  t.match(r.counts, { checked: 2, matched: 1, created: 1, skipped: 0 })
+  t.same(dry.counts, r.counts, 'the dry run counted the same')
+  const links = await db.rows<{ uf_id: number, contact_id: number }>('SELECT uf_id, contact_id FROM civicrm_uf_match ORDER BY uf_id')
+  t.same(links[0], { uf_id: 1, contact_id: both }, 'the first user gets the contact')
+  t.not(links[1].contact_id, both, 'the second gets a contact of its own')
+  t.same(await db.rows('SELECT email, is_primary FROM civicrm_email WHERE contact_id = ?', [links[1].contact_id]), [{ email: 'two@example.org', is_primary: 1 }])
+  // linkUser, one user at a time, decides the same.
+  const facts = { links: new Map(), candidates: new Map([['one@example.org', [{ contactId: both, linkedUfId: null }]], ['two@example.org', [{ contactId: both, linkedUfId: null }]]]), ufNameHolders: new Map() }
+  t.match(decideChunk([{ id: 1, email: 'one@example.org', name: '', username: 'a', block: false }, { id: 2, email: 'two@example.org', name: '', username: 'b', block: false }], facts).decisions,
+    [{ kind: 'link-existing', ufId: 1, contactId: both }, { kind: 'create', ufId: 2, email: 'two@example.org' }])
+})
+
+t.test('the latest job of the domain: none before the first run, then the last run\'s counts and message', async (t) => {
+  const db = await testDatabase(t)
+  const { service } = syncService(t, db)
+  t.equal(await service.jobs.latest(), null, 'no job yet')
+  await insertJoomlaUsers(db, [{ id: 1, email: 'a@example.org' }])
+  const first = await service.run()
+  await service.run({ dryRun: true })
+  t.match(await service.jobs.latest(), { id: first.jobId, status: 'done', counts: { checked: 1, created: 1 }, message: first.message, finishedAt: Date }, 'a dry run leaves no job')
+  const second = await service.run()
+  t.not(second.jobId, first.jobId)
+  t.match(await service.jobs.latest(), { id: second.jobId, counts: { checked: 1, matched: 1, created: 0 } })
+  t.equal(await new SyncJobs(db.sql, 2).latest(), null, 'another domain\'s jobs are its own')
+  t.equal(await new SyncJobs(db.sql, 2).get(second.jobId!), null)
+  t.equal(await service.jobs.get(second.jobId! + 100), null, 'no such job')
+})
+
+t.test('a start that fails after taking the sync lock releases the lock and its connection, and leaves no job', async (t) => {
+  const db = await testDatabase(t)
+  await insertJoomlaUsers(db, [{ id: 1, email: 'a@example.org' }])
+  const { service, database } = syncService(t, db)
+  const broken = new SyncService(database, new JoomlaUsers(database.pool, 'nosuch_'), 1)
+  await t.rejects(broken.start(), { code: 'ER_NO_SUCH_TABLE' })
+  t.same(await db.rows('SELECT IS_USED_LOCK(?) AS holder', [service.syncLockName]), [{ holder: null }], 'no connection still holds the sync lock')
+  t.same(await db.rows('SELECT id FROM civibridge_sync_job'), [])
+  // Every pooled connection, whichever the next start gets, can take the lock.
+  const conns = await Promise.all([0, 1, 2, 3].map(() => database.pool.getConnection()))
+  for (const c of conns) {
+    t.same((await c.query('SELECT GET_LOCK(?, 0) AS got', [service.syncLockName]))[0], [{ got: 1 }])
+    await c.query('DO RELEASE_LOCK(?)', [service.syncLockName])
+  }
+  for (const c of conns) c.release()
+  t.match(await service.run(), { status: 'done', counts: { checked: 1, created: 1 } })
+})
+
+t.test('a failure while taking the sync lock frees the connection and creates no job', async (t) => {
+  const db = await testDatabase(t)
+  await insertJoomlaUsers(db, [{ id: 1, email: 'a@example.org' }])
+  // MariaDB refuses a lock name longer than 64 characters: GET_LOCK itself fails.
+  class LongSyncLockName extends Database {
+    override lockName (key: string): string { return key === 'sync-job' ? 'x'.repeat(300) : super.lockName(key) }
+  }
+  const database = new LongSyncLockName(db.url, { poolSize: 1 })
+  t.teardown(() => database.close())
+  const service = new SyncService(database, new JoomlaUsers(database.pool, 'jos_'), 1)
+  await t.rejects(service.start(), { code: 'ER_TOO_LONG_IDENT' })
+  t.same(await db.rows('SELECT id FROM civibridge_sync_job'), [], 'no job')
+  let timer: NodeJS.Timeout | undefined
+  const answer = await Promise.race([database.ping(), new Promise((resolve) => { timer = setTimeout(() => resolve('pool exhausted'), 3000) })])
+  clearTimeout(timer)
+  t.equal(answer, true, 'the pool\'s only connection was given back')
+})
+
+t.test('users\' locks held past the database\'s lock timeout fail the chunk: nothing written, the job resumable with the error', async (t) => {
+  const db = await testDatabase(t)
+  await insertJoomlaUsers(db, [{ id: 1, email: 'held@example.org' }, { id: 2, email: 'free@example.org' }])
+  t.equal(new Database(db.url).lockTimeoutS, 10, 'events and syncs wait 10 s by default')
+  const database = new Database(db.url, { poolSize: 4, lockTimeoutS: 1 })
+  t.teardown(() => database.close())
+  const service = new SyncService(database, new JoomlaUsers(database.pool, 'jos_'), 1)
+  const holder = await db.sql.getConnection()
+  await holder.query('SELECT GET_LOCK(?, 0)', [database.lockName(lockKeys.user(1))]) // a live event for user 1
+  const startedAt = Date.now()
+  await t.rejects(service.run(), { name: 'DatabaseUnavailableError', message: 'timed out waiting for a lock' })
+  t.ok(Date.now() - startedAt < 8000, 'gave up after the database\'s lock timeout')
+  t.match(await db.rows('SELECT status, last_user_id, checked, error FROM civibridge_sync_job'), [{ status: 'running', last_user_id: 0, checked: 0, error: 'timed out waiting for a lock' }])
+  t.same(await db.rows('SELECT * FROM civicrm_uf_match'), [], 'nothing of the chunk was written')
+  t.same(await db.rows('SELECT * FROM civibridge_audit'), [])
+  await holder.query('DO RELEASE_ALL_LOCKS()')
+  holder.release()
+  t.match(await service.run(), { status: 'done', resumed: true, counts: { checked: 2, created: 2 } })
+})
+
+/** A terminal as the progress bar sees one, recording what is drawn on it. */
+function fakeTty (isTTY = true) {
+  const written: string[] = []
+  const stream = { isTTY, columns: 160, write: (s: string) => { written.push(s); return true } } as unknown as NodeJS.WriteStream
+  return { stream, drawn: () => written.join('') }
+}
+
+t.test('CLI on a terminal: a progress bar on the terminal and the message alone on stdout; --json, a stream that is no terminal and a refused start draw nothing', async (t) => {
+  const db = await testDatabase(t)
+  await seedExample(db)
+  const config = testConfig(db.url)
+  const tty = fakeTty()
+  // Refused (another sync holds the lock): nothing drawn.
+  const conn = await db.sql.getConnection()
+  const { service } = syncService(t, db)
+  await conn.query('SELECT GET_LOCK(?, 0)', [service.syncLockName])
+  await t.rejects(runSyncCommand([], config, { out: () => {}, tty: tty.stream }), SyncBusyError)
+  await conn.query('DO RELEASE_ALL_LOCKS()')
+  conn.release()
+  t.equal(tty.drawn(), '', 'a refused sync draws no bar')
+
+  const lines: string[] = []
+  t.equal(await runSyncCommand(['--batch-size', '2'], config, { out: (l) => lines.push(l), tty: tty.stream }), 0)
+  t.same(lines, [SEED_MESSAGE], 'stdout has the message only')
+  const drawn = tty.drawn()
+  t.match(drawn, /Synchronizing users \|[█░]+\| 100% 5\/5 users \| \d+ users\/s \| ETA 0s/, 'the bar ends full')
+  t.ok(drawn.includes('\x1B[?25l') && drawn.includes('\x1B[?25h'), 'the cursor is hidden while drawing, then shown again')
+  t.ok(drawn.endsWith('\n'), 'the bar\'s line is ended')
+  t.equal(await count(db, 'SELECT COUNT(*) AS n FROM civicrm_uf_match'), 5, 'the users are linked')
+
+  const json = fakeTty()
+  const out: string[] = []
+  t.equal(await runSyncCommand(['--json'], config, { out: (l) => out.push(l), tty: json.stream }), 0)
+  t.match(JSON.parse(out[0]), { status: 'done', counts: { checked: 5, matched: 5 } })
+  t.equal(json.drawn(), '', '--json draws no bar')
+
+  const pipe = fakeTty(false)
+  const plain: string[] = []
+  t.equal(await runSyncCommand([], config, { out: (l) => plain.push(l), tty: pipe.stream }), 0)
+  t.match(plain, [/^Synchronize Users to Contacts completed\. Checked 5 user records\./])
+  t.equal(pipe.drawn(), '', 'stderr redirected to a file or a pipe gets no bar')
+})
+
+t.test('CLI: SIGINT or SIGTERM stops the sync between chunks with exit code 130; the next run resumes the job', async (t) => {
+  const db = await testDatabase(t)
+  await seedExample(db)
+  const config = testConfig(db.url)
+  const interrupted: string[][] = []
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    const before = process.listeners(signal)
+    const lines: string[] = []
+    const running = runSyncCommand(['--batch-size', '1'], config, { out: (l) => lines.push(l) })
+    const added = process.listeners(signal).filter((l) => !before.includes(l))
+    t.equal(added.length, 1, `the command listens for ${signal}`)
+    ;(added[0] as (s: string) => void)(signal) // what the process does when the signal comes
+    t.equal(await running, 130, `${signal}: exit code 130`)
+    t.same(process.listeners(signal), before, 'no listener left behind')
+    interrupted.push(lines)
+  }
+  const jobs = await db.rows<{ id: number, status: string, checked: number }>('SELECT id, status, checked FROM civibridge_sync_job')
+  t.match(jobs, [{ status: 'running', checked: 0 }], 'one job, left resumable')
+  t.same(interrupted, [
+    ['Synchronization interrupted; run it again to resume.'],
+    [`Resumed job ${jobs[0].id}.`, 'Synchronization interrupted; run it again to resume.'],
+  ], 'the second run resumed the job the first left, and was stopped too')
+  t.equal(await count(db, 'SELECT COUNT(*) AS n FROM civicrm_uf_match'), 0, 'stopped before the first chunk')
+  const lines: string[] = []
+  t.equal(await runSyncCommand([], config, { out: (l) => lines.push(l) }), 0)
+  t.same(lines, [`Resumed job ${jobs[0].id}.`, SEED_MESSAGE])
+})
+
+t.test('dry run across chunks: a linked user\'s changed email is claimed, as the real run does', async (t) => {
+  const db = await testDatabase(t)
+  const c = await insertContact(db, { first: 'Old', emails: [{ email: 'old@example.org', primary: true }] })
+  await db.sql.query('INSERT INTO civicrm_uf_match (domain_id, uf_id, uf_name, contact_id) VALUES (1, 1, ?, ?)', ['old@example.org', c])
+  await insertJoomlaUsers(db, [{ id: 1, email: 'new@example.org' }, { id: 2, email: 'new@example.org' }])
+  const { service } = syncService(t, db)
+  const dry = await service.run({ dryRun: true, batchSize: 1 })
+  const real = await service.run({ batchSize: 1 })
+  t.same(real.skippedUsers, [{ id: 2, reason: 'email-linked-to-user:1' }], 'user 1 took the new email in the first chunk')
+  t.same(dry.counts, real.counts, 'the dry run counted the same')
+  t.same(dry.skippedUsers, real.skippedUsers)
+  t.same(await db.rows('SELECT uf_id, uf_name, contact_id FROM civicrm_uf_match'), [{ uf_id: 1, uf_name: 'new@example.org', contact_id: c }])
+})
+
+t.test('a checkpoint of a job no longer running, or behind its last checkpoint, is refused and its chunk rolled back', async (t) => {
+  const db = await testDatabase(t)
+  await insertJoomlaUsers(db, [{ id: 1, email: 'a@example.org' }, { id: 2, email: '' }])
+  const { service, database } = syncService(t, db)
+  const { jobId } = await service.run()
+  const chunk = { ...zeroCounts(), checked: 1, skipped: 1, skippedInvalid: 1 }
+  const save = (lastUserId: number) => database.unit((unit) => saveCheckpoint(unit, jobId!, lastUserId, chunk, [{ ufId: lastUserId, reason: 'missing-email' }], new Date()))
+  await t.rejects(save(3), { message: `sync job ${jobId} is no longer running from before user 3` }, 'the job is done')
+  await db.sql.query("UPDATE civibridge_sync_job SET status = 'running'")
+  await t.rejects(save(2), { message: `sync job ${jobId} is no longer running from before user 2` }, 'user 2 is checkpointed already')
+  t.match(await db.rows('SELECT last_user_id, checked, skipped FROM civibridge_sync_job'), [{ last_user_id: 2, checked: 2, skipped: 1 }], 'counts unchanged')
+  t.same(await db.rows('SELECT uf_id FROM civibridge_sync_skip ORDER BY uf_id'), [{ uf_id: 2 }], 'the refused chunk\'s skip rows rolled back')
+  await save(3)
+  t.match(await db.rows('SELECT last_user_id, checked, skipped FROM civibridge_sync_job'), [{ last_user_id: 3, checked: 3, skipped: 2 }], 'the next checkpoint of a running job is taken')
+})
+
+/** Joomla's users, read only once the test opens the gate (the job is started by then). */
+class GatedUsers extends JoomlaUsers {
+  open!: () => void
+  private readonly gate = new Promise<void>((resolve) => { this.open = resolve })
+  override async after (afterId: number, limit: number) {
+    await this.gate
+    return super.after(afterId, limit)
+  }
+}
+
+t.test('users registered during a run are synchronized too, and the progress total grows with them', async (t) => {
+  const db = await testDatabase(t)
+  await insertJoomlaUsers(db, [{ id: 1, email: 'u1@example.org' }, { id: 2, email: 'u2@example.org' }])
+  const { database } = syncService(t, db)
+  const users = new GatedUsers(database.pool, 'jos_')
+  const progress: Array<{ done: number, total: number }> = []
+  const run = await new SyncService(database, users, 1).start({ batchSize: 2, onProgress: (p) => progress.push({ done: p.done, total: p.total }) })
+  await insertJoomlaUsers(db, [3, 4, 5].map((id) => ({ id, email: `u${id}@example.org` })))
+  users.open()
+  t.match(await run.done, { status: 'done', counts: { checked: 5, created: 5 } })
+  t.same(progress, [{ done: 0, total: 2 }, { done: 2, total: 2 }, { done: 4, total: 4 }, { done: 5, total: 5 }, { done: 5, total: 5 }], 'never more done than the total')
+  t.equal(await count(db, 'SELECT COUNT(*) AS n FROM civicrm_uf_match'), 5)
+})
+
+t.test('the sync lock\'s connection dying mid-run does not fail the run, and leaves no lock behind', async (t) => {
+  const db = await testDatabase(t)
+  await insertJoomlaUsers(db, [{ id: 1, email: 'u1@example.org' }, { id: 2, email: 'u2@example.org' }])
+  const { database } = syncService(t, db)
+  const users = new GatedUsers(database.pool, 'jos_')
+  const service = new SyncService(database, users, 1)
+  t.equal(await service.syncLockHeld(), false, 'no sync runs yet')
+  const run = await service.start({ batchSize: 1 })
+  t.equal(await service.syncLockHeld(), true, 'a sync runs')
+  const [{ holder }] = await db.rows<{ holder: number | null }>('SELECT IS_USED_LOCK(?) AS holder', [service.syncLockName])
+  t.ok(holder, 'a connection holds the sync lock')
+  await db.sql.query(`KILL ${Number(holder)}`)
+  users.open()
+  t.match(await run.done, { status: 'done', counts: { checked: 2, created: 2 } })
+  t.equal(await service.syncLockHeld(), false, 'no sync runs any more')
+  t.match(await new SyncService(database, new JoomlaUsers(database.pool, 'jos_'), 1).run(), { status: 'done', counts: { checked: 2, matched: 2 } }, 'the next run is not refused')
+})
