@@ -68,8 +68,8 @@ t.test('a unit that hits a deadlock is rolled back and run again, and its work i
   let attempts = 0
   const result = await database.unit(async (unit) => {
     attempts++
-    await unit.query("INSERT INTO civibridge_used_token (jti, purpose, used_at) VALUES ('once', 'test', NOW())")
-    if (attempts < 3) await unit.query(deadlock)
+    await unit.query("INSERT INTO civibridge_used_token (jti, purpose, used_at) VALUES ('once', 'test', NOW())", [])
+    if (attempts < 3) await unit.query(deadlock, [])
     return 'done'
   })
   t.equal(result, 'done')
@@ -84,8 +84,8 @@ t.test('a unit that deadlocks every time gives up after six attempts with the de
   let attempts = 0
   await t.rejects(database.unit(async (unit) => {
     attempts++
-    await unit.query("INSERT INTO civibridge_used_token (jti, purpose, used_at) VALUES ('never', 'test', NOW())")
-    await unit.query(deadlock)
+    await unit.query("INSERT INTO civibridge_used_token (jti, purpose, used_at) VALUES ('never', 'test', NOW())", [])
+    await unit.query(deadlock, [])
   }), { code: 'ER_LOCK_DEADLOCK' })
   t.equal(attempts, 6)
   t.same(await db.rows('SELECT * FROM civibridge_used_token'), [])
@@ -98,7 +98,7 @@ t.test('a unit failing with an error that is not a race is not run again', async
   let attempts = 0
   await t.rejects(database.unit(async (unit) => {
     attempts++
-    await unit.query('SELECT * FROM no_such_table')
+    await unit.query('SELECT * FROM no_such_table', [])
   }), { code: 'ER_NO_SUCH_TABLE' })
   t.equal(attempts, 1)
 })
