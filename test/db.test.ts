@@ -3,7 +3,7 @@
 import t from 'tap'
 import { sql } from 'drizzle-orm'
 import mysql from 'mysql2/promise'
-import { Database, DatabaseUnavailableError } from '../server/data/db.js'
+import { Database, DatabaseUnavailableError, isUnavailable } from '../server/data/db.js'
 import { createFixtureDatabase } from '../server/dev/fixture.js'
 import { testDatabase, SERVER_URL } from './helper.js'
 
@@ -101,4 +101,14 @@ t.test('a unit failing with an error that is not a race is not run again', async
     await unit.query('SELECT * FROM no_such_table', [])
   }), { code: 'ER_NO_SUCH_TABLE' })
   t.equal(attempts, 1)
+})
+
+t.test('a query on a closed pool (the process is shutting down) counts as the database being unavailable', async (t) => {
+  const db = await testDatabase(t)
+  const database = new Database(db.url, { poolSize: 1 })
+  await database.close()
+  const err = await database.db.execute(sql`SELECT 1`).then(() => null, (e: unknown) => e)
+  t.ok(err, 'the query fails')
+  t.ok(isUnavailable(err), 'answered as 503 with Retry-After, not as an unexpected error')
+  t.notOk(isUnavailable(new Error('Table missing')), 'other errors stay unexpected')
 })

@@ -5,7 +5,7 @@
 //   npx tsx bench/events/run.ts [--duration 10] [--connections 100] [--users 20000] [--cpu-prof DIR]
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { cpus, totalmem, tmpdir } from 'node:os'
-import { openSync, statSync, closeSync } from 'node:fs'
+import { openSync, statSync, closeSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import autocannon from 'autocannon'
@@ -52,22 +52,37 @@ async function stop (child: ChildProcess): Promise<void> {
   await exited
 }
 
-interface Figures { name: string, rps: number, p50: number, p99: number, non2xx: number, errors: number, total: number }
+interface Figures { name: string, rps: number, p50: number, p99: number, non2xx: number, errors: number, total: number, cpu: CpuPerRequest | null }
+
+/** CPU time (user + system) of a process so far, in ms, from /proc (Linux only; null elsewhere). */
+function cpuMs (pid: number | undefined): number | null {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ')
+    return (Number(fields[11]) + Number(fields[12])) * 10 // utime + stime, in 10 ms ticks
+  } catch { return null }
+}
+interface CpuPerRequest { bridgeUs: number, mariadbUs: number, loadUs: number }
+const MARIADB_PID = Number(spawnSync('pidof', ['-s', 'mariadbd']).stdout?.toString().trim()) || undefined
 
 // Requests are signed before a run, so the load generator spends its CPU sending, not signing
 // (it shares the machine's cores with the bridge and MariaDB).
 const POOL = Number(process.env.BENCH_REQUEST_POOL ?? 60_000)
 
-async function load (name: string, url: string, path: string, makeRequest?: () => { body: string, headers: Record<string, string> }): Promise<Figures> {
+async function load (name: string, url: string, path: string, serverPid: number | undefined, makeRequest?: () => { body: string, headers: Record<string, string> }): Promise<Figures> {
   const pool = makeRequest ? Array.from({ length: POOL }, makeRequest) : []
   let next = 0
+  const before = [cpuMs(serverPid), cpuMs(MARIADB_PID), cpuMs(process.pid)]
   const result = await autocannon({
     url, connections: CONNECTIONS, duration: DURATION,
     requests: [makeRequest
       ? { method: 'POST', path, setupRequest: (req) => ({ ...req, ...(pool[next++] ?? makeRequest()) }) }
       : { method: 'GET', path, setupRequest: (req) => ({ ...req, path: `${path}${1 + Math.floor(Math.random() * USERS)}` }) }],
   })
-  return { name, rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, non2xx: result.non2xx, errors: result.errors, total: result.requests.total }
+  const after = [cpuMs(serverPid), cpuMs(MARIADB_PID), cpuMs(process.pid)]
+  // Where the CPU went, per answered request: the server, MariaDB and the load generator share two cores.
+  const per = (i: number) => Math.round((after[i]! - before[i]!) * 1000 / result.requests.total)
+  const cpu = before.every((v) => v !== null) ? { bridgeUs: per(0), mariadbUs: per(1), loadUs: per(2) } : null
+  return { name, rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, non2xx: result.non2xx, errors: result.errors, total: result.requests.total, cpu }
 }
 
 function loginRequest () {
@@ -94,20 +109,20 @@ const tsx = ['--import', 'tsx']
 const results: Figures[] = []
 
 let s = await startServer([...tsx, 'bench/events/bare-server.ts'], { CIVICRM_DB_URL: url })
-results.push(await load('(a) bare Fastify route, one indexed SELECT on civicrm_uf_match', s.url, '/uf/'))
+results.push(await load('(a) bare Fastify route, one indexed SELECT on civicrm_uf_match', s.url, '/uf/', s.child.pid))
 await stop(s.child)
 
 // --cpu-prof DIR: V8 CPU profiles of the bridge for (b) and (c), written when it exits.
 const profile = args['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${args['cpu-prof']}`] : []
 s = await startServer([...profile, 'bin/civicrm-bridge.js', 'serve'], bridgeEnv)
-await load('warm-up', s.url, '/v1/joomla/events', loginRequest)
-results.push(await load('(b) login events, already-linked users', s.url, '/v1/joomla/events', loginRequest))
-results.push(await load('(c) registration events, new users (create path)', s.url, '/v1/joomla/events', registrationRequest))
+await load('warm-up', s.url, '/v1/joomla/events', s.child.pid, loginRequest)
+results.push(await load('(b) login events, already-linked users', s.url, '/v1/joomla/events', s.child.pid, loginRequest))
+results.push(await load('(c) registration events, new users (create path)', s.url, '/v1/joomla/events', s.child.pid, registrationRequest))
 await stop(s.child)
 
 const logFile = join(tmpdir(), `civibridge-bench-${process.pid}.log`)
 s = await startServer(['bin/civicrm-bridge.js', 'serve'], { ...bridgeEnv, LOG_LEVEL: 'info' }, logFile)
-results.push(await load('(d) = (b) with pino at info to a file', s.url, '/v1/joomla/events', loginRequest))
+results.push(await load('(d) = (b) with pino at info to a file', s.url, '/v1/joomla/events', s.child.pid, loginRequest))
 await stop(s.child)
 
 const check = await mysql.createConnection({ uri: url })
@@ -118,8 +133,8 @@ const [a, b, c, d] = results
 const [mariadbVersion] = (await (async () => { const k = await mysql.createConnection({ uri: url }); const [r] = await k.query('SELECT VERSION() AS v'); await k.end(); return [(r as Array<{ v: string }>)[0].v] })())
 console.log(`\nmachine: ${cpus().length} × ${cpus()[0].model}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, MariaDB ${mariadbVersion}`)
 console.log(`autocannon: ${CONNECTIONS} connections, ${DURATION} s per run, ${USERS} linked users; log file ${(statSync(logFile).size / 2 ** 20).toFixed(1)} MiB\n`)
-console.log('| run | req/s | p50 ms | p99 ms | requests | non-2xx | errors |')
-console.log('|---|---|---|---|---|---|---|')
-for (const r of results) console.log(`| ${r.name} | ${Math.round(r.rps)} | ${r.p50} | ${r.p99} | ${r.total} | ${r.non2xx} | ${r.errors} |`)
+console.log('| run | req/s | p50 ms | p99 ms | requests | non-2xx | errors | CPU µs/request: server / MariaDB / autocannon |')
+console.log('|---|---|---|---|---|---|---|---|')
+for (const r of results) console.log(`| ${r.name} | ${Math.round(r.rps)} | ${r.p50} | ${r.p99} | ${r.total} | ${r.non2xx} | ${r.errors} | ${r.cpu ? `${r.cpu.bridgeUs} / ${r.cpu.mariadbUs} / ${r.cpu.loadUs}` : 'n/a'} |`)
 console.log(`\n(b)/(a) = ${(b.rps / a.rps * 100).toFixed(1)} % (target ≥ 50 %); (b) p99 = ${b.p99} ms (target < 10 ms); (c) = ${Math.round(c.rps)} events/s (target ≥ 1000); (d)/(b) = ${(d.rps / b.rps * 100).toFixed(1)} % (target ≥ 90 %)`)
 console.log(`duplicate links after the run: ${dups.dup_links}`)

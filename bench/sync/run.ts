@@ -2,10 +2,9 @@
 // match, one in six of those by a non-primary email and one in six by a mixed-case email;
 // 40 % new), on two identical databases of the local MariaDB; then, in the same run, the
 // bridge's set-based sync (`civicrm-bridge sync` in a child process, its peak RSS measured)
-// and a per-user loop with CiviCRM's query pattern (CRM_Core_BAO_UFMatch::synchronizeUFMatch
-// called for every row of `SELECT id, email, name FROM #__users`, one user at a time: the link
-// lookup, then in one transaction the email match, the conflict checks, the new contact's rows
-// and the link).
+// and a per-user loop with CiviCRM 5.x's query pattern (CRM_Core_BAO_UFMatch::synchronizeUFMatch
+// called for every row of `SELECT id, email, name FROM #__users`, one user at a time, issuing
+// the statements CiviCRM's code issues: see perUserLoop).
 //   npx tsx bench/sync/run.ts --users 100000 [--loop-users N] [--batch-size 1000] [--no-loop]
 // --loop-users runs the loop on the first N users only and extrapolates its time linearly
 // (it is linear: the same queries per user); the bridge always syncs every user.
@@ -61,51 +60,104 @@ async function bridgeSync (url: string): Promise<{ ms: number, wallMs: number, p
   return { ms: r.durationMs, wallMs: Date.now() - started, peakRssKb: peak, message: r.message }
 }
 
-/** CiviCRM's loop: every user in memory, then per user the queries synchronizeUFMatch runs. */
+/**
+ * The two ACL cache tables CiviCRM flushes when it creates a contact (5.x DDL, without the
+ * foreign key to civicrm_acl, which the fixture does not have). Only the loop touches them.
+ */
+async function createAclCacheTables (url: string): Promise<void> {
+  const conn = await mysql.createConnection({ uri: url })
+  try {
+    await conn.query(`CREATE TABLE civicrm_acl_cache (
+      id int unsigned NOT NULL AUTO_INCREMENT, contact_id int unsigned DEFAULT NULL, acl_id int unsigned NOT NULL,
+      modified_date timestamp NULL DEFAULT NULL, PRIMARY KEY (id), KEY index_contact_id (contact_id), KEY index_acl_id (acl_id),
+      KEY index_modified_date (modified_date)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci ROW_FORMAT=DYNAMIC`)
+    await conn.query(`CREATE TABLE civicrm_acl_contact_cache (
+      id int unsigned NOT NULL AUTO_INCREMENT, user_id int unsigned DEFAULT NULL, contact_id int unsigned NOT NULL,
+      operation varchar(8) NOT NULL, PRIMARY KEY (id), UNIQUE KEY UI_user_contact_operation (user_id, contact_id, operation)
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci ROW_FORMAT=DYNAMIC`)
+  } finally {
+    await conn.end()
+  }
+}
+
+/**
+ * CiviCRM 5.x's loop, statement for statement as its code issues them (traced in
+ * docs/benchmarks.md): CRM_Utils_System_Joomla::synchronizeUsers reads every user into memory,
+ * then calls CRM_Core_BAO_UFMatch::synchronizeUFMatch(..., $isLogin = TRUE) per user. A
+ * linked user costs 1 statement, a match 8, a new contact 18. Left out, so this is still a
+ * lower bound: PHP's own time, statements that depend on configuration (syncCMSEmail's
+ * uf_match read, greeting tokens read through APIv4) and the first call's cache warm-up.
+ */
 async function perUserLoop (url: string, limit: number): Promise<{ ms: number, matched: number, created: number }> {
   const conn = await mysql.createConnection({ uri: url, charset: 'utf8mb4_unicode_ci' })
   const started = process.hrtime.bigint()
   let matched = 0
   let created = 0
+  const q = async <T = unknown[]>(text: string, values: unknown[] = []): Promise<T> => (await conn.query(text, values))[0] as T
   try {
-    const [users] = await conn.query('SELECT id, email, name FROM jos_users ORDER BY id LIMIT ?', [limit]) as unknown as [Array<{ id: number, email: string, name: string }>]
+    const users = await q<Array<{ id: number, email: string, name: string }>>('SELECT id, email, name FROM jos_users ORDER BY id LIMIT ?', [limit])
     for (const u of users) {
-      const email = u.email.trim()
-      // CRM_Core_BAO_UFMatch::synchronizeUFMatch: the user's link.
-      const [link] = await conn.query('SELECT id, contact_id, uf_name FROM civicrm_uf_match WHERE uf_id = ? AND domain_id = ?', [u.id, 1]) as unknown as [unknown[]]
+      const email = u.email.trim().toLowerCase()
+      // synchronizeUFMatch: the user's link (DB_DataObject find).
+      const link = await q<unknown[]>('SELECT * FROM civicrm_uf_match WHERE domain_id = ? AND uf_id = ?', [1, u.id])
       if (link.length > 0) { matched++; continue }
-      // Not linked: one CRM_Core_Transaction for the match, the contact and the link.
-      await conn.query('BEGIN')
-      // Match on email (CRM_Contact_BAO_Contact::matchContactOnEmail).
-      const [found] = await conn.query(`SELECT e.contact_id FROM civicrm_email e JOIN civicrm_contact c ON c.id = e.contact_id
-        WHERE e.email = ? AND c.contact_type = 'Individual' AND c.is_deleted = 0 ORDER BY e.is_primary DESC, c.id LIMIT 1`, [email]) as unknown as [Array<{ contact_id: number }>]
+      // Not linked: one CRM_Core_Transaction (nested ones in Contact::create and the API join it).
+      await q('BEGIN')
+      // CRM_Contact_BAO_Contact::matchContactOnEmail (no LIMIT: PHP takes the first row).
+      const found = await q<Array<{ contact_id: number }>>(`SELECT civicrm_contact.id AS contact_id, civicrm_contact.hash, civicrm_contact.contact_type, civicrm_contact.contact_sub_type
+        FROM civicrm_contact INNER JOIN civicrm_email ON civicrm_contact.id = civicrm_email.contact_id
+        WHERE civicrm_email.email = ? AND civicrm_contact.is_deleted = 0 AND civicrm_contact.contact_type = 'Individual'
+        ORDER BY civicrm_email.is_primary DESC`, [email])
       let contactId: number | undefined = found[0]?.contact_id
-      if (contactId !== undefined) {
-        // Is this contact another user's? (CRM-9091)
-        const [taken] = await conn.query('SELECT id FROM civicrm_uf_match WHERE contact_id = ? AND domain_id = ?', [contactId, 1]) as unknown as [unknown[]]
-        if (taken.length > 0) contactId = undefined
-      }
+      // CRM-9091: a contact linked to another user is not taken.
+      if (contactId !== undefined && (await q<unknown[]>('SELECT id FROM civicrm_uf_match WHERE contact_id = ? AND domain_id = ?', [contactId, 1])).length > 0) contactId = undefined
+      const isNew = contactId === undefined
       if (contactId === undefined) {
-        // CRM_Contact_BAO_Contact::createProfileContact, reduced to its three essential rows
-        // (the real one also writes group, subscription and cache rows): a lower bound.
-        const [res] = await conn.query("INSERT INTO civicrm_contact (contact_type, first_name, last_name, display_name, sort_name, hash, source) VALUES ('Individual', ?, ?, ?, ?, ?, 'Joomla user')",
-          [u.name.split(' ')[0], u.name.split(' ').at(-1), u.name, u.name, randomBytes(16).toString('hex')]) as unknown as [{ insertId: number }]
-        contactId = res.insertId
-        await conn.query("INSERT INTO civicrm_email (contact_id, location_type_id, email, is_primary) VALUES (?, 1, ?, 1)", [contactId, email.toLowerCase()])
-        await conn.query("INSERT INTO civicrm_log (entity_table, entity_id, data, modified_id, modified_date) VALUES ('civicrm_contact', ?, ?, ?, NOW())", [contactId, `civicrm_contact,${contactId}`, contactId])
+        contactId = await createContactAsCiviCrmDoes(q, u.name, email)
         created++
       } else {
         matched++
       }
-      // The last conflict check before the insert (contact, uf_name or uf_id already used).
-      await conn.query('SELECT uf_id FROM civicrm_uf_match WHERE (contact_id = ? OR uf_name = ? OR uf_id = ?) AND domain_id = ?', [contactId, email, u.id, 1])
-      await conn.query('INSERT INTO civicrm_uf_match (domain_id, uf_id, uf_name, contact_id) VALUES (1, ?, ?, ?)', [u.id, email, contactId])
-      await conn.query('COMMIT')
+      // The conflict check, then UFMatch::create: find, then save.
+      await q('SELECT uf_id FROM civicrm_uf_match WHERE (contact_id = ? OR uf_name = ? OR uf_id = ?) AND domain_id = ?', [contactId, email, u.id, 1])
+      await q('SELECT * FROM civicrm_uf_match WHERE domain_id = ? AND uf_id = ? AND uf_name = ? AND contact_id = ?', [1, u.id, email, contactId])
+      await q('INSERT INTO civicrm_uf_match (domain_id, uf_id, uf_name, contact_id) VALUES (?, ?, ?, ?)', [1, u.id, email, contactId])
+      await q('COMMIT')
+      // A new contact flushes the ACL contact cache after the commit (a post-commit callback).
+      if (isNew) await q('DELETE FROM civicrm_acl_contact_cache')
     }
   } finally {
     await conn.end()
   }
   return { ms: Number(process.hrtime.bigint() - started) / 1e6, matched, created }
+}
+
+/** civicrm_api3('Contact', 'create') with the email, as synchronizeUFMatch calls it: 10 statements. */
+async function createContactAsCiviCrmDoes (q: <T = unknown[]>(text: string, values?: unknown[]) => Promise<T>, name: string, email: string): Promise<number> {
+  const parts = name.trim().split(/\s+/)
+  const [first, last] = [parts[0], parts.length > 1 ? parts.at(-1)! : '']
+  const display = last ? `${first} ${last}` : first
+  const sort = last ? `${last}, ${first}` : first
+  // Contact::add: display and sort names computed in PHP, then the row; Log::register.
+  const { insertId: id } = await q<{ insertId: number }>(`INSERT INTO civicrm_contact (contact_type, first_name, last_name, display_name, sort_name, hash,
+    email_greeting_id, postal_greeting_id, addressee_id) VALUES ('Individual', ?, ?, ?, ?, ?, 1, 1, 1)`, [first, last, display, sort, randomBytes(16).toString('hex')])
+  await q('INSERT INTO civicrm_log (entity_table, entity_id, data, modified_id, modified_date) VALUES (?, ?, ?, ?, NOW())', ['civicrm_contact', id, `civicrm_contact,${id}`, id])
+  // Block::create: the contact's emails (getBlockIds), the primary reset, the row.
+  await q(`SELECT civicrm_email.email, civicrm_location_type.name FROM civicrm_contact
+    LEFT JOIN civicrm_email ON civicrm_email.contact_id = civicrm_contact.id
+    LEFT JOIN civicrm_location_type ON civicrm_location_type.id = civicrm_email.location_type_id
+    WHERE civicrm_contact.id = ?`, [id])
+  await q('UPDATE civicrm_email SET is_primary = 0 WHERE contact_id = ?', [id])
+  await q('INSERT INTO civicrm_email (contact_id, location_type_id, email, is_primary) VALUES (?, 1, ?, 1)', [id, email])
+  // Email::updateContactName: Contact::hasName reads the type and the first name.
+  await q('SELECT contact_type FROM civicrm_contact WHERE id = ?', [id])
+  await q('SELECT first_name FROM civicrm_contact WHERE id = ?', [id])
+  // clearContactCaches: the opportunistic ACL cache flush.
+  await q('DELETE FROM civicrm_acl_cache WHERE modified_date IS NULL OR modified_date <= ?', [new Date(Date.now() - 60 * 60 * 1000)])
+  // processGreetings: reload the contact, then write the three greeting displays.
+  await q('SELECT * FROM civicrm_contact WHERE id = ? AND contact_type = ? AND first_name = ? AND last_name = ?', [id, 'Individual', first, last])
+  await q('UPDATE civicrm_contact SET email_greeting_display = ?, postal_greeting_display = ?, addressee_display = ? WHERE id = ?', [`Dear ${first}`, `Dear ${first}`, display, id])
+  return id
 }
 
 // The CLI as `npm ci` leaves it: compiled to build/ (a stale build would fall back to tsx).
@@ -125,6 +177,7 @@ if (!args['no-loop']) {
   const t1 = Date.now()
   const urlB = await createFixtureDatabase(args.server, dbB)
   await seed(urlB)
+  await createAclCacheTables(urlB)
   console.log(`seeded ${dbB} in ${fmt(Date.now() - t1)}`)
   loop = await perUserLoop(urlB, LOOP_N)
   const projected = loop.ms * (N / LOOP_N)

@@ -38,6 +38,8 @@ export function errorCode (err: unknown): string | undefined {
 export function isUnavailable (err: unknown): boolean {
   for (let e = err as { code?: string, fatal?: boolean, cause?: unknown } | undefined; e; e = e.cause as typeof e) {
     if (e instanceof DatabaseUnavailableError || e.fatal === true || (e.code !== undefined && UNAVAILABLE.has(e.code))) return true
+    // mysql2 gives no code to a query queued for a connection when the pool closes (shutdown).
+    if ((e as { message?: string }).message === 'Pool is closed.') return true
   }
   return false
 }

@@ -1,6 +1,7 @@
 // LinkStore on CiviCRM's tables (and the bridge's tombstone and audit tables), in one unit of work.
 import { randomBytes } from 'node:crypto'
-import { and, asc, desc, eq, sql } from 'drizzle-orm'
+import { and, asc, desc, eq, min, sql } from 'drizzle-orm'
+import { alias } from 'drizzle-orm/mysql-core'
 import { civicrmContact, civicrmEmail, civicrmUfMatch } from '../../drizzle/schema/civicrm.js'
 import { bridgeAudit, bridgeEvent, bridgeUserTombstone, bridgeWantedEmail } from '../../drizzle/schema/bridge.js'
 import type { Candidate, LinkResult, LinkStore, LinkTrigger, NewContact, UserState } from '../domain/link-user.js'
@@ -66,15 +67,20 @@ export async function readUserState (db: Db | Tx, domainId: number, ufId: number
   return readEventContext(db, domainId, ufId, '')
 }
 
+// uf_id is not unique in civicrm_uf_match: the user's link is the one with the lowest id.
+const firstLink = alias(civicrmUfMatch, 'first_link')
 const eventContextQuery = (db: Db | Tx) => db.select({
   linkId: civicrmUfMatch.id, ufName: civicrmUfMatch.ufName, contactId: civicrmUfMatch.contactId, deletedAt: bridgeUserTombstone.deletedAt,
   wantedEmail: bridgeWantedEmail.email, priorHash: bridgeEvent.bodySha256, priorResult: bridgeEvent.result,
 }).from(sql`(SELECT 1 AS one) AS one`)
-  .leftJoin(civicrmUfMatch, and(eq(civicrmUfMatch.ufId, sql.placeholder('ufId')), eq(civicrmUfMatch.domainId, sql.placeholder('domainId'))))
+  // MIN(id) in a subquery, not ORDER BY id LIMIT 1: sorting this join needs a temporary table,
+  // on disk because of the JSON result column: a file created and deleted per event, which cost
+  // MariaDB more CPU than all the rest of a login.
+  .leftJoin(civicrmUfMatch, eq(civicrmUfMatch.id, db.select({ id: min(firstLink.id) }).from(firstLink)
+    .where(and(eq(firstLink.ufId, sql.placeholder('ufId')), eq(firstLink.domainId, sql.placeholder('domainId'))))))
   .leftJoin(bridgeUserTombstone, and(eq(bridgeUserTombstone.domainId, sql.placeholder('domainId')), eq(bridgeUserTombstone.ufId, sql.placeholder('ufId'))))
   .leftJoin(bridgeWantedEmail, and(eq(bridgeWantedEmail.domainId, sql.placeholder('domainId')), eq(bridgeWantedEmail.ufId, sql.placeholder('ufId'))))
   .leftJoin(bridgeEvent, eq(bridgeEvent.jti, sql.placeholder('jti')))
-  .orderBy(asc(civicrmUfMatch.id)).limit(1)
   .prepare()
 
 // Built once per database or transaction handle: building the SQL was the largest JS cost of a login.
