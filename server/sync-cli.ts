@@ -1,6 +1,8 @@
 // `civicrm-bridge sync [--dry-run] [--json] [--batch-size N]`: Synchronize Users to Contacts
 // from the command line. The message is the last line on stdout; with --json the whole
 // result is one JSON document instead; on a terminal a progress bar goes to stderr.
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import mysql from 'mysql2/promise'
 import cliProgress from 'cli-progress'
 import type { Config } from './config.js'
@@ -39,7 +41,8 @@ export interface SyncCliIo {
 
 export async function runSyncCommand (argv: string[], config: Config, io: SyncCliIo): Promise<number> {
   const args = parseSyncArgs(argv)
-  const database = new Database(config.civicrmDbUrl, { poolSize: 3, domainId: config.domainId })
+  // The sync lock, the chunks' locks, two chunks written at once, and Joomla's users when on the same database.
+  const database = new Database(config.civicrmDbUrl, { poolSize: 5, domainId: config.domainId })
   const joomlaPool = config.joomlaDbUrl === config.civicrmDbUrl ? null : mysql.createPool({ uri: config.joomlaDbUrl, connectionLimit: 1, charset: 'utf8mb4_unicode_ci', timezone: 'Z' })
   const bar = !args.json && io.tty?.isTTY ? progressBar(io.tty) : null
   const abort = new AbortController()
@@ -48,7 +51,8 @@ export async function runSyncCommand (argv: string[], config: Config, io: SyncCl
   process.once('SIGTERM', stop)
   try {
     const service = new SyncService(database, new JoomlaUsers(joomlaPool ?? database.pool, config.joomlaDbPrefix), config.domainId)
-    const result = await service.run({ dryRun: args.dryRun, batchSize: args.batchSize, signal: abort.signal, onProgress: bar ? (p) => bar.update(p) : undefined })
+    const keepHeapSmall = heapKeeper(HEAP_LIMIT_BYTES)
+    const result = await service.run({ dryRun: args.dryRun, batchSize: args.batchSize, signal: abort.signal, onProgress: (p) => { keepHeapSmall(); bar?.update(p) } })
     bar?.stop()
     if (args.json) {
       io.out(JSON.stringify(result))
@@ -63,6 +67,22 @@ export async function runSyncCommand (argv: string[], config: Config, io: SyncCl
     process.off('SIGTERM', stop)
     await joomlaPool?.end()
     await database.close()
+  }
+}
+
+/**
+ * V8 lets a heap of chunks that die young in bulk grow to several times what is live before it
+ * collects (18 MB live, 67 MB used at 100,000 users), which cost the sync its RSS bound. Past
+ * `limit` bytes, a full collection between chunks (a few milliseconds: little is live).
+ */
+export const HEAP_LIMIT_BYTES = 40 * 2 ** 20
+export function heapKeeper (limit: number): () => boolean {
+  setFlagsFromString('--expose-gc')
+  const gc = runInNewContext('gc') as () => void
+  return () => {
+    if (process.memoryUsage().heapUsed < limit) return false
+    gc()
+    return true
   }
 }
 

@@ -177,7 +177,7 @@ t.test('one sync at a time: live progress, 409 while the lock is held here or el
   t.equal(await count(db, 'SELECT COUNT(*) AS n FROM civibridge_sync_job'), 0)
   await releaseSync()
 
-  // User 44's lock held (a live event for that user): the job stops in its third chunk, running.
+  // User 44's lock held (a live event for that user): the job waits in its second pair of chunks, running.
   const releaseUser = await holdLock(t, db, first.database.lockName(lockKeys.user(44)))
   const res = await first.inject({ method: 'POST', url: '/v1/admin/sync', headers: AUTH, payload: { batchSize: 1 } })
   t.equal(res.statusCode, 202)
@@ -204,30 +204,30 @@ t.test('one sync at a time: live progress, 409 while the lock is held here or el
   t.match(twicePage.body, `Follow its progress</a>.`)
   t.equal(await count(db, 'SELECT COUNT(*) AS n FROM civibridge_sync_job'), 1, 'still one job')
 
-  // The server shuts down: the job stops after its current chunk and stays resumable.
+  // The server shuts down: the job stops after its current pair of chunks (users 44 and 45, written at once) and stays resumable.
   const closing = first.close()
   await releaseUser()
   await closing
   closed = true
   t.match(await db.rows('SELECT status, last_user_id, checked, matched, created, finished_at, error FROM civibridge_sync_job WHERE id = ?', [id]),
-    [{ status: 'running', last_user_id: 44, checked: 3, matched: 3, created: 0, finished_at: null, error: null }])
-  t.equal(await count(db, 'SELECT COUNT(*) AS n FROM civicrm_uf_match'), 3, 'the three committed chunks, nothing after them')
+    [{ status: 'running', last_user_id: 45, checked: 4, matched: 3, created: 1, finished_at: null, error: null }])
+  t.equal(await count(db, 'SELECT COUNT(*) AS n FROM civicrm_uf_match'), 4, 'the four committed chunks, nothing after them')
 
   // Another process: the job is interrupted (nobody holds the lock)...
   const app = await buildTestApp(t, db)
   const jar = await new Jar(app).login()
-  t.match((await app.inject({ url: `/v1/admin/sync/jobs/${id}`, headers: AUTH })).json(), { id, status: 'interrupted', done: 3, total: 5, percent: 60, rate: null, etaS: null, finishedAt: null })
+  t.match((await app.inject({ url: `/v1/admin/sync/jobs/${id}`, headers: AUTH })).json(), { id, status: 'interrupted', done: 4, total: 5, percent: 80, rate: null, etaS: null, finishedAt: null })
   const syncPage = await jar.get('/admin/sync')
   t.match(syncPage.body, '<h2>Unfinished synchronization</h2>')
-  t.match(syncPage.body, new RegExp(`Job ${id} \\(started [0-9TZ:.-]+\\) is interrupted: 3 of 5 users checked\\.`))
+  t.match(syncPage.body, new RegExp(`Job ${id} \\(started [0-9TZ:.-]+\\) is interrupted: 4 of 5 users checked\\.`))
   t.match(syncPage.body, `<a href="/admin/sync/jobs/${id}">Follow its progress</a>; starting a synchronization resumes it.`)
   const interrupted = await jar.get(`/admin/sync/jobs/${id}`)
   t.match(interrupted.body, 'data-status="interrupted"')
-  t.match(interrupted.body, 'Interrupted after 3 of 5 users; start the synchronization again to resume.')
+  t.match(interrupted.body, 'Interrupted after 4 of 5 users; start the synchronization again to resume.')
   // ...or running elsewhere while someone holds the lock: its figures come from the job row.
   const releaseAgain = await holdLock(t, db, syncLock(app))
   const elsewhere = (await app.inject({ url: `/v1/admin/sync/jobs/${id}`, headers: { cookie: jar.header } })).json()
-  t.match(elsewhere, { id, status: 'running', done: 3, total: 5, percent: 60 })
+  t.match(elsewhere, { id, status: 'running', done: 4, total: 5, percent: 80 })
   t.ok(elsewhere.rate > 0 && elsewhere.etaS > 0, 'rate from the job row\'s start and heartbeat')
   t.match((await app.inject({ method: 'POST', url: '/v1/admin/sync', headers: AUTH, payload: {} })).json(), { error: 'Conflict', jobId: id })
   await releaseAgain()

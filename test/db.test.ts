@@ -112,3 +112,21 @@ t.test('a query on a closed pool (the process is shutting down) counts as the da
   t.ok(isUnavailable(err), 'answered as 503 with Retry-After, not as an unexpected error')
   t.notOk(isUnavailable(new Error('Table missing')), 'other errors stay unexpected')
 })
+
+t.test('locks taken for work spread over several units fail fast as unavailable when the database cannot be reached', async (t) => {
+  const database = new Database('mysql://root@127.0.0.1:1/nothing')
+  t.teardown(() => database.close())
+  let ran = false
+  await t.rejects(database.withLocks(['u:1'], async () => { ran = true }), { name: 'DatabaseUnavailableError', message: 'database unavailable' })
+  t.notOk(ran, 'the work does not run without its locks')
+})
+
+t.test('locks taken for work spread over several units are held while it runs and released after', async (t) => {
+  const db = await testDatabase(t)
+  const database = new Database(db.url, { poolSize: 2 })
+  t.teardown(() => database.close())
+  const name = database.lockName('u:1')
+  const heldDuring = await database.withLocks(['u:1'], async () => (await db.rows<{ holder: number | null }>('SELECT IS_USED_LOCK(?) AS holder', [name]))[0].holder !== null)
+  t.ok(heldDuring, 'held while the work runs')
+  t.same(await db.rows('SELECT IS_USED_LOCK(?) AS holder', [name]), [{ holder: null }], 'released after')
+})

@@ -8,10 +8,10 @@ import fc from 'fast-check'
 import { Database } from '../server/data/db.js'
 import { SqlLinkStore } from '../server/data/link-store.js'
 import { linkUser, lockKeys } from '../server/domain/link-user.js'
-import { decideChunk, syncMessage, dryRunMessage, zeroCounts, collationKey } from '../server/domain/sync.js'
-import { JoomlaUsers, SyncJobs, saveCheckpoint } from '../server/data/sync-store.js'
+import { chunksInteract, decideChunk, syncMessage, dryRunMessage, zeroCounts, collationKey } from '../server/domain/sync.js'
+import { JoomlaUsers, SyncJobs, saveChunk } from '../server/data/sync-store.js'
 import { SyncBusyError, SyncService, chunkLockKeys } from '../server/services/sync-service.js'
-import { parseSyncArgs, runSyncCommand, SyncUsageError } from '../server/sync-cli.js'
+import { HEAP_LIMIT_BYTES, heapKeeper, parseSyncArgs, runSyncCommand, SyncUsageError } from '../server/sync-cli.js'
 import { runCli, CliError } from '../server/cli.js'
 import { createFixtureDatabase, dropDatabase } from '../server/dev/fixture.js'
 import { testDatabase, testConfig, insertContact, snapshot, buildTestApp, sendEvent, childEnv, SERVER_URL, SECRET, ADMIN_TOKEN, type TestDb } from './helper.js'
@@ -143,8 +143,13 @@ t.test('in bulk, the same decisions as linkUser one user at a time (random data)
     }
     await database.close()
     t.same({ matched: r.counts.matched, created: r.counts.created, skipped: r.counts.skipped }, one, `sample ${i}: same counts`)
-    const links = (db: TestDb) => db.rows('SELECT uf_id, uf_name, contact_id FROM civicrm_uf_match ORDER BY uf_id')
+    // Two chunks are written at once: contacts they create may take their ids in either order.
+    const existing = 1 + s.contacts.length
+    const links = async (db: TestDb) => (await db.rows<{ uf_id: number, uf_name: string, contact_id: number }>('SELECT uf_id, uf_name, contact_id FROM civicrm_uf_match ORDER BY uf_id'))
+      .map((l) => ({ ...l, contact_id: l.contact_id > existing ? 'created' : l.contact_id }))
     t.same(await links(a), await links(b), `sample ${i}: same links`)
+    const created = "SELECT COUNT(*) AS n FROM civicrm_contact c JOIN civicrm_uf_match m ON m.contact_id = c.id WHERE c.id > ?"
+    t.same(await a.rows(created, [existing]), await b.rows(created, [existing]), `sample ${i}: each created contact linked once`)
   }
 })
 
@@ -275,8 +280,11 @@ t.test('killed with SIGKILL mid-run, started again: finishes the job, no duplica
   t.ok(checkpoint > 0, 'killed after a checkpoint')
   t.equal(job.status, 'running', 'left unfinished')
   t.ok(job.last_user_id < total, `killed before the end (at user ${job.last_user_id})`)
-  t.equal(job.checked, job.last_user_id, 'the counts match the checkpoint')
-  t.equal(await count(db, 'SELECT COUNT(*) AS n FROM civicrm_uf_match'), job.last_user_id, 'every committed chunk is whole, nothing after it')
+  const chunks = await db.rows<{ first_user_id: number, last_user_id: number }>('SELECT first_user_id, last_user_id FROM civibridge_sync_chunk ORDER BY first_user_id')
+  const inChunks = chunks.reduce((n, c) => n + c.last_user_id - c.first_user_id + 1, 0)
+  t.equal(job.checked, inChunks, 'the counts are those of the committed chunks')
+  t.ok(job.last_user_id <= job.checked, 'a resumed job starts reading at or before the committed chunks end')
+  t.equal(await count(db, 'SELECT COUNT(*) AS n FROM civicrm_uf_match'), inChunks, 'every committed chunk is whole, nothing outside them')
 
   const lines: string[] = []
   t.equal(await runCli(['sync', '--batch-size', '300'], env(db.url), (l) => lines.push(l)), 0)
@@ -323,7 +331,8 @@ t.test('a chunk locks the stripes of its users and emails; an interrupt between 
   await insertJoomlaUsers(db, Array.from({ length: 30 }, (_, i) => ({ id: i + 1, email: `i${i}@example.org` })))
   const abort = new AbortController()
   const r = await service.run({ batchSize: 10, signal: abort.signal, onProgress: (p) => { if (p.done >= 10) abort.abort() } })
-  t.match(r, { status: 'interrupted', counts: { checked: 10 }, message: 'Synchronization interrupted; run it again to resume.' })
+  // Chunks are written two at a time: the run stops after the pair.
+  t.match(r, { status: 'interrupted', counts: { checked: 20 }, message: 'Synchronization interrupted; run it again to resume.' })
   const dry = new AbortController()
   dry.abort()
   t.match(await service.run({ dryRun: true, signal: dry.signal }), { status: 'interrupted', counts: { checked: 0 } })
@@ -525,20 +534,45 @@ t.test('dry run across chunks: a linked user\'s changed email is claimed, as the
   t.same(await db.rows('SELECT uf_id, uf_name, contact_id FROM civicrm_uf_match'), [{ uf_id: 1, uf_name: 'new@example.org', contact_id: c }])
 })
 
-t.test('a checkpoint of a job no longer running, or behind its last checkpoint, is refused and its chunk rolled back', async (t) => {
+t.test('a chunk checkpoint of a job no longer running, or of users already done, is refused and its chunk rolled back', async (t) => {
   const db = await testDatabase(t)
   await insertJoomlaUsers(db, [{ id: 1, email: 'a@example.org' }, { id: 2, email: '' }])
   const { service, database } = syncService(t, db)
   const { jobId } = await service.run()
+  t.same(await db.rows('SELECT job_id, first_user_id, last_user_id FROM civibridge_sync_chunk'), [{ job_id: jobId, first_user_id: 1, last_user_id: 2 }], 'one chunk row')
   const chunk = { ...zeroCounts(), checked: 1, skipped: 1, skippedInvalid: 1 }
-  const save = (lastUserId: number) => database.unit((unit) => saveCheckpoint(unit, jobId!, lastUserId, chunk, [{ ufId: lastUserId, reason: 'missing-email' }], new Date()))
-  await t.rejects(save(3), { message: `sync job ${jobId} is no longer running from before user 3` }, 'the job is done')
+  const save = (first: number) => database.unit((unit) => saveChunk(unit, jobId!, { first, last: first }, chunk, [{ ufId: first + 10, reason: 'missing-email' }], new Date()))
+  await t.rejects(save(3), { message: `sync job ${jobId} is no longer running, or users 3 to 3 are done already` }, 'the job is done')
   await db.sql.query("UPDATE civibridge_sync_job SET status = 'running'")
-  await t.rejects(save(2), { message: `sync job ${jobId} is no longer running from before user 2` }, 'user 2 is checkpointed already')
+  await t.rejects(save(1), { message: `sync job ${jobId} is no longer running, or users 1 to 1 are done already` }, 'users from 1 are done already')
   t.match(await db.rows('SELECT last_user_id, checked, skipped FROM civibridge_sync_job'), [{ last_user_id: 2, checked: 2, skipped: 1 }], 'counts unchanged')
-  t.same(await db.rows('SELECT uf_id FROM civibridge_sync_skip ORDER BY uf_id'), [{ uf_id: 2 }], 'the refused chunk\'s skip rows rolled back')
+  t.same(await db.rows('SELECT uf_id FROM civibridge_sync_skip ORDER BY uf_id'), [{ uf_id: 2 }], 'the refused chunks\' skip rows rolled back')
   await save(3)
-  t.match(await db.rows('SELECT last_user_id, checked, skipped FROM civibridge_sync_job'), [{ last_user_id: 3, checked: 3, skipped: 2 }], 'the next checkpoint of a running job is taken')
+  t.match(await db.rows('SELECT last_user_id, checked, skipped FROM civibridge_sync_job'), [{ last_user_id: 2, checked: 3, skipped: 2 }], 'the chunk of a running job is counted; last_user_id moves only once both chunks of a pair are in')
+  t.same(await db.rows('SELECT first_user_id, last_user_id FROM civibridge_sync_chunk ORDER BY first_user_id'), [{ first_user_id: 1, last_user_id: 2 }, { first_user_id: 3, last_user_id: 3 }])
+})
+
+t.test('a resumed job skips a chunk that committed beyond its last_user_id, and counts it once', async (t) => {
+  const db = await testDatabase(t)
+  await insertJoomlaUsers(db, Array.from({ length: 6 }, (_, i) => ({ id: i + 1, email: `u${i + 1}@example.org` })))
+  const { service, database } = syncService(t, db)
+  // A job killed after the second chunk of its first pair (users 3-4) committed, the first (1-2) not.
+  const [res] = await db.sql.query("INSERT INTO civibridge_sync_job (domain_id, status, dry_run, batch_size, started_at, heartbeat_at) VALUES (1, 'running', 0, 2, NOW(), NOW())") as unknown as [{ insertId: number }]
+  const jobId = res.insertId
+  await database.unit(async (unit) => {
+    await unit.query("INSERT INTO civicrm_contact (id, contact_type, display_name, sort_name) VALUES (500, 'Individual', 'u3', 'u3'), (501, 'Individual', 'u4', 'u4')", [])
+    await unit.query("INSERT INTO civicrm_uf_match (domain_id, uf_id, uf_name, contact_id) VALUES (1, 3, 'u3@example.org', 500), (1, 4, 'u4@example.org', 501)", [])
+    await saveChunk(unit, jobId, { first: 3, last: 4 }, { ...zeroCounts(), checked: 2, created: 2 }, [], new Date())
+  })
+  const result = await service.run({ batchSize: 2 })
+  t.equal(result.jobId, jobId, 'the same job')
+  t.ok(result.resumed)
+  t.equal(result.message, 'Synchronize Users to Contacts completed. Checked 6 user records. Found 0 matching contact records. Created 6 new contact records.')
+  t.same(await db.rows('SELECT first_user_id, last_user_id FROM civibridge_sync_chunk ORDER BY first_user_id'), [
+    { first_user_id: 1, last_user_id: 2 }, { first_user_id: 3, last_user_id: 4 }, { first_user_id: 5, last_user_id: 6 },
+  ], 'users 3 and 4 were not read into a chunk again')
+  t.same(await db.rows('SELECT uf_id, contact_id FROM civicrm_uf_match WHERE uf_id IN (3, 4) ORDER BY uf_id'), [{ uf_id: 3, contact_id: 500 }, { uf_id: 4, contact_id: 501 }])
+  t.match(await db.rows('SELECT status, last_user_id, checked FROM civibridge_sync_job'), [{ status: 'done', last_user_id: 6, checked: 6 }])
 })
 
 /** Joomla's users, read only once the test opens the gate (the job is started by then). */
@@ -581,4 +615,58 @@ t.test('the sync lock\'s connection dying mid-run does not fail the run, and lea
   t.match(await run.done, { status: 'done', counts: { checked: 2, created: 2 } })
   t.equal(await service.syncLockHeld(), false, 'no sync runs any more')
   t.match(await new SyncService(database, new JoomlaUsers(database.pool, 'jos_'), 1).run(), { status: 'done', counts: { checked: 2, matched: 2 } }, 'the next run is not refused')
+})
+
+const user = (id: number, email: string) => ({ id, email, name: `User ${id}`, username: `u${id}`, block: false })
+
+t.test('two chunks interact when they share an email or a contact, in any form the first could write', async (t) => {
+  const facts = {
+    links: new Map([[2, { id: 7, ufName: 'old@example.org', contactId: 30 }]]),
+    candidates: new Map([['one@example.org', [{ contactId: 10, linkedUfId: null }]], ['two@example.org', [{ contactId: 10, linkedUfId: null }]], ['three@example.org', [{ contactId: 30, linkedUfId: 2 }]]]),
+    ufNameHolders: new Map(),
+  }
+  t.notOk(chunksInteract([user(1, 'a@example.org')], facts, [user(3, 'b@example.org')], facts), 'different emails, no contacts')
+  t.ok(chunksInteract([user(1, 'Same@Example.org')], facts, [user(3, 'same@example.org')], facts), 'the same email, as the collation compares it')
+  t.ok(chunksInteract([user(2, 'new@example.org')], facts, [user(3, 'old@example.org')], facts), 'an email the first chunk\'s user holds as uf_name and may free')
+  t.ok(chunksInteract([user(1, 'one@example.org')], facts, [user(3, 'two@example.org')], facts), 'one contact, a candidate for both chunks\' emails')
+  t.ok(chunksInteract([user(2, 'new@example.org')], facts, [user(3, 'three@example.org')], facts), 'a contact linked to the first chunk\'s user and a candidate of the second\'s')
+  t.notOk(chunksInteract([user(1, '')], facts, [user(3, '')], facts), 'no emails at all')
+})
+
+t.test('chunks sharing a contact are written one after the other: the later user gets the decision it would get alone', async (t) => {
+  const db = await testDatabase(t)
+  const both = await insertContact(db, { first: 'Both', emails: [{ email: 'one@example.org', primary: true }, { email: 'two@example.org' }] })
+  await insertJoomlaUsers(db, [{ id: 1, email: 'one@example.org' }, { id: 2, email: 'two@example.org' }])
+  const { service } = syncService(t, db)
+  const r = await service.run({ batchSize: 1 })
+  t.match(r.counts, { checked: 2, matched: 1, created: 1 })
+  const links = await db.rows<{ uf_id: number, contact_id: number }>('SELECT uf_id, contact_id FROM civicrm_uf_match ORDER BY uf_id')
+  t.equal(links[0].contact_id, both, 'user 1, first in id order, takes the contact')
+  t.not(links[1].contact_id, both, 'user 2 gets a new contact')
+})
+
+t.test('a failing first chunk of an interacting pair: the second is not written, the job stays resumable', async (t) => {
+  const db = await testDatabase(t)
+  await insertJoomlaUsers(db, [{ id: 1, email: 'same@example.org' }, { id: 2, email: 'same@example.org' }])
+  await db.sql.query("CREATE TRIGGER refuse_user_1 BEFORE INSERT ON civicrm_uf_match FOR EACH ROW BEGIN IF NEW.uf_id = 1 THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'refused for the test'; END IF; END")
+  const { service } = syncService(t, db)
+  await t.rejects(service.run({ batchSize: 1 }), /refused for the test/)
+  t.same(await db.rows('SELECT * FROM civicrm_uf_match'), [], 'nothing linked')
+  t.same(await db.rows('SELECT * FROM civibridge_sync_chunk'), [], 'no chunk done')
+  t.match(await db.rows('SELECT status, checked, error FROM civibridge_sync_job'), [{ status: 'running', checked: 0, error: 'refused for the test' }])
+  await db.sql.query('DROP TRIGGER refuse_user_1')
+  t.match(await service.run({ batchSize: 1 }), { resumed: true, counts: { checked: 2, created: 1, skipped: 1 } })
+})
+
+t.test('chunks whose users have no valid email are checked and skipped, reading no email facts', async (t) => {
+  const db = await testDatabase(t)
+  await insertJoomlaUsers(db, [{ id: 1, email: '' }, { id: 2, email: 'not-an-email' }])
+  const { service } = syncService(t, db)
+  t.match(await service.run({ batchSize: 1 }), { counts: { checked: 2, skipped: 2, skippedInvalid: 2 } })
+})
+
+t.test('the sync CLI keeps its heap small: a full collection between chunks once the heap passes its limit, none below it', async (t) => {
+  t.equal(heapKeeper(0)(), true, 'past the limit: collected')
+  t.equal(heapKeeper(Number.MAX_SAFE_INTEGER)(), false, 'below it: nothing to do')
+  t.ok(HEAP_LIMIT_BYTES >= 32 * 2 ** 20, 'the limit leaves room for a pair of chunks')
 })

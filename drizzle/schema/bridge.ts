@@ -72,6 +72,18 @@ export const bridgeSyncJob = mysqlTable('civibridge_sync_job', {
   finishedAt: datetime('finished_at', { mode: 'date', fsp: 3 }),
 }, (t) => [index('idx_civibridge_sync_job_status').on(t.domainId, t.status)])
 
+/**
+ * The chunks of a job, each written in the chunk's own transaction: what a resumed job skips.
+ * Two chunks are written at once and may commit in either order, so the job's last_user_id
+ * (advanced once both have committed) is only where a resumed job starts reading.
+ */
+export const bridgeSyncChunk = mysqlTable('civibridge_sync_chunk', {
+  jobId: int('job_id', { unsigned: true }).notNull(),
+  firstUserId: bigint('first_user_id', { mode: 'number', unsigned: true }).notNull(),
+  lastUserId: bigint('last_user_id', { mode: 'number', unsigned: true }).notNull(),
+  doneAt: datetime('done_at', { mode: 'date', fsp: 3 }).notNull(),
+}, (t) => [primaryKey({ columns: [t.jobId, t.firstUserId] })])
+
 /** Users a sync skipped and why (kept per job so --json and the admin page can list them). */
 export const bridgeSyncSkip = mysqlTable('civibridge_sync_skip', {
   jobId: int('job_id', { unsigned: true }).notNull(),

@@ -112,12 +112,8 @@ export class Database {
         tx: tx as unknown as Tx,
         query: async (text, values) => (await conn.query(text, values))[0],
         lock: async (keys) => {
-          // One statement; the names in a fixed (sorted) order, which MariaDB takes left to
-          // right, so two units never wait on each other in a circle.
-          const names = [...new Set(keys.map((k) => this.lockName(k)))].sort()
           locked = true
-          const [rows] = await conn.query(`SELECT ${names.map((_, i) => `GET_LOCK(?, ?) AS l${i}`).join(', ')}`, names.flatMap((n) => [n, this.lockTimeoutS]))
-          if (Object.values((rows as Array<Record<string, number | null>>)[0]).some((got) => got !== 1)) throw new DatabaseUnavailableError('timed out waiting for a lock')
+          await this.takeLocks(conn, keys)
         },
       }))
     /* c8 ignore start */ // V8 counts a branch into `finally` per exit path; the release's catch runs only if the connection dies right after the work
@@ -132,6 +128,37 @@ export class Database {
       if (healthy) conn.release()
       else conn.destroy()
     }
+  }
+
+  /**
+   * Takes the named locks of `keys` on a connection of their own and runs fn while they are
+   * held: for work spread over several units of work at once (the sync's two chunks), which
+   * cannot each take the same locks.
+   */
+  async withLocks<T> (keys: string[], fn: () => Promise<T>): Promise<T> {
+    let conn: mysql.PoolConnection
+    try {
+      conn = await this.pool.getConnection()
+    } catch (err) {
+      throw new DatabaseUnavailableError('database unavailable', err)
+    }
+    try {
+      await this.takeLocks(conn, keys)
+      return await fn()
+    } finally {
+      // A connection that cannot release its locks is closed: the server then releases them.
+      await conn.query('DO RELEASE_ALL_LOCKS()').then(() => conn.release(), () => conn.destroy())
+    }
+  }
+
+  /**
+   * One statement; the names in a fixed (sorted) order, which MariaDB takes left to right, so
+   * two holders never wait on each other in a circle.
+   */
+  private async takeLocks (conn: mysql.PoolConnection, keys: string[]): Promise<void> {
+    const names = [...new Set(keys.map((k) => this.lockName(k)))].sort()
+    const [rows] = await conn.query(`SELECT ${names.map((_, i) => `GET_LOCK(?, ?) AS l${i}`).join(', ')}`, names.flatMap((n) => [n, this.lockTimeoutS]))
+    if (Object.values((rows as Array<Record<string, number | null>>)[0]).some((got) => got !== 1)) throw new DatabaseUnavailableError('timed out waiting for a lock')
   }
 
   async ping (): Promise<boolean> {

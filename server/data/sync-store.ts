@@ -221,11 +221,28 @@ export class SyncJobs {
   }
 }
 
-/** The checkpoint, in the chunk's own transaction: counts, last user id, skipped users. */
-export async function saveCheckpoint (unit: Unit, jobId: number, lastUserId: number, c: SyncCounts, skips: Array<{ ufId: number, reason: string }>, now: Date): Promise<void> {
+/**
+ * The checkpoint, in the chunk's own transaction: its skipped users, its counts (added to the
+ * job's) and its row in civibridge_sync_chunk. Refused when the job is no longer running, or
+ * when a chunk starting at the same user is already done.
+ */
+export async function saveChunk (unit: Unit, jobId: number, users: { first: number, last: number }, c: SyncCounts, skips: Array<{ ufId: number, reason: string }>, now: Date): Promise<void> {
   if (skips.length > 0) await unit.query('INSERT INTO civibridge_sync_skip (job_id, uf_id, reason) VALUES ? ON DUPLICATE KEY UPDATE reason = VALUES(reason)', [skips.map((s) => [jobId, s.ufId, s.reason.slice(0, 255)])])
-  const res = await unit.query(`UPDATE civibridge_sync_job SET last_user_id = ?, checked = checked + ?, matched = matched + ?, created = created + ?, skipped = skipped + ?, heartbeat_at = ?
-    WHERE id = ? AND status = 'running' AND last_user_id < ?`, [lastUserId, c.checked, c.matched, c.created, c.skipped, now, jobId, lastUserId]) as { affectedRows: number }
-  if (res.affectedRows !== 1) throw new Error(`sync job ${jobId} is no longer running from before user ${lastUserId}`)
+  const res = await unit.query(`INSERT IGNORE INTO civibridge_sync_chunk (job_id, first_user_id, last_user_id, done_at)
+    SELECT id, ?, ?, ? FROM civibridge_sync_job WHERE id = ? AND status = 'running'`, [users.first, users.last, now, jobId]) as { affectedRows: number }
+  if (res.affectedRows !== 1) throw new Error(`sync job ${jobId} is no longer running, or users ${users.first} to ${users.last} are done already`)
+  // Added, not set: the other chunk written at the same time may commit first.
+  await unit.query(`UPDATE civibridge_sync_job SET checked = checked + ?, matched = matched + ?, created = created + ?, skipped = skipped + ?, heartbeat_at = ?
+    WHERE id = ?`, [c.checked, c.matched, c.created, c.skipped, now, jobId])
 }
 
+/** Every user up to lastUserId is done (both chunks written at once have committed): a resumed job reads from there. */
+export async function advanceJob (pool: Queryable, jobId: number, lastUserId: number): Promise<void> {
+  await pool.query('UPDATE civibridge_sync_job SET last_user_id = GREATEST(last_user_id, ?) WHERE id = ?', [lastUserId, jobId])
+}
+
+/** The chunks a job has done after its last_user_id (a chunk that committed while the other one of its pair did not). */
+export async function doneChunksAfter (pool: Queryable, jobId: number, afterUserId: number): Promise<Array<{ first: number, last: number }>> {
+  const [rows] = await pool.query('SELECT first_user_id, last_user_id FROM civibridge_sync_chunk WHERE job_id = ? AND last_user_id > ? ORDER BY first_user_id', [jobId, afterUserId])
+  return (rows as Array<{ first_user_id: number, last_user_id: number }>).map((r) => ({ first: Number(r.first_user_id), last: Number(r.last_user_id) }))
+}

@@ -1,13 +1,13 @@
 // Synchronize Users to Contacts as a job: one at a time per database (a named lock held on a
 // dedicated connection for the job's life, released by the server if the process dies),
 // chunks of users in id order, each decided in bulk and written in one transaction with its
-// checkpoint, so that a job killed at any point resumes where its last chunk committed.
+// checkpoint, so that a job killed at any point resumes after the chunks that committed.
 // Used by the CLI (server/sync-cli.ts) and the admin routes (server/http/routes/admin-sync.ts).
 import type mysql from 'mysql2/promise'
 import { emailProblem, normalizeEmail } from '../domain/email.js'
 import { lockKeys, type JoomlaUser } from '../domain/link-user.js'
-import { addCounts, collationKey, decideChunk, dryRunMessage, syncMessage, zeroCounts, type ChunkFacts, type SyncCounts, type SyncDecision } from '../domain/sync.js'
-import { JoomlaUsers, SyncJobs, isLockHeld, readChunkFacts, saveCheckpoint, writeDecisions, type SyncJob } from '../data/sync-store.js'
+import { addCounts, chunksInteract, collationKey, decideChunk, dryRunMessage, syncMessage, zeroCounts, type ChunkFacts, type SyncCounts, type SyncDecision } from '../domain/sync.js'
+import { JoomlaUsers, SyncJobs, advanceJob, doneChunksAfter, isLockHeld, readChunkFacts, saveChunk, writeDecisions, type SyncJob } from '../data/sync-store.js'
 import type { Database } from '../data/db.js'
 
 export const DEFAULT_BATCH_SIZE = 1000
@@ -67,6 +67,8 @@ export interface SyncRun {
 
 export class SyncService {
   readonly jobs: SyncJobs
+  /** Reads outside a unit of work (facts under named locks, the dry run). */
+  private readonly poolQuery = async (text: string, values: unknown[]) => (await this.database.pool.query(text, values))[0]
 
   constructor (private readonly database: Database, private readonly users: JoomlaUsers, private readonly domainId: number) {
     this.jobs = new SyncJobs(database.pool, domainId)
@@ -141,25 +143,36 @@ export class SyncService {
       : 'A synchronization is already running.', running)
   }
 
+  /**
+   * Two chunks at a time: their facts read under the locks live events take for both
+   * chunks' users and emails (held on a connection of their own until both are written); then
+   * each chunk written in its own unit of work, on its own connection, so that MariaDB writes
+   * them on two threads (the writes are most of a sync's time). When the second chunk's
+   * decisions could depend on the first's writes (chunksInteract), it is decided again after
+   * the first has committed, as if the chunks had run one after the other.
+   */
   private async loop (state: RunState, job: SyncJob, batchSize: number, signal?: AbortSignal): Promise<SyncResult> {
     let after = job.lastUserId
+    const done = await doneChunksAfter(this.database.pool, job.id, after)
     try {
       while (!signal?.aborted) {
-        const users = await this.users.after(after, batchSize)
-        if (users.length === 0) break
-        const counts = await this.database.unit(async (unit) => {
-          // The locks live events take for these users and emails (a few hundred stripes at most,
-          // see lockKeys), waited for as long as an event waits; released when the unit ends.
-          await unit.lock(chunkLockKeys(users))
-          const facts = await readChunkFacts(unit.query, this.domainId, users.map((u) => u.id), chunkEmails(users))
-          const { decisions, counts } = decideChunk(users, facts)
-          const now = new Date()
-          await writeDecisions(unit, this.domainId, decisions, now)
-          await saveCheckpoint(unit, job.id, users[users.length - 1].id, counts, skipsOf(decisions), now)
-          return counts
+        const first = await this.nextChunk(after, batchSize, done)
+        if (first === null) break
+        const second = await this.nextChunk(first.readTo, batchSize, done)
+        const chunks = second === null ? [first.users] : [first.users, second.users]
+        const outcomes = await this.database.withLocks(chunkLockKeys(chunks.flat()), async () => {
+          // Each chunk's facts on a connection of its own: MariaDB reads them on two threads.
+          const facts = await Promise.all(chunks.map((users) => readChunkFacts(this.poolQuery, this.domainId, users.map((u) => u.id), chunkEmails(users))))
+          if (chunks.length === 1 || !chunksInteract(chunks[0], facts[0], chunks[1], facts[1])) {
+            return Promise.allSettled(chunks.map((users, i) => this.writeChunk(job.id, users, facts[i])))
+          }
+          const one = await Promise.allSettled([this.writeChunk(job.id, chunks[0], facts[0])])
+          return one[0].status === 'rejected' ? one : [...one, ...await Promise.allSettled([this.writeChunk(job.id, chunks[1], null)])]
         })
-        after = users[users.length - 1].id
-        state.advance(counts)
+        for (const o of outcomes) if (o.status === 'fulfilled') state.advance(o.value)
+        for (const o of outcomes) if (o.status === 'rejected') throw o.reason
+        after = (second ?? first).readTo
+        await advanceJob(this.database.pool, job.id, after)
       }
       if (signal?.aborted) return state.end('interrupted', [])
       const message = syncMessage(state.counts)
@@ -174,6 +187,38 @@ export class SyncService {
   }
 
   /**
+   * The next users after `after`, without those of chunks already done (a resumed job's), and
+   * the last id read; null at the end of the table.
+   */
+  private async nextChunk (after: number, batchSize: number, done: Array<{ first: number, last: number }>): Promise<{ users: JoomlaUser[], readTo: number } | null> {
+    for (;;) {
+      const read = await this.users.after(after, batchSize)
+      if (read.length === 0) return null
+      after = read[read.length - 1].id
+      const users = read.filter((u) => !done.some((d) => u.id >= d.first && u.id <= d.last))
+      if (users.length > 0) return { users, readTo: after }
+    }
+  }
+
+  /**
+   * One chunk, decided and written with its checkpoint in one unit of work. `facts` read for it
+   * under its locks serve the first attempt; a unit run again (a deadlock, a key race) reads
+   * them afresh.
+   */
+  private writeChunk (jobId: number, users: JoomlaUser[], facts: ChunkFacts | null): Promise<SyncCounts> {
+    let given = facts
+    return this.database.unit(async (unit) => {
+      const known = given ?? await readChunkFacts(unit.query, this.domainId, users.map((u) => u.id), chunkEmails(users))
+      given = null
+      const { decisions, counts } = decideChunk(users, known)
+      const now = new Date()
+      await writeDecisions(unit, this.domainId, decisions, now)
+      await saveChunk(unit, jobId, { first: users[0].id, last: users[users.length - 1].id }, counts, skipsOf(decisions), now)
+      return counts
+    })
+  }
+
+  /**
    * Reads only. Writes of earlier chunks are not there to be seen, so what they would have
    * taken is kept in memory (uf_names and contacts claimed): the counts are those of a real run.
    */
@@ -181,14 +226,13 @@ export class SyncService {
     const claimedNames = new Map<string, number>()
     const claimedContacts = new Map<number, number>()
     const skipped: Array<{ id: number, reason: string }> = []
-    const run = async (text: string, values: unknown[]) => (await this.database.pool.query(text, values))[0]
     let after = 0
     try {
       while (!signal?.aborted) {
         const users = await this.users.after(after, batchSize)
         if (users.length === 0) break
         const emails = chunkEmails(users)
-        const facts = overlay(await readChunkFacts(run, this.domainId, users.map((u) => u.id), emails), emails, claimedNames, claimedContacts)
+        const facts = overlay(await readChunkFacts(this.poolQuery, this.domainId, users.map((u) => u.id), emails), emails, claimedNames, claimedContacts)
         const { decisions, counts } = decideChunk(users, facts)
         for (const d of decisions) {
           if (d.kind === 'skip') skipped.push({ id: d.ufId, reason: d.reason })
