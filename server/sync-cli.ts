@@ -75,7 +75,7 @@ export async function runSyncCommand (argv: string[], config: Config, io: SyncCl
  * collects (18 MB live, 67 MB used at 100,000 users), which cost the sync its RSS bound. Past
  * `limit` bytes, a full collection between chunks (a few milliseconds: little is live).
  */
-export const HEAP_LIMIT_BYTES = 40 * 2 ** 20
+export const HEAP_LIMIT_BYTES = 48 * 2 ** 20
 export function heapKeeper (limit: number): () => boolean {
   setFlagsFromString('--expose-gc')
   const gc = runInNewContext('gc') as () => void

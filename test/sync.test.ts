@@ -670,3 +670,20 @@ t.test('the sync CLI keeps its heap small: a full collection between chunks once
   t.equal(heapKeeper(Number.MAX_SAFE_INTEGER)(), false, 'below it: nothing to do')
   t.ok(HEAP_LIMIT_BYTES >= 32 * 2 ** 20, 'the limit leaves room for a pair of chunks')
 })
+
+t.test('Joomla\'s users failing to load while a pair of chunks is written: the pair is kept, the job fails resumable', async (t) => {
+  const db = await testDatabase(t)
+  await insertJoomlaUsers(db, [1, 2, 3].map((id) => ({ id, email: `u${id}@example.org` })))
+  const { database } = syncService(t, db)
+  class FailingAfterTwo extends JoomlaUsers {
+    override async after (afterId: number, limit: number) {
+      if (afterId >= 2) throw new Error('users table gone')
+      return super.after(afterId, limit)
+    }
+  }
+  const service = new SyncService(database, new FailingAfterTwo(database.pool, 'jos_'), 1)
+  await t.rejects(service.run({ batchSize: 1 }), /users table gone/)
+  t.same(await db.rows('SELECT uf_id FROM civicrm_uf_match ORDER BY uf_id'), [{ uf_id: 1 }, { uf_id: 2 }], 'the pair read before the failure is written')
+  t.match(await db.rows('SELECT status, last_user_id, checked, error FROM civibridge_sync_job'), [{ status: 'running', last_user_id: 2, checked: 2, error: 'users table gone' }])
+  t.match(await new SyncService(database, new JoomlaUsers(database.pool, 'jos_'), 1).run({ batchSize: 1 }), { resumed: true, counts: { checked: 3, created: 3 } })
+})

@@ -7,8 +7,11 @@ import { bridgeAudit, bridgeEvent, bridgeUserTombstone, bridgeWantedEmail } from
 import type { Candidate, LinkResult, LinkStore, LinkTrigger, NewContact, UserState } from '../domain/link-user.js'
 import type { Db, Tx, Unit } from './db.js'
 
-/** CiviCRM's contact hash: 32 hex characters. */
-export const newContactHash = (): string => randomBytes(16).toString('hex')
+/** n CiviCRM contact hashes (32 hex characters each) from one read of random bytes (one read per contact cost the sync ~0.1 s per 40,000 contacts). */
+export function newContactHashes (n: number): string[] {
+  const hex = randomBytes(16 * n).toString('hex')
+  return Array.from({ length: n }, (_, i) => hex.slice(32 * i, 32 * (i + 1)))
+}
 
 /** Matches emails trimmed and case-insensitively (the collation is _ci and ignores trailing spaces) and still uses the email index. */
 export const emailMatches = (email: string) =>
@@ -34,7 +37,7 @@ export async function setPrimaryEmail (unit: RawQuery, contactId: number, email:
  */
 export async function insertIndividuals (unit: RawQuery, contacts: NewContact[], source: string, now: Date): Promise<number[]> {
   if (contacts.length === 0) return []
-  const hashes = contacts.map(() => newContactHash())
+  const hashes = newContactHashes(contacts.length)
   const res = await unit.query(
     'INSERT INTO civicrm_contact (contact_type, first_name, middle_name, last_name, display_name, sort_name, hash, source) VALUES ?',
     [contacts.map((c, i) => ['Individual', c.firstName, c.middleName, c.lastName, c.displayName, c.sortName, hashes[i], source])],

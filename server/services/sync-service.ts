@@ -155,10 +155,13 @@ export class SyncService {
     let after = job.lastUserId
     const done = await doneChunksAfter(this.database.pool, job.id, after)
     try {
+      // Joomla's users of the next pair are read while this pair is written.
+      let nextPair = this.nextPair(after, batchSize, done)
       while (!signal?.aborted) {
-        const first = await this.nextChunk(after, batchSize, done)
+        const { first, second } = await nextPair
         if (first === null) break
-        const second = await this.nextChunk(first.readTo, batchSize, done)
+        nextPair = this.nextPair((second ?? first).readTo, batchSize, done)
+        nextPair.catch(() => {}) // awaited (and its error thrown) on the next turn, if there is one
         const chunks = second === null ? [first.users] : [first.users, second.users]
         const outcomes = await this.database.withLocks(chunkLockKeys(chunks.flat()), async () => {
           // Each chunk's facts on a connection of its own: MariaDB reads them on two threads.
@@ -184,6 +187,11 @@ export class SyncService {
       await this.database.pool.query('UPDATE civibridge_sync_job SET error = ? WHERE id = ?', [String((err as Error).message).slice(0, 2000), job.id]).catch(() => {})
       throw err
     }
+  }
+
+  private async nextPair (after: number, batchSize: number, done: Array<{ first: number, last: number }>) {
+    const first = await this.nextChunk(after, batchSize, done)
+    return { first, second: first === null ? null : await this.nextChunk(first.readTo, batchSize, done) }
   }
 
   /**
