@@ -7,6 +7,7 @@ import * as bridge from '../drizzle/schema/bridge.js'
 import { Database } from '../server/data/db.js'
 import { schemaProblem } from '../server/data/schema-check.js'
 import { testDatabase } from './helper.js'
+import { readEventContext } from '../server/data/link-store.js'
 
 const tables = (mod: Record<string, unknown>) => Object.values(mod).filter((v): v is MySqlTable => typeof v === 'object' && v !== null && 'getSQL' in v)
 
@@ -59,6 +60,14 @@ t.test('the start-up check passes on a complete schema and names what is missing
   t.equal(await schemaProblem(database), `CiviCRM columns missing in database ${db.name}: civicrm_contact.hash`)
   await db.sql.query('SET FOREIGN_KEY_CHECKS = 0; DROP TABLE civicrm_uf_match; SET FOREIGN_KEY_CHECKS = 1')
   t.equal(await schemaProblem(database), `CiviCRM tables missing in database ${db.name}: civicrm_uf_match`)
+})
+
+t.test('a domain id that is not in civicrm_domain is named at start; an event after the domain is gone fails clearly', async (t) => {
+  const db = await testDatabase(t)
+  const other = new Database(db.url, { domainId: 7 })
+  t.teardown(() => other.close())
+  t.equal(await schemaProblem(other), `CiviCRM domain 7 does not exist in database ${db.name} (CIVICRM_DOMAIN_ID)`)
+  await t.rejects(readEventContext(other.prepared, 7, 1, 'jti-1'), { message: 'CiviCRM domain 7 does not exist' })
 })
 
 t.test('without migrate, the check says to run it', async (t) => {

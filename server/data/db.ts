@@ -16,7 +16,12 @@ export interface Unit {
   lock (keys: string[]): Promise<void>
   /** Plain SQL on the unit's connection, for bulk inserts (`VALUES ?` with an array of rows), which Drizzle builds slowly. */
   query (text: string, values: unknown[]): Promise<unknown>
+  /** A server-side prepared statement on the unit's connection; rows as arrays. */
+  prepared: PreparedQuery
 }
+
+/** Runs a server-side prepared statement (prepared once per connection, then only executed); rows as arrays, in select order. */
+export type PreparedQuery = (text: string, values: Array<string | number | null>) => Promise<unknown>
 
 /** The database cannot answer now; the HTTP layer turns this into 503 with Retry-After. */
 export class DatabaseUnavailableError extends Error {
@@ -48,6 +53,8 @@ export class Database {
   readonly pool: mysql.Pool
   readonly db: Db
   readonly name: string
+  /** The CiviCRM domain (civicrm_domain.id) this bridge links users in. */
+  readonly domainId: number
   private readonly lockPrefix: string
   /** How long a unit waits for a named lock (GET_LOCK's timeout), in seconds. */
   readonly lockTimeoutS: number
@@ -74,7 +81,8 @@ export class Database {
     })
     this.db = drizzle(this.pool)
     // Lock names are server-wide: scope them to this database and domain.
-    this.lockPrefix = `${this.name}|${opts.domainId ?? 1}|`
+    this.domainId = opts.domainId ?? 1
+    this.lockPrefix = `${this.name}|${this.domainId}|`
     this.lockTimeoutS = opts.lockTimeoutS ?? 10
   }
 
@@ -116,6 +124,7 @@ export class Database {
       return await db.transaction(async (tx) => fn({
         tx: tx as unknown as Tx,
         query: async (text, values) => (await conn.query(text, values))[0],
+        prepared: async (text, values) => (await conn.execute({ sql: text, rowsAsArray: true }, values))[0],
         lock: async (keys) => {
           locked = true
           await this.takeLocks(conn, keys)
@@ -134,6 +143,9 @@ export class Database {
       else conn.destroy()
     }
   }
+
+  /** A server-side prepared statement on a pooled connection (see PreparedQuery). */
+  readonly prepared: PreparedQuery = async (text, values) => (await this.pool.execute({ sql: text, rowsAsArray: true }, values))[0]
 
   /**
    * Takes the named locks of `keys` on a connection of their own and runs fn while they are

@@ -1,11 +1,12 @@
 // LinkStore on CiviCRM's tables (and the bridge's tombstone and audit tables), in one unit of work.
 import { randomBytes } from 'node:crypto'
 import { and, asc, desc, eq, min, sql } from 'drizzle-orm'
-import { alias } from 'drizzle-orm/mysql-core'
-import { civicrmContact, civicrmEmail, civicrmUfMatch } from '../../drizzle/schema/civicrm.js'
+import { alias, QueryBuilder } from 'drizzle-orm/mysql-core'
+import type { Placeholder } from 'drizzle-orm'
+import { civicrmContact, civicrmDomain, civicrmEmail, civicrmUfMatch } from '../../drizzle/schema/civicrm.js'
 import { bridgeAudit, bridgeEvent, bridgeUserTombstone, bridgeWantedEmail } from '../../drizzle/schema/bridge.js'
 import type { Candidate, LinkResult, LinkStore, LinkTrigger, NewContact, UserState } from '../domain/link-user.js'
-import type { Db, Tx, Unit } from './db.js'
+import type { PreparedQuery, Tx, Unit } from './db.js'
 
 /** n CiviCRM contact hashes (32 hex characters each) from one read of random bytes (one read per contact cost the sync ~0.1 s per 40,000 contacts). */
 export function newContactHashes (n: number): string[] {
@@ -65,40 +66,45 @@ async function insertedIds (unit: RawQuery, firstId: number, hashes: string[]): 
   return hashes.map((h) => byHash.get(h)!)
 }
 
-/** A user's link and last delete in one round trip. */
-export async function readUserState (db: Db | Tx, domainId: number, ufId: number): Promise<UserState> {
-  return readEventContext(db, domainId, ufId, '')
-}
-
 // uf_id is not unique in civicrm_uf_match: the user's link is the one with the lowest id.
 const firstLink = alias(civicrmUfMatch, 'first_link')
-const eventContextQuery = (db: Db | Tx) => db.select({
+const eventContext = new QueryBuilder().select({
   linkId: civicrmUfMatch.id, ufName: civicrmUfMatch.ufName, contactId: civicrmUfMatch.contactId, deletedAt: bridgeUserTombstone.deletedAt,
   wantedEmail: bridgeWantedEmail.email, priorHash: bridgeEvent.bodySha256, priorResult: bridgeEvent.result,
-}).from(sql`(SELECT 1 AS one) AS one`)
-  // MIN(id) in a subquery, not ORDER BY id LIMIT 1: sorting this join needs a temporary table,
-  // on disk because of the JSON result column: a file created and deleted per event, which cost
-  // MariaDB more CPU than all the rest of a login.
-  .leftJoin(civicrmUfMatch, eq(civicrmUfMatch.id, db.select({ id: min(firstLink.id) }).from(firstLink)
+}).from(civicrmDomain)
+  // No temporary table, which cost MariaDB more CPU than all the rest of a login: the one row
+  // comes from the domain's (a primary key lookup, where `(SELECT 1)` was materialized), and the
+  // link by MIN(id) in a subquery (ORDER BY id LIMIT 1 sorted the join in a table on disk,
+  // because of the JSON result column).
+  .leftJoin(civicrmUfMatch, eq(civicrmUfMatch.id, new QueryBuilder().select({ id: min(firstLink.id) }).from(firstLink)
     .where(and(eq(firstLink.ufId, sql.placeholder('ufId')), eq(firstLink.domainId, sql.placeholder('domainId'))))))
   .leftJoin(bridgeUserTombstone, and(eq(bridgeUserTombstone.domainId, sql.placeholder('domainId')), eq(bridgeUserTombstone.ufId, sql.placeholder('ufId'))))
   .leftJoin(bridgeWantedEmail, and(eq(bridgeWantedEmail.domainId, sql.placeholder('domainId')), eq(bridgeWantedEmail.ufId, sql.placeholder('ufId'))))
   .leftJoin(bridgeEvent, eq(bridgeEvent.jti, sql.placeholder('jti')))
-  .prepare()
+  .where(eq(civicrmDomain.id, sql.placeholder('domainId')))
+  .toSQL()
+// The statement's parameters, by name, in their order in the SQL.
+const eventContextParams = eventContext.params.map((p) => (p as Placeholder).name as 'domainId' | 'ufId' | 'jti')
 
-// Built once per database or transaction handle: building the SQL was the largest JS cost of a login.
-const preparedContexts = new WeakMap<Db | Tx, ReturnType<typeof eventContextQuery>>()
+// mysql2 hands a JSON column over parsed in the binary protocol (MariaDB marks it as JSON).
+type ContextRow = [number | null, string | null, number | null, Date | null, string | null, string | null, LinkResult | null]
 
-/** The hot path of every event, in one round trip: the user's state (link, last delete, waiting email change) and an earlier delivery of this jti. */
-export async function readEventContext (db: Db | Tx, domainId: number, ufId: number, jti: string): Promise<UserState & { prior: { bodySha256: string, result: LinkResult } | undefined }> {
-  let query = preparedContexts.get(db)
-  if (!query) preparedContexts.set(db, query = eventContextQuery(db))
-  const [row] = await query.execute({ domainId, ufId, jti })
+/**
+ * The hot path of every event, in one round trip: the user's state (link, last delete, waiting
+ * email change) and an earlier delivery of this jti. A server-side prepared statement (built by
+ * Drizzle once): MariaDB parses it once per connection instead of once per event.
+ */
+export async function readEventContext (run: PreparedQuery, domainId: number, ufId: number, jti: string): Promise<UserState & { prior: { bodySha256: string, result: LinkResult } | undefined }> {
+  const values = { domainId, ufId, jti }
+  const [row] = await run(eventContext.sql, eventContextParams.map((name) => values[name])) as ContextRow[]
+  // The start-up check saw the domain; it can only have been deleted since.
+  if (row === undefined) throw new Error(`CiviCRM domain ${domainId} does not exist`)
+  const [linkId, ufName, contactId, deletedAt, wantedEmail, priorHash, priorResult] = row
   return {
-    link: row.linkId === null ? null : { id: row.linkId, ufName: row.ufName, contactId: row.contactId },
-    deletedAt: row.deletedAt,
-    wantedEmail: row.wantedEmail,
-    prior: row.priorHash === null ? undefined : { bodySha256: row.priorHash, result: row.priorResult as LinkResult },
+    link: linkId === null ? null : { id: linkId, ufName, contactId },
+    deletedAt,
+    wantedEmail,
+    prior: priorHash === null ? undefined : { bodySha256: priorHash, result: priorResult! },
   }
 }
 
@@ -113,7 +119,7 @@ export class SqlLinkStore implements LinkStore {
   }
 
   userState (ufId: number): Promise<UserState> {
-    return readUserState(this.tx, this.domainId, ufId)
+    return readEventContext(this.unit.prepared, this.domainId, ufId, '')
   }
 
   async findCandidates (email: string): Promise<Candidate[]> {

@@ -21,5 +21,7 @@ export async function schemaProblem (database: Database, required: Record<string
   if (missingColumns.length) return `CiviCRM columns missing in database ${database.name}: ${missingColumns.join(', ')}`
   const missingOwn = bridgeTables.filter((t) => !have.has(t))
   if (missingOwn.length) return `bridge tables missing (run: civicrm-bridge migrate): ${missingOwn.join(', ')}`
+  const [domains] = await database.pool.query('SELECT id FROM civicrm_domain WHERE id = ?', [database.domainId])
+  if ((domains as unknown[]).length === 0) return `CiviCRM domain ${database.domainId} does not exist in database ${database.name} (CIVICRM_DOMAIN_ID)`
   return null
 }

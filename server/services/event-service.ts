@@ -38,7 +38,7 @@ export class EventService {
 
     // Hot path: one read (link, last delete, an earlier delivery of this jti); a decision that
     // writes nothing to CiviCRM is answered at once and logged by the write-behind log.
-    const known = await readEventContext(this.database.db, this.domainId, user.id, jti)
+    const known = await readEventContext(this.database.prepared, this.domainId, user.id, jti)
     const queued = this.log.find(jti)
     const earlier = known.prior ?? (queued && { bodySha256: queued.event.bodySha256, result: queued.result })
     if (earlier) return this.answerRetry(earlier, bodySha256)

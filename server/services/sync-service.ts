@@ -155,13 +155,19 @@ export class SyncService {
     let after = job.lastUserId
     const done = await doneChunksAfter(this.database.pool, job.id, after)
     try {
-      // Joomla's users of the next pair are read while this pair is written.
-      let nextPair = this.nextPair(after, batchSize, done)
+      // Joomla's users of the next pair are read while this pair is written. A read nobody
+      // awaits (the run stopped or failed first) must not be an unhandled rejection; one that
+      // is awaited still throws there.
+      const prefetch = (from: number) => {
+        const pair = this.nextPair(from, batchSize, done)
+        pair.catch(() => {})
+        return pair
+      }
+      let nextPair = prefetch(after)
       while (!signal?.aborted) {
         const { first, second } = await nextPair
         if (first === null) break
-        nextPair = this.nextPair((second ?? first).readTo, batchSize, done)
-        nextPair.catch(() => {}) // awaited (and its error thrown) on the next turn, if there is one
+        nextPair = prefetch((second ?? first).readTo)
         const chunks = second === null ? [first.users] : [first.users, second.users]
         const outcomes = await this.database.withLocks(chunkLockKeys(chunks.flat()), async () => {
           // Each chunk's facts on a connection of its own: MariaDB reads them on two threads.
