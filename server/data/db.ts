@@ -21,7 +21,7 @@ export interface Unit {
 }
 
 /** Runs a server-side prepared statement (prepared once per connection, then only executed); rows as arrays, in select order. */
-export type PreparedQuery = (text: string, values: Array<string | number | null>) => Promise<unknown>
+export type PreparedQuery = (text: string, values: Array<string | number | Date | null>) => Promise<unknown>
 
 /** The database cannot answer now; the HTTP layer turns this into 503 with Retry-After. */
 export class DatabaseUnavailableError extends Error {

@@ -3,7 +3,10 @@ import { and, desc, eq } from 'drizzle-orm'
 import { bridgeAudit, bridgeEvent } from '../../drizzle/schema/bridge.js'
 import { civicrmUfMatch } from '../../drizzle/schema/civicrm.js'
 import type { LinkResult } from '../domain/link-user.js'
-import type { Db, Tx } from './db.js'
+import { getTableConfig } from 'drizzle-orm/mysql-core'
+import type { Db, Tx, Unit } from './db.js'
+
+const EVENT_TABLE = getTableConfig(bridgeEvent).name
 
 export interface EventRecord {
   jti: string
@@ -20,9 +23,11 @@ type Header = { affectedRows: number }
  * Claims the jti: true when this call inserted it, false when it was already there (a
  * concurrent claim of the same jti waits here until the first one commits). Without a result
  * yet, a placeholder is stored and saveEventResult fills it in the same transaction.
+ * (Prepared statements, like every statement of an event's unit of work: parsed once per connection.)
  */
-export async function claimEvent (tx: Tx, rec: EventRecord, result: LinkResult = { action: 'pending' as LinkResult['action'], contactId: null, reason: null }): Promise<boolean> {
-  const [res] = await tx.insert(bridgeEvent).ignore().values({ ...rec, receivedAt: new Date(), result }) as unknown as [Header]
+export async function claimEvent (unit: Pick<Unit, 'prepared'>, rec: EventRecord, result: LinkResult = { action: 'pending' as LinkResult['action'], contactId: null, reason: null }): Promise<boolean> {
+  const res = await unit.prepared(`INSERT IGNORE INTO ${EVENT_TABLE} (jti, site, body_sha256, event, uf_id, occurred_at, received_at, result) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    [rec.jti, rec.site, rec.bodySha256, rec.event, rec.ufId, rec.occurredAt, new Date(), JSON.stringify(result)]) as Header
   return res.affectedRows === 1
 }
 
@@ -31,8 +36,8 @@ export async function findEvent (tx: Tx, jti: string): Promise<{ bodySha256: str
   return rows[0] as { bodySha256: string, result: LinkResult } | undefined
 }
 
-export async function saveEventResult (tx: Tx, jti: string, result: LinkResult): Promise<void> {
-  await tx.update(bridgeEvent).set({ result }).where(eq(bridgeEvent.jti, jti))
+export async function saveEventResult (unit: Pick<Unit, 'prepared'>, jti: string, result: LinkResult): Promise<void> {
+  await unit.prepared(`UPDATE ${EVENT_TABLE} SET result = ? WHERE jti = ?`, [JSON.stringify(result), jti])
 }
 
 /** What admins see for one user: the current link and the latest decisions. */

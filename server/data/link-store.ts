@@ -2,9 +2,9 @@
 import { randomBytes } from 'node:crypto'
 import { and, asc, desc, eq, min, sql } from 'drizzle-orm'
 import { alias, QueryBuilder } from 'drizzle-orm/mysql-core'
-import type { Placeholder } from 'drizzle-orm'
+import { Placeholder } from 'drizzle-orm'
 import { civicrmContact, civicrmDomain, civicrmEmail, civicrmUfMatch } from '../../drizzle/schema/civicrm.js'
-import { bridgeAudit, bridgeEvent, bridgeUserTombstone, bridgeWantedEmail } from '../../drizzle/schema/bridge.js'
+import { bridgeEvent, bridgeUserTombstone, bridgeWantedEmail } from '../../drizzle/schema/bridge.js'
 import type { Candidate, LinkResult, LinkStore, LinkTrigger, NewContact, UserState } from '../domain/link-user.js'
 import type { PreparedQuery, Tx, Unit } from './db.js'
 
@@ -15,7 +15,7 @@ export function newContactHashes (n: number): string[] {
 }
 
 /** Matches emails trimmed and case-insensitively (the collation is _ci and ignores trailing spaces) and still uses the email index. */
-export const emailMatches = (email: string) =>
+export const emailMatches = (email: string | Placeholder) =>
   sql`(${civicrmEmail.email} = ${email} OR (${civicrmEmail.email} LIKE ' %' AND TRIM(${civicrmEmail.email}) = ${email}))`
 
 /** CiviCRM's Home location type, the one new contacts' emails get. */
@@ -44,9 +44,14 @@ export async function insertIndividuals (unit: RawQuery, contacts: NewContact[],
     [contacts.map((c, i) => ['Individual', c.firstName, c.middleName, c.lastName, c.displayName, c.sortName, hashes[i], source])],
   ) as { insertId: number }
   const ids = contacts.length === 1 ? [res.insertId] : await insertedIds(unit, res.insertId, hashes)
-  // The Home location type read once: as a subquery in every row it cost more than the rows.
-  const [home] = await unit.query(`SELECT ${HOME_LOCATION_TYPE} AS id`, []) as Array<{ id: number | null }>
-  await unit.query('INSERT INTO civicrm_email (contact_id, location_type_id, email, is_primary) VALUES ?', [contacts.map((c, i) => [ids[i], home.id, c.email, 1])])
+  if (contacts.length === 1) {
+    // One row (a live event): the Home location type in the insert, one round trip less.
+    await unit.query(`INSERT INTO civicrm_email (contact_id, location_type_id, email, is_primary) VALUES (?, ${HOME_LOCATION_TYPE}, ?, 1)`, [ids[0], contacts[0].email])
+  } else {
+    // The Home location type read once: as a subquery in every row it cost more than the rows.
+    const [home] = await unit.query(`SELECT ${HOME_LOCATION_TYPE} AS id`, []) as Array<{ id: number | null }>
+    await unit.query('INSERT INTO civicrm_email (contact_id, location_type_id, email, is_primary) VALUES ?', [contacts.map((c, i) => [ids[i], home.id, c.email, 1])])
+  }
   await unit.query('INSERT INTO civicrm_log (entity_table, entity_id, data, modified_id, modified_date) VALUES ?',
     [ids.map((id) => ['civicrm_contact', id, `civicrm_contact,${id}`, id, now])])
   return ids
@@ -66,6 +71,20 @@ async function insertedIds (unit: RawQuery, firstId: number, hashes: string[]): 
   return hashes.map((h) => byHash.get(h)!)
 }
 
+/** The values of a Drizzle-built statement's parameters: its placeholders filled in by name, its constants as they are. */
+function bind (params: unknown[], values: Record<string, string | number>): Array<string | number | null> {
+  return params.map((p) => (p instanceof Placeholder ? values[p.name] : p as string | number | null))
+}
+
+/** Non-deleted Individuals having the email on any email row, with the user each is linked to: primary first, then lowest id. */
+const candidatesQuery = new QueryBuilder().select({ contactId: civicrmContact.id, linkedUfId: civicrmUfMatch.ufId })
+  .from(civicrmEmail)
+  .innerJoin(civicrmContact, and(eq(civicrmContact.id, civicrmEmail.contactId), eq(civicrmContact.contactType, 'Individual'), eq(civicrmContact.isDeleted, 0)))
+  .leftJoin(civicrmUfMatch, and(eq(civicrmUfMatch.contactId, civicrmContact.id), eq(civicrmUfMatch.domainId, sql.placeholder('domainId'))))
+  .where(emailMatches(sql.placeholder('email')))
+  .orderBy(desc(civicrmEmail.isPrimary), asc(civicrmContact.id))
+  .toSQL()
+
 // uf_id is not unique in civicrm_uf_match: the user's link is the one with the lowest id.
 const firstLink = alias(civicrmUfMatch, 'first_link')
 const eventContext = new QueryBuilder().select({
@@ -83,8 +102,6 @@ const eventContext = new QueryBuilder().select({
   .leftJoin(bridgeEvent, eq(bridgeEvent.jti, sql.placeholder('jti')))
   .where(eq(civicrmDomain.id, sql.placeholder('domainId')))
   .toSQL()
-// The statement's parameters, by name, in their order in the SQL.
-const eventContextParams = eventContext.params.map((p) => (p as Placeholder).name as 'domainId' | 'ufId' | 'jti')
 
 // mysql2 hands a JSON column over parsed in the binary protocol (MariaDB marks it as JSON).
 type ContextRow = [number | null, string | null, number | null, Date | null, string | null, string | null, LinkResult | null]
@@ -95,8 +112,7 @@ type ContextRow = [number | null, string | null, number | null, Date | null, str
  * Drizzle once): MariaDB parses it once per connection instead of once per event.
  */
 export async function readEventContext (run: PreparedQuery, domainId: number, ufId: number, jti: string): Promise<UserState & { prior: { bodySha256: string, result: LinkResult } | undefined }> {
-  const values = { domainId, ufId, jti }
-  const [row] = await run(eventContext.sql, eventContextParams.map((name) => values[name])) as ContextRow[]
+  const [row] = await run(eventContext.sql, bind(eventContext.params, { domainId, ufId, jti })) as ContextRow[]
   // The start-up check saw the domain; it can only have been deleted since.
   if (row === undefined) throw new Error(`CiviCRM domain ${domainId} does not exist`)
   const [linkId, ufName, contactId, deletedAt, wantedEmail, priorHash, priorResult] = row
@@ -110,7 +126,12 @@ export async function readEventContext (run: PreparedQuery, domainId: number, uf
 
 export class SqlLinkStore implements LinkStore {
   private readonly tx: Tx
-  constructor (private readonly unit: Unit, private readonly domainId: number, private readonly source = 'Joomla user') {
+  /**
+   * `known`: the user's state as read just before this unit of work began, which serves the
+   * first userState() (linkUser's lock-free look; everything it decides on is read again under
+   * the locks).
+   */
+  constructor (private readonly unit: Unit, private readonly domainId: number, private readonly source = 'Joomla user', private known: UserState | null = null) {
     this.tx = unit.tx
   }
 
@@ -118,27 +139,24 @@ export class SqlLinkStore implements LinkStore {
     return this.unit.lock(keys)
   }
 
-  userState (ufId: number): Promise<UserState> {
-    return readEventContext(this.unit.prepared, this.domainId, ufId, '')
+  async userState (ufId: number): Promise<UserState> {
+    const known = this.known
+    this.known = null
+    return known ?? readEventContext(this.unit.prepared, this.domainId, ufId, '')
   }
 
   async findCandidates (email: string): Promise<Candidate[]> {
-    return this.tx.select({ contactId: civicrmContact.id, linkedUfId: civicrmUfMatch.ufId })
-      .from(civicrmEmail)
-      .innerJoin(civicrmContact, and(eq(civicrmContact.id, civicrmEmail.contactId), eq(civicrmContact.contactType, 'Individual'), eq(civicrmContact.isDeleted, 0)))
-      .leftJoin(civicrmUfMatch, and(eq(civicrmUfMatch.contactId, civicrmContact.id), eq(civicrmUfMatch.domainId, this.domainId)))
-      .where(emailMatches(email))
-      .orderBy(desc(civicrmEmail.isPrimary), asc(civicrmContact.id))
+    const rows = await this.unit.prepared(candidatesQuery.sql, bind(candidatesQuery.params, { email, domainId: this.domainId })) as Array<[number, number | null]>
+    return rows.map(([contactId, linkedUfId]) => ({ contactId, linkedUfId }))
   }
 
   async findUserByUfName (email: string): Promise<number | null> {
-    const rows = await this.tx.select({ ufId: civicrmUfMatch.ufId }).from(civicrmUfMatch)
-      .where(and(eq(civicrmUfMatch.ufName, email), eq(civicrmUfMatch.domainId, this.domainId))).limit(1)
-    return rows[0]?.ufId ?? null
+    const rows = await this.unit.prepared('SELECT uf_id FROM civicrm_uf_match WHERE uf_name = ? AND domain_id = ? LIMIT 1', [email, this.domainId]) as Array<[number]>
+    return rows[0]?.[0] ?? null
   }
 
   async insertLink (ufId: number, email: string, contactId: number): Promise<void> {
-    await this.tx.insert(civicrmUfMatch).values({ domainId: this.domainId, ufId, ufName: email, contactId })
+    await this.unit.prepared('INSERT INTO civicrm_uf_match (domain_id, uf_id, uf_name, contact_id) VALUES (?, ?, ?, ?)', [this.domainId, ufId, email, contactId])
   }
 
   async updateLinkEmail (linkId: number, email: string): Promise<void> {
@@ -184,8 +202,7 @@ export class SqlLinkStore implements LinkStore {
   }
 
   async audit (ufId: number, trigger: LinkTrigger, result: LinkResult): Promise<void> {
-    await this.tx.insert(bridgeAudit).values({
-      domainId: this.domainId, ufId, trigger, action: result.action, contactId: result.contactId, reason: result.reason, createdAt: new Date(),
-    })
+    await this.unit.prepared('INSERT INTO civibridge_audit (domain_id, uf_id, `trigger`, action, contact_id, reason, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      [this.domainId, ufId, trigger, result.action, result.contactId, result.reason, new Date()])
   }
 }

@@ -48,13 +48,14 @@ export class EventService {
     }
 
     return this.database.unit(async (unit) => {
-      if (!await claimEvent(unit.tx, event)) return this.answerRetry(await findEvent(unit.tx, jti), bodySha256)
-      const store = new SqlLinkStore(unit, this.domainId)
+      if (!await claimEvent(unit, event)) return this.answerRetry(await findEvent(unit.tx, jti), bodySha256)
+      // The state read before the unit serves linkUser's first, lock-free look (re-read under the locks).
+      const store = new SqlLinkStore(unit, this.domainId, undefined, known)
       let result: EventResultBody
       if (links) result = await linkUser(store, user, trigger, { occurredAt })
       else if (effect === 'unlink' && succeeded) result = await unlinkUser(store, user.id, { occurredAt })
       else result = { action: 'acknowledged', contactId: null, reason: succeeded ? null : 'not-successful' }
-      await saveEventResult(unit.tx, jti, result as LinkResult)
+      await saveEventResult(unit, jti, result as LinkResult)
       return { kind: 'applied', result, replay: false }
     })
   }

@@ -169,16 +169,17 @@ export class SyncService {
         if (first === null) break
         nextPair = prefetch((second ?? first).readTo)
         const chunks = second === null ? [first.users] : [first.users, second.users]
+        // Progress counts each chunk as soon as it commits.
+        const write = (users: JoomlaUser[], facts: ChunkFacts | null) => this.writeChunk(job.id, users, facts).then((counts) => { state.advance(counts); return counts })
         const outcomes = await this.database.withLocks(chunkLockKeys(chunks.flat()), async () => {
           // Each chunk's facts on a connection of its own: MariaDB reads them on two threads.
           const facts = await Promise.all(chunks.map((users) => readChunkFacts(this.poolQuery, this.domainId, users.map((u) => u.id), chunkEmails(users))))
           if (chunks.length === 1 || !chunksInteract(chunks[0], facts[0], chunks[1], facts[1])) {
-            return Promise.allSettled(chunks.map((users, i) => this.writeChunk(job.id, users, facts[i])))
+            return Promise.allSettled(chunks.map((users, i) => write(users, facts[i])))
           }
-          const one = await Promise.allSettled([this.writeChunk(job.id, chunks[0], facts[0])])
-          return one[0].status === 'rejected' ? one : [...one, ...await Promise.allSettled([this.writeChunk(job.id, chunks[1], null)])]
+          const one = await Promise.allSettled([write(chunks[0], facts[0])])
+          return one[0].status === 'rejected' ? one : [...one, ...await Promise.allSettled([write(chunks[1], null)])]
         })
-        for (const o of outcomes) if (o.status === 'fulfilled') state.advance(o.value)
         for (const o of outcomes) if (o.status === 'rejected') throw o.reason
         after = (second ?? first).readTo
         await advanceJob(this.database.pool, job.id, after)
