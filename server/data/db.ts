@@ -90,11 +90,6 @@ export class Database {
     return 'cb:' + createHash('sha1').update(this.lockPrefix + key).digest('hex')
   }
 
-  /** Lock names of the keys, each once (a sync pair's 4,000 keys fall in 256 stripes: hash each stripe once). */
-  private lockNames (keys: string[]): string[] {
-    return [...new Set(keys)].map((k) => this.lockName(k))
-  }
-
   /** Runs fn in a fresh transaction on its own connection; re-runs it on deadlocks and key races. */
   async unit<T> (fn: (unit: Unit) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
@@ -173,7 +168,8 @@ export class Database {
    * two holders never wait on each other in a circle.
    */
   private async takeLocks (conn: mysql.PoolConnection, keys: string[]): Promise<void> {
-    const names = this.lockNames(keys).sort()
+    // Keys deduplicated before hashing: a sync pair's 4,000 keys fall in 256 stripes.
+    const names = [...new Set(keys)].map((k) => this.lockName(k)).sort()
     const [rows] = await conn.query(`SELECT ${names.map((_, i) => `GET_LOCK(?, ?) AS l${i}`).join(', ')}`, names.flatMap((n) => [n, this.lockTimeoutS]))
     if (Object.values((rows as Array<Record<string, number | null>>)[0]).some((got) => got !== 1)) throw new DatabaseUnavailableError('timed out waiting for a lock')
   }

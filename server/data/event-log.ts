@@ -3,14 +3,10 @@
 // milliseconds instead of one transaction per login. Such a decision is safe to repeat, so a
 // crash that loses the last batch loses only audit rows of decisions that had no effect; a
 // retried jti is answered from the pending batch or, once written, from civibridge_event.
-import { getTableConfig } from 'drizzle-orm/mysql-core'
-import { bridgeAudit, bridgeEvent } from '../../drizzle/schema/bridge.js'
 import type { LinkResult, LinkTrigger } from '../domain/link-user.js'
-import type { EventRecord } from './event-store.js'
+import { INSERT_AUDIT, INSERT_EVENT, type EventRecord } from './event-store.js'
 import type { Database } from './db.js'
 
-const EVENT_TABLE = getTableConfig(bridgeEvent).name
-const AUDIT_TABLE = getTableConfig(bridgeAudit).name
 
 interface Pending { event: EventRecord, result: LinkResult, trigger: LinkTrigger, at: Date }
 
@@ -60,9 +56,9 @@ export class BufferedEventLog {
   private async write (batch: Pending[]): Promise<void> {
     try {
       await this.database.unit(async (unit) => {
-        await unit.query(`INSERT IGNORE INTO ${EVENT_TABLE} (jti, site, body_sha256, event, uf_id, occurred_at, received_at, result) VALUES ?`,
+        await unit.query(`${INSERT_EVENT} ?`,
           [batch.map((p) => [p.event.jti, p.event.site, p.event.bodySha256, p.event.event, p.event.ufId, p.event.occurredAt, p.at, JSON.stringify(p.result)])])
-        await unit.query(`INSERT INTO ${AUDIT_TABLE} (domain_id, uf_id, \`trigger\`, action, contact_id, reason, created_at) VALUES ?`,
+        await unit.query(`${INSERT_AUDIT} ?`,
           [batch.map((p) => [this.domainId, p.event.ufId, p.trigger, p.result.action, p.result.contactId, p.result.reason, p.at])])
       })
     } catch (err) {

@@ -7,6 +7,11 @@ import { getTableConfig } from 'drizzle-orm/mysql-core'
 import type { Db, Tx, Unit } from './db.js'
 
 const EVENT_TABLE = getTableConfig(bridgeEvent).name
+const AUDIT_TABLE = getTableConfig(bridgeAudit).name
+
+// The column lists of an event row and an audit row, for one row (`(?, ...)`) or many (`?`).
+export const INSERT_EVENT = `INSERT IGNORE INTO ${EVENT_TABLE} (jti, site, body_sha256, event, uf_id, occurred_at, received_at, result) VALUES`
+export const INSERT_AUDIT = `INSERT INTO ${AUDIT_TABLE} (domain_id, uf_id, \`trigger\`, action, contact_id, reason, created_at) VALUES`
 
 export interface EventRecord {
   jti: string
@@ -26,7 +31,7 @@ type Header = { affectedRows: number }
  * (Prepared statements, like every statement of an event's unit of work: parsed once per connection.)
  */
 export async function claimEvent (unit: Pick<Unit, 'prepared'>, rec: EventRecord, result: LinkResult = { action: 'pending' as LinkResult['action'], contactId: null, reason: null }): Promise<boolean> {
-  const res = await unit.prepared(`INSERT IGNORE INTO ${EVENT_TABLE} (jti, site, body_sha256, event, uf_id, occurred_at, received_at, result) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+  const res = await unit.prepared(`${INSERT_EVENT} (?, ?, ?, ?, ?, ?, ?, ?)`,
     [rec.jti, rec.site, rec.bodySha256, rec.event, rec.ufId, rec.occurredAt, new Date(), JSON.stringify(result)]) as Header
   return res.affectedRows === 1
 }

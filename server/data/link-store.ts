@@ -1,12 +1,12 @@
 // LinkStore on CiviCRM's tables (and the bridge's tombstone and audit tables), in one unit of work.
 import { randomBytes } from 'node:crypto'
-import { and, asc, desc, eq, min, sql } from 'drizzle-orm'
+import { Placeholder, and, asc, desc, eq, min, sql } from 'drizzle-orm'
 import { alias, QueryBuilder } from 'drizzle-orm/mysql-core'
-import { Placeholder } from 'drizzle-orm'
 import { civicrmContact, civicrmDomain, civicrmEmail, civicrmUfMatch } from '../../drizzle/schema/civicrm.js'
 import { bridgeEvent, bridgeUserTombstone, bridgeWantedEmail } from '../../drizzle/schema/bridge.js'
 import type { Candidate, LinkResult, LinkStore, LinkTrigger, NewContact, UserState } from '../domain/link-user.js'
 import type { PreparedQuery, Tx, Unit } from './db.js'
+import { INSERT_AUDIT } from './event-store.js'
 
 /** n CiviCRM contact hashes (32 hex characters each) from one read of random bytes (one read per contact cost the sync ~0.1 s per 40,000 contacts). */
 export function newContactHashes (n: number): string[] {
@@ -202,7 +202,7 @@ export class SqlLinkStore implements LinkStore {
   }
 
   async audit (ufId: number, trigger: LinkTrigger, result: LinkResult): Promise<void> {
-    await this.unit.prepared('INSERT INTO civibridge_audit (domain_id, uf_id, `trigger`, action, contact_id, reason, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    await this.unit.prepared(`${INSERT_AUDIT} (?, ?, ?, ?, ?, ?, ?)`,
       [this.domainId, ufId, trigger, result.action, result.contactId, result.reason, new Date()])
   }
 }

@@ -5,6 +5,7 @@ import type mysql from 'mysql2/promise'
 import type { Candidate, ExistingLink, JoomlaUser, NewContact } from '../domain/link-user.js'
 import { type ChunkFacts, type SyncCounts, type SyncDecision } from '../domain/sync.js'
 import { insertIndividuals, setPrimaryEmail } from './link-store.js'
+import { INSERT_AUDIT } from './event-store.js'
 import type { Unit } from './db.js'
 
 type Queryable = Pick<mysql.Pool, 'query'>
@@ -122,7 +123,7 @@ export async function writeDecisions (unit: Unit, domainId: number, decisions: S
     ...creates.map((d, i) => [domainId, d.ufId, 'sync', 'created-contact', newIds[i], null, now]),
     ...updates.map((d) => [domainId, d.ufId, 'sync', 'already-linked', d.contactId, 'email-updated', now]),
   ]
-  if (audit.length > 0) await unit.query('INSERT INTO civibridge_audit (domain_id, uf_id, `trigger`, action, contact_id, reason, created_at) VALUES ?', [audit])
+  if (audit.length > 0) await unit.query(`${INSERT_AUDIT} ?`, [audit])
   return { linked: linkRows.length, created: creates.length, emailsUpdated: updates.length }
 }
 
