@@ -87,6 +87,42 @@ t.test('events', async (t) => {
     t.same(await db.rows('SELECT COUNT(*) AS n FROM civibridge_audit WHERE uf_id = 21'), [{ n: 1 }])
   })
 
+  t.test('events that arrive together have their users read in one statement, and each gets its own answer', async (t) => {
+    const linked = await sendEvent(app, { user: { id: 40, email: 'together40@example.org' }, isNew: true })
+    const retried = { body: eventBody({ event: 'onUserLogin', user: { id: 40, email: 'together40@example.org' } }), jti: 'together-retry' }
+    const first = await sendEvent(app, retried.body, { jti: retried.jti })
+    const c = await insertContact(db, { first: 'To', emails: [{ email: 'together42@example.org', primary: true }] })
+    // Count the statements the events' reads make (the pool's prepared statements, not a unit's).
+    const database = app.database as { prepared: typeof app.database.prepared }
+    const prepared = database.prepared
+    const reads: number[] = []
+    database.prepared = async (text, values) => { reads.push(JSON.parse(String(values[0])).length); return prepared(text, values) }
+    t.teardown(() => { database.prepared = prepared })
+    const rs = await Promise.all([
+      sendEvent(app, { event: 'onUserLogin', user: { id: 40, email: 'together40@example.org' } }),
+      sendEvent(app, retried.body, { jti: retried.jti }),
+      sendEvent(app, { event: 'onUserLogin', user: { id: 41, email: 'together41@example.org' } }),
+      sendEvent(app, { event: 'onUserLogin', user: { id: 42, email: 'together42@example.org' } }),
+      sendEvent(app, { event: 'onUserLogin', user: { id: 40, email: 'together40@example.org', block: 1 } }),
+    ])
+    database.prepared = prepared
+    t.same(reads, [5], 'one statement for the five events')
+    t.same(rs.map((r) => r.json), [
+      { action: 'already-linked', contactId: linked.json.contactId, reason: null },
+      first.json,
+      { action: 'created-contact', contactId: rs[2].json.contactId, reason: null },
+      { action: 'linked-existing', contactId: c, reason: null },
+      { action: 'skipped', contactId: null, reason: 'user-blocked' },
+    ])
+    t.same(await db.rows('SELECT uf_id, contact_id FROM civicrm_uf_match WHERE uf_id IN (40, 41, 42) ORDER BY uf_id'),
+      [{ uf_id: 40, contact_id: linked.json.contactId }, { uf_id: 41, contact_id: rs[2].json.contactId }, { uf_id: 42, contact_id: c }])
+    await app.eventLog.flush()
+    t.same(await db.rows('SELECT uf_id, action FROM civibridge_audit WHERE uf_id IN (40, 41, 42) ORDER BY uf_id, action'), [
+      { uf_id: 40, action: 'already-linked' }, { uf_id: 40, action: 'already-linked' }, { uf_id: 40, action: 'created-contact' }, { uf_id: 40, action: 'skipped' },
+      { uf_id: 41, action: 'created-contact' }, { uf_id: 42, action: 'linked-existing' },
+    ], 'one decision each, the retry none')
+  })
+
   t.test('the same jti with another body is 409 and changes nothing', async (t) => {
     await sendEvent(app, { user: { id: 22, email: 'a22@example.org' } }, { jti: 'reused-jti' })
     const before = await snap()

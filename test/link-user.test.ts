@@ -2,7 +2,7 @@
 // email sync, unlinking, audit, rollback and races inside one process.
 import t, { type Test } from 'tap'
 import { Database } from '../server/data/db.js'
-import { SqlLinkStore, insertIndividuals } from '../server/data/link-store.js'
+import { SqlLinkStore, insertIndividuals, readEventContext, readEventContexts } from '../server/data/link-store.js'
 import { contactNames } from '../server/domain/names.js'
 import { linkUser, unlinkUser, lockKeys, type JoomlaUser, type LinkTrigger } from '../server/domain/link-user.js'
 import { testDatabase, insertContact, type TestDb } from './helper.js'
@@ -416,4 +416,28 @@ t.test('the sync keeps the waits as linkUser does: a blocked change waits for th
   t.same(await waiting(db), [{ uf_id: 1, email: 'b@x.org' }], '1 waits for b@ (held by 2); 3 no longer waits')
   await link(user(2, 'y@x.org'))
   t.same(await linkRows(db), [{ uf_id: 1, uf_name: 'b@x.org' }, { uf_id: 2, uf_name: 'y@x.org' }, { uf_id: 3, uf_name: 'c@x.org' }], 'the wait the sync recorded is handed over by the next release')
+})
+
+t.test('the event contexts of many users read in one statement are each user\'s own, in the order asked, as read one by one', async (t) => {
+  const { db, database, link, unlink } = await setup(t)
+  const a = await link(user(1, 'a@x.org'))
+  await link(user(2, 'b@x.org'))
+  await link(user(3, 'c@x.org'))
+  await link(user(3, 'b@x.org')) // 3 waits for b@
+  await unlink(4, new Date('2030-01-01T00:00:00Z')) // 4 deleted: a tombstone
+  const other = await insertContact(db, { first: 'Dup', emails: [{ email: 'dup@x.org', primary: true }] })
+  await db.sql.query("INSERT INTO civicrm_uf_match (domain_id, uf_id, uf_name, contact_id) VALUES (1, 1, 'dup@x.org', ?)", [other]) // a second link row: the first one counts
+  await db.sql.query("INSERT INTO civibridge_event (jti, site, body_sha256, event, uf_id, occurred_at, received_at, result) VALUES ('seen', 's', REPEAT('a', 64), 'onUserLogin', 2, NOW(3), NOW(3), '{\"action\":\"already-linked\",\"contactId\":5,\"reason\":null}')")
+  const keys = [{ ufId: 3, jti: 'x' }, { ufId: 2, jti: 'seen' }, { ufId: 99, jti: '' }, { ufId: 4, jti: 'seen' }, { ufId: 1, jti: 'y' }, { ufId: 2, jti: 'z' }]
+  const together = await readEventContexts(database.prepared, 1, keys)
+  const oneByOne = await Promise.all(keys.map((k) => readEventContext(database.prepared, 1, k.ufId, k.jti)))
+  t.same(together, oneByOne)
+  t.match(together, [
+    { link: { ufName: 'c@x.org' }, wantedEmail: 'b@x.org', deletedAt: null, prior: undefined },
+    { link: { ufName: 'b@x.org' }, wantedEmail: null, prior: { bodySha256: 'a'.repeat(64), result: { action: 'already-linked', contactId: 5 } } },
+    { link: null, wantedEmail: null, deletedAt: null, prior: undefined },
+    { link: null, deletedAt: new Date('2030-01-01T00:00:00Z'), prior: { bodySha256: 'a'.repeat(64) } },
+    { link: { ufName: 'a@x.org', contactId: a.contactId }, prior: undefined },
+    { link: { ufName: 'b@x.org' }, prior: undefined },
+  ])
 })

@@ -2,7 +2,7 @@
 // (b) signed login events of already-linked users, (c) signed registrations of new users,
 // (d) = (b) with pino at info writing to a file. Each server runs in its own process; the
 // load generator signs every request with a fresh jti (a reused jti would be a replay).
-//   npx tsx bench/events/run.ts [--duration 10] [--connections 100] [--users 20000] [--cpu-prof DIR]
+//   npx tsx bench/events/run.ts [--duration 10] [--connections 100] [--users 20000] [--cpu-prof DIR] [--runs a,b,c,d]
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { cpus, totalmem, tmpdir } from 'node:os'
 import { openSync, statSync, closeSync, readFileSync } from 'node:fs'
@@ -14,7 +14,7 @@ import { createFixtureDatabase } from '../../server/dev/fixture.js'
 import { signEvent } from '../../server/protocol/sign.js'
 import { freePort } from '../../test/helper.js'
 
-const { values: args } = parseArgs({ options: { duration: { type: 'string', default: '10' }, connections: { type: 'string', default: '100' }, users: { type: 'string', default: '20000' }, 'cpu-prof': { type: 'string' }, server: { type: 'string', default: process.env.DEMO_DB_SERVER_URL ?? 'mysql://root@127.0.0.1:3306/test' } } })
+const { values: args } = parseArgs({ options: { duration: { type: 'string', default: '10' }, connections: { type: 'string', default: '100' }, users: { type: 'string', default: '20000' }, 'cpu-prof': { type: 'string' }, runs: { type: 'string', default: 'a,b,c,d' }, server: { type: 'string', default: process.env.DEMO_DB_SERVER_URL ?? 'mysql://root@127.0.0.1:3306/test' } } })
 const DURATION = Number(args.duration)
 const CONNECTIONS = Number(args.connections)
 const USERS = Number(args.users)
@@ -106,37 +106,50 @@ const url = await createFixtureDatabase(args.server, 'civibridge_bench_events')
 await seed(url)
 const bridgeEnv = { CIVICRM_DB_URL: url, BRIDGE_SECRET: SECRET, BRIDGE_ADMIN_TOKEN: ADMIN, LOG_LEVEL: 'warn' }
 const tsx = ['--import', 'tsx']
-const results: Figures[] = []
+const results = new Map<string, Figures>()
+const runs = new Set(args.runs.split(','))
 
-let s = await startServer([...tsx, 'bench/events/bare-server.ts'], { CIVICRM_DB_URL: url })
-results.push(await load('(a) bare Fastify route, one indexed SELECT on civicrm_uf_match', s.url, '/uf/', s.child.pid))
-await stop(s.child)
+if (runs.has('a')) {
+  const s = await startServer([...tsx, 'bench/events/bare-server.ts'], { CIVICRM_DB_URL: url })
+  results.set('a', await load('(a) bare Fastify route, one indexed SELECT on civicrm_uf_match', s.url, '/uf/', s.child.pid))
+  await stop(s.child)
+}
 
-// --cpu-prof DIR: V8 CPU profiles of the bridge for (b) and (c), written when it exits.
-const profile = args['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${args['cpu-prof']}`] : []
-s = await startServer([...profile, 'bin/civicrm-bridge.js', 'serve'], bridgeEnv)
-await load('warm-up', s.url, '/v1/joomla/events', s.child.pid, loginRequest)
-results.push(await load('(b) login events, already-linked users', s.url, '/v1/joomla/events', s.child.pid, loginRequest))
-results.push(await load('(c) registration events, new users (create path)', s.url, '/v1/joomla/events', s.child.pid, registrationRequest))
-await stop(s.child)
+if (runs.has('b') || runs.has('c')) {
+  // --cpu-prof DIR: V8 CPU profiles of the bridge for (b) and (c), written when it exits.
+  const profile = args['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${args['cpu-prof']}`] : []
+  const s = await startServer([...profile, 'bin/civicrm-bridge.js', 'serve'], bridgeEnv)
+  await load('warm-up', s.url, '/v1/joomla/events', s.child.pid, loginRequest)
+  if (runs.has('b')) results.set('b', await load('(b) login events, already-linked users', s.url, '/v1/joomla/events', s.child.pid, loginRequest))
+  if (runs.has('c')) results.set('c', await load('(c) registration events, new users (create path)', s.url, '/v1/joomla/events', s.child.pid, registrationRequest))
+  await stop(s.child)
+}
 
 const logFile = join(tmpdir(), `civibridge-bench-${process.pid}.log`)
-s = await startServer(['bin/civicrm-bridge.js', 'serve'], { ...bridgeEnv, LOG_LEVEL: 'info' }, logFile)
-// Warmed up like (b)'s server, so that the two differ only by the log.
-await load('warm-up', s.url, '/v1/joomla/events', s.child.pid, loginRequest)
-results.push(await load('(d) = (b) with pino at info to a file', s.url, '/v1/joomla/events', s.child.pid, loginRequest))
-await stop(s.child)
+if (runs.has('d')) {
+  const s = await startServer(['bin/civicrm-bridge.js', 'serve'], { ...bridgeEnv, LOG_LEVEL: 'info' }, logFile)
+  // Warmed up like (b)'s server, so that the two differ only by the log.
+  await load('warm-up', s.url, '/v1/joomla/events', s.child.pid, loginRequest)
+  results.set('d', await load('(d) = (b) with pino at info to a file', s.url, '/v1/joomla/events', s.child.pid, loginRequest))
+  await stop(s.child)
+}
 
 const check = await mysql.createConnection({ uri: url })
 const [[dups]] = await check.query('SELECT (SELECT COUNT(*) FROM civicrm_uf_match) - (SELECT COUNT(DISTINCT uf_id) FROM civicrm_uf_match) AS dup_links') as unknown as [[{ dup_links: number }]]
 await check.end()
 
-const [a, b, c, d] = results
+const { a, b, c, d } = Object.fromEntries(results)
 const [mariadbVersion] = (await (async () => { const k = await mysql.createConnection({ uri: url }); const [r] = await k.query('SELECT VERSION() AS v'); await k.end(); return [(r as Array<{ v: string }>)[0].v] })())
 console.log(`\nmachine: ${cpus().length} × ${cpus()[0].model}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, MariaDB ${mariadbVersion}`)
-console.log(`autocannon: ${CONNECTIONS} connections, ${DURATION} s per run, ${USERS} linked users; log file ${(statSync(logFile).size / 2 ** 20).toFixed(1)} MiB\n`)
+console.log(`autocannon: ${CONNECTIONS} connections, ${DURATION} s per run, ${USERS} linked users${d ? `; log file ${(statSync(logFile).size / 2 ** 20).toFixed(1)} MiB` : ''}\n`)
 console.log('| run | req/s | p50 ms | p99 ms | requests | non-2xx | errors | CPU µs/request: server / MariaDB / autocannon |')
 console.log('|---|---|---|---|---|---|---|---|')
-for (const r of results) console.log(`| ${r.name} | ${Math.round(r.rps)} | ${r.p50} | ${r.p99} | ${r.total} | ${r.non2xx} | ${r.errors} | ${r.cpu ? `${r.cpu.bridgeUs} / ${r.cpu.mariadbUs} / ${r.cpu.loadUs}` : 'n/a'} |`)
-console.log(`\n(b)/(a) = ${(b.rps / a.rps * 100).toFixed(1)} % (target ≥ 50 %); (b) p99 = ${b.p99} ms (target < 10 ms); (c) = ${Math.round(c.rps)} events/s (target ≥ 1000); (d)/(b) = ${(d.rps / b.rps * 100).toFixed(1)} % (target ≥ 90 %)`)
+for (const r of results.values()) console.log(`| ${r.name} | ${Math.round(r.rps)} | ${r.p50} | ${r.p99} | ${r.total} | ${r.non2xx} | ${r.errors} | ${r.cpu ? `${r.cpu.bridgeUs} / ${r.cpu.mariadbUs} / ${r.cpu.loadUs}` : 'n/a'} |`)
+const figures = [
+  a && b && `(b)/(a) = ${(b.rps / a.rps * 100).toFixed(1)} % (target ≥ 50 %)`,
+  b && `(b) p99 = ${b.p99} ms (target < 10 ms)`,
+  c && `(c) = ${Math.round(c.rps)} events/s (target ≥ 1000)`,
+  b && d && `(d)/(b) = ${(d.rps / b.rps * 100).toFixed(1)} % (target ≥ 90 %)`,
+].filter(Boolean)
+console.log(`\n${figures.join('; ')}`)
 console.log(`duplicate links after the run: ${dups.dup_links}`)
