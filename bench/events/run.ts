@@ -2,7 +2,7 @@
 // (b) signed login events of already-linked users, (c) signed registrations of new users,
 // (d) = (b) with pino at info writing to a file. Each server runs in its own process; the
 // load generator signs every request with a fresh jti (a reused jti would be a replay).
-//   npx tsx bench/events/run.ts [--duration 10] [--connections 100] [--users 20000] [--cpu-prof DIR] [--runs a,b,c,d]
+//   npx tsx bench/events/run.ts [--duration 10] [--connections 100] [--users 20000] [--cpu-prof DIR] [--runs a,b,c,d] [--repeat 3]
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { cpus, totalmem, tmpdir } from 'node:os'
 import { openSync, statSync, closeSync, readFileSync } from 'node:fs'
@@ -14,7 +14,7 @@ import { createFixtureDatabase } from '../../server/dev/fixture.js'
 import { signEvent } from '../../server/protocol/sign.js'
 import { freePort } from '../../test/helper.js'
 
-const { values: args } = parseArgs({ options: { duration: { type: 'string', default: '10' }, connections: { type: 'string', default: '100' }, users: { type: 'string', default: '20000' }, 'cpu-prof': { type: 'string' }, runs: { type: 'string', default: 'a,b,c,d' }, server: { type: 'string', default: process.env.DEMO_DB_SERVER_URL ?? 'mysql://root@127.0.0.1:3306/test' } } })
+const { values: args } = parseArgs({ options: { duration: { type: 'string', default: '10' }, connections: { type: 'string', default: '100' }, users: { type: 'string', default: '20000' }, 'cpu-prof': { type: 'string' }, runs: { type: 'string', default: 'a,b,c,d' }, repeat: { type: 'string', default: '3' }, server: { type: 'string', default: process.env.DEMO_DB_SERVER_URL ?? 'mysql://root@127.0.0.1:3306/test' } } })
 const DURATION = Number(args.duration)
 const CONNECTIONS = Number(args.connections)
 const USERS = Number(args.users)
@@ -102,37 +102,51 @@ function registrationRequest () {
 
 // The CLI as `npm ci` leaves it: compiled to build/ (a stale build would fall back to tsx).
 if (spawnSync(process.execPath, ['scripts/build.js'], { stdio: 'inherit' }).status !== 0) throw new Error('npm run build failed')
-const url = await createFixtureDatabase(args.server, 'civibridge_bench_events')
-await seed(url)
+const DB_NAME = 'civibridge_bench_events'
+const url = await createFixtureDatabase(args.server, DB_NAME)
 const bridgeEnv = { CIVICRM_DB_URL: url, BRIDGE_SECRET: SECRET, BRIDGE_ADMIN_TOKEN: ADMIN, LOG_LEVEL: 'warn' }
 const tsx = ['--import', 'tsx']
-const results = new Map<string, Figures>()
+// Each run --repeat times, (a) to (d) in turn, so that the machine's drift hits all of them
+// alike; a figure is the median run by req/s, and the ratios are given per repetition too.
+const REPEAT = Number(args.repeat)
+// (b) and (d) each start on a fresh database: a run adds ~200,000 event and audit rows, and
+// tables past InnoDB's buffer pool would make whatever runs later slower for that alone.
+async function freshDatabase (): Promise<void> {
+  await createFixtureDatabase(args.server, DB_NAME)
+  await seed(url)
+}
+const all = new Map<string, Figures[]>()
+const record = (key: string, f: Figures) => all.set(key, [...(all.get(key) ?? []), f])
 const runs = new Set(args.runs.split(','))
-
-if (runs.has('a')) {
-  const s = await startServer([...tsx, 'bench/events/bare-server.ts'], { CIVICRM_DB_URL: url })
-  results.set('a', await load('(a) bare Fastify route, one indexed SELECT on civicrm_uf_match', s.url, '/uf/', s.child.pid))
-  await stop(s.child)
-}
-
-if (runs.has('b') || runs.has('c')) {
-  // --cpu-prof DIR: V8 CPU profiles of the bridge for (b) and (c), written when it exits.
-  const profile = args['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${args['cpu-prof']}`] : []
-  const s = await startServer([...profile, 'bin/civicrm-bridge.js', 'serve'], bridgeEnv)
-  await load('warm-up', s.url, '/v1/joomla/events', s.child.pid, loginRequest)
-  if (runs.has('b')) results.set('b', await load('(b) login events, already-linked users', s.url, '/v1/joomla/events', s.child.pid, loginRequest))
-  if (runs.has('c')) results.set('c', await load('(c) registration events, new users (create path)', s.url, '/v1/joomla/events', s.child.pid, registrationRequest))
-  await stop(s.child)
-}
-
+// --cpu-prof DIR: V8 CPU profiles of the bridge, one per server, written when it exits.
+const profile = args['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${args['cpu-prof']}`] : []
 const logFile = join(tmpdir(), `civibridge-bench-${process.pid}.log`)
-if (runs.has('d')) {
-  const s = await startServer(['bin/civicrm-bridge.js', 'serve'], { ...bridgeEnv, LOG_LEVEL: 'info' }, logFile)
-  // Warmed up like (b)'s server, so that the two differ only by the log.
-  await load('warm-up', s.url, '/v1/joomla/events', s.child.pid, loginRequest)
-  results.set('d', await load('(d) = (b) with pino at info to a file', s.url, '/v1/joomla/events', s.child.pid, loginRequest))
-  await stop(s.child)
+
+for (let rep = 0; rep < REPEAT; rep++) {
+  await freshDatabase()
+  if (runs.has('a')) {
+    const s = await startServer([...tsx, 'bench/events/bare-server.ts'], { CIVICRM_DB_URL: url })
+    record('a', await load('(a) bare Fastify route, one indexed SELECT on civicrm_uf_match', s.url, '/uf/', s.child.pid))
+    await stop(s.child)
+  }
+  if (runs.has('b') || runs.has('c')) {
+    const s = await startServer([...profile, 'bin/civicrm-bridge.js', 'serve'], bridgeEnv)
+    await load('warm-up', s.url, '/v1/joomla/events', s.child.pid, loginRequest)
+    if (runs.has('b')) record('b', await load('(b) login events, already-linked users', s.url, '/v1/joomla/events', s.child.pid, loginRequest))
+    if (runs.has('c')) record('c', await load('(c) registration events, new users (create path)', s.url, '/v1/joomla/events', s.child.pid, registrationRequest))
+    await stop(s.child)
+  }
+  if (runs.has('d')) {
+    await freshDatabase()
+    const s = await startServer([...profile, 'bin/civicrm-bridge.js', 'serve'], { ...bridgeEnv, LOG_LEVEL: 'info' }, logFile)
+    // Warmed up like (b)'s server, so that the two differ only by the log.
+    await load('warm-up', s.url, '/v1/joomla/events', s.child.pid, loginRequest)
+    record('d', await load('(d) = (b) with pino at info to a file', s.url, '/v1/joomla/events', s.child.pid, loginRequest))
+    await stop(s.child)
+  }
 }
+const median = (fs: Figures[]) => [...fs].sort((x, y) => x.rps - y.rps)[Math.floor(fs.length / 2)]
+const results = new Map([...all].map(([k, fs]) => [k, median(fs)]))
 
 const check = await mysql.createConnection({ uri: url })
 const [[dups]] = await check.query('SELECT (SELECT COUNT(*) FROM civicrm_uf_match) - (SELECT COUNT(DISTINCT uf_id) FROM civicrm_uf_match) AS dup_links') as unknown as [[{ dup_links: number }]]
@@ -141,7 +155,7 @@ await check.end()
 const { a, b, c, d } = Object.fromEntries(results)
 const [mariadbVersion] = (await (async () => { const k = await mysql.createConnection({ uri: url }); const [r] = await k.query('SELECT VERSION() AS v'); await k.end(); return [(r as Array<{ v: string }>)[0].v] })())
 console.log(`\nmachine: ${cpus().length} × ${cpus()[0].model}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, MariaDB ${mariadbVersion}`)
-console.log(`autocannon: ${CONNECTIONS} connections, ${DURATION} s per run, ${USERS} linked users${d ? `; log file ${(statSync(logFile).size / 2 ** 20).toFixed(1)} MiB` : ''}\n`)
+console.log(`autocannon: ${CONNECTIONS} connections, ${DURATION} s per run, median of ${REPEAT}, ${USERS} linked users${d ? `; log file ${(statSync(logFile).size / 2 ** 20).toFixed(1)} MiB` : ''}\n`)
 console.log('| run | req/s | p50 ms | p99 ms | requests | non-2xx | errors | CPU µs/request: server / MariaDB / autocannon |')
 console.log('|---|---|---|---|---|---|---|---|')
 for (const r of results.values()) console.log(`| ${r.name} | ${Math.round(r.rps)} | ${r.p50} | ${r.p99} | ${r.total} | ${r.non2xx} | ${r.errors} | ${r.cpu ? `${r.cpu.bridgeUs} / ${r.cpu.mariadbUs} / ${r.cpu.loadUs}` : 'n/a'} |`)
@@ -152,4 +166,8 @@ const figures = [
   b && d && `(d)/(b) = ${(d.rps / b.rps * 100).toFixed(1)} % (target ≥ 90 %)`,
 ].filter(Boolean)
 console.log(`\n${figures.join('; ')}`)
+// The ratios of each repetition (its (b) over its own (a)), which show how much the machine drifts.
+const perRep = (x: string, y: string) => all.has(x) && all.has(y) ? all.get(x)!.map((f, i) => (f.rps / all.get(y)![i].rps * 100).toFixed(1)).join(', ') : null
+for (const [x, y] of [['b', 'a'], ['d', 'b']]) if (perRep(x, y)) console.log(`(${x})/(${y}) per repetition: ${perRep(x, y)} %`)
+if (all.has('b')) console.log(`(b) p99 per repetition: ${all.get('b')!.map((f) => f.p99).join(', ')} ms; (c) per repetition: ${all.get('c')?.map((f) => Math.round(f.rps)).join(', ') ?? '-'} events/s`)
 console.log(`duplicate links after the run: ${dups.dup_links}`)

@@ -26,6 +26,9 @@ const Result = Type.Object({
 const ErrorBody = Type.Object({ error: Type.String(), message: Type.String() })
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
+  // The event line holds only the fields chosen below (no token, the email masked): it skips the
+  // logger's wildcard redaction, which doubled the cost of a line.
+  const eventLine = app.log.child({}, { redact: [] })
   app.post('/v1/joomla/events', {
     onRequest: requireEventToken,
     preValidation: requireSignedBody,
@@ -45,8 +48,8 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     const { result } = outcome
     app.metrics.events.inc({ event: body.event, action: result.action })
     app.metrics.linkSeconds.observe({ event: body.event }, (performance.now() - started) / 1000)
-    request.log.info({
-      site: claims.iss, jti: claims.jti, userId: body.user.id, event: body.event, action: result.action, contactId: result.contactId,
+    eventLine.info({
+      reqId: request.id, site: claims.iss, jti: claims.jti, userId: body.user.id, event: body.event, action: result.action, contactId: result.contactId,
       reason: result.reason, replay: outcome.replay, email: maskEmail(body.user.email), ms: Math.round((performance.now() - started) * 100) / 100,
     }, 'event')
     return { action: result.action, contactId: result.contactId, reason: result.reason ?? null }
