@@ -3,13 +3,22 @@ import { loadConfig, ConfigError, type Config } from './config.js'
 import { Database } from './data/db.js'
 import { migrateBridgeTables } from './data/migrate.js'
 import { schemaProblem } from './data/schema-check.js'
+import { pruneBefore } from './data/event-store.js'
 
 export const USAGE = `usage: civicrm-bridge <command>
   migrate   create or upgrade the bridge's own tables (civibridge_*)
   check     verify the CiviCRM tables and the bridge's tables
   serve     start the HTTP bridge
   demo      build a demo database, start the bridge, send a signed registration, print the link
-  sync      Synchronize Users to Contacts [--dry-run] [--json] [--batch-size N]`
+  sync      Synchronize Users to Contacts [--dry-run] [--json] [--batch-size N]
+  prune     delete event records and used tokens older than N days [--older-than-days N] (default 30, at least 7)`
+
+/**
+ * How long event records are kept by default, and at least: the plugin's outbox retries an event
+ * with the same jti for about three days (20 tries, back-off up to 6 h), and a retry whose record
+ * is gone would be applied again. Saves and logins applied twice are harmless; keep the margin.
+ */
+export const EVENT_RETENTION_DAYS = { default: 30, min: 7 }
 
 /** A failure the CLI reports as one line and a non-zero exit. */
 export class CliError extends Error {
@@ -61,6 +70,15 @@ export async function runCli (argv: string[], env: Record<string, string | undef
         throw err
       }
     }
+    case 'prune': {
+      const days = retentionDays(argv.slice(1))
+      const before = new Date(Date.now() - days * 86_400_000)
+      return withDatabase(config, async (db) => {
+        const pruned = await pruneBefore(db, before)
+        out(`pruned ${pruned.events} event records and ${pruned.tokens} used tokens from before ${before.toISOString()} in ${db.name}`)
+        return 0
+      })
+    }
     case 'serve': {
       const { startServer } = await import('./server.js')
       await startServer(config)
@@ -71,6 +89,16 @@ export async function runCli (argv: string[], env: Record<string, string | undef
     default:
       throw new CliError(`unknown command ${JSON.stringify(command)}\n${USAGE}`)
   }
+}
+
+function retentionDays (args: string[]): number {
+  if (args.length === 0) return EVENT_RETENTION_DAYS.default
+  const [flag, value] = args
+  if (args.length !== 2 || flag !== '--older-than-days') throw new CliError(`usage: civicrm-bridge prune [--older-than-days N]`)
+  if (!/^[0-9]{1,5}$/.test(value) || Number(value) < EVENT_RETENTION_DAYS.min) {
+    throw new CliError(`--older-than-days must be a whole number of days, at least ${EVENT_RETENTION_DAYS.min} (the plugin retries an event for about three days)`)
+  }
+  return Number(value)
 }
 
 export function describeError (err: unknown): string {

@@ -11,7 +11,7 @@ import { CHANGE_LOG_LIMIT } from '../server/data/admin-store.js'
 import { isLockHeld } from '../server/data/sync-store.js'
 import { lockKeys } from '../server/domain/link-user.js'
 import { createFixtureDatabase, dropDatabase } from '../server/dev/fixture.js'
-import { testDatabase, testConfig, buildTestApp, insertContact, ADMIN_TOKEN, SERVER_URL, type TestDb } from './helper.js'
+import { testDatabase, testConfig, buildTestApp, insertContact, ADMIN_TOKEN, SERVER_URL, type TestDb, cookieSigner } from './helper.js'
 import { insertJoomlaUsers, seedExample, SEED_MESSAGE } from './sync-helper.js'
 import { CookieJar } from './cookie-jar.js'
 
@@ -373,7 +373,7 @@ t.test('the pages: login, the confirm step, the job page, the Change Log, a cont
     const cookie = ok.cookies.find((c) => c.name === ADMIN_COOKIE)!
     t.match(cookie, { httpOnly: true, sameSite: 'Lax', path: '/', maxAge: ADMIN_SESSION_TTL_S })
     t.notOk(cookie.secure, 'not Secure over plain http')
-    const { valid, value } = app.unsignCookie(cookie.value)
+    const { valid, value } = cookieSigner.unsign(cookie.value)
     t.ok(valid, 'signed')
     const exp = Number(/^admin\.(\d+)$/.exec(value!)![1])
     t.ok(exp >= before + ADMIN_SESSION_TTL_S && exp <= Math.ceil(Date.now() / 1000) + ADMIN_SESSION_TTL_S, 'expires in 8 hours')
@@ -384,7 +384,7 @@ t.test('the pages: login, the confirm step, the job page, the Change Log, a cont
 
     // Unsigned, expired or malformed session cookies are no session.
     const now = Math.floor(Date.now() / 1000)
-    for (const [what, value] of [['unsigned', `admin.${now + 3600}`], ['expired', app.signCookie(`admin.${now - 1}`)], ['malformed', app.signCookie(`root.${now + 3600}`)]]) {
+    for (const [what, value] of [['unsigned', `admin.${now + 3600}`], ['expired', cookieSigner.sign(`admin.${now - 1}`)], ['malformed', cookieSigner.sign(`root.${now + 3600}`)]]) {
       const forged = new Jar(app)
       forged.cookies.set(ADMIN_COOKIE, value)
       t.equal((await forged.get('/admin/sync')).statusCode, 303, what)

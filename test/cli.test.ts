@@ -5,6 +5,8 @@ import { spawn, spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { loadConfig, ConfigError } from '../server/config.js'
 import { runCli, describeError, CliError } from '../server/cli.js'
+import { pruneBefore } from '../server/data/event-store.js'
+import { Database } from '../server/data/db.js'
 import { startServer } from '../server/server.js'
 import { testDatabase, freePort, childEnv, testConfig, SECRET, ADMIN_TOKEN } from './helper.js'
 
@@ -154,4 +156,37 @@ t.test('in process: sync passes a database error through as it is (not as a usag
   const lines: string[] = []
   t.equal(await runCli(['sync'], baseEnv(db.url), (l) => lines.push(l)), 0, 'the next sync is not refused')
   t.same(lines, ['Synchronize Users to Contacts completed. Checked 0 user records. Found 0 matching contact records. Created 0 new contact records.'])
+})
+
+t.test('prune deletes the event records and used tokens older than the retention and keeps the rest; a retention under 7 days is refused and deletes nothing', async (t) => {
+  const db = await testDatabase(t)
+  const daysAgo = (d: number) => new Date(Date.now() - d * 86_400_000)
+  const events = [['old-1', 40], ['old-2', 31], ['old-3', 90], ['new-1', 29], ['new-2', 1]] as const
+  await db.sql.query('INSERT INTO civibridge_event (jti, site, body_sha256, event, uf_id, occurred_at, received_at, result) VALUES ?',
+    [events.map(([jti, d]) => [jti, 's', 'a'.repeat(64), 'onUserLogin', 1, daysAgo(d), daysAgo(d), '{"action":"already-linked","contactId":1,"reason":null}'])])
+  await db.sql.query('INSERT INTO civibridge_used_token (jti, purpose, used_at) VALUES ?', [[['t-old', 'profile', daysAgo(45)], ['t-new', 'profile', daysAgo(2)]]])
+  const remaining = async () => ({
+    events: (await db.rows<{ jti: string }>('SELECT jti FROM civibridge_event ORDER BY jti')).map((r) => r.jti),
+    tokens: (await db.rows<{ jti: string }>('SELECT jti FROM civibridge_used_token ORDER BY jti')).map((r) => r.jti),
+  })
+  const before = await remaining()
+  for (const args of [['--older-than-days', '6'], ['--older-than-days', 'x'], ['--older-than-days'], ['--days', '30'], ['--older-than-days', '30', 'extra']]) {
+    await t.rejects(runCli(['prune', ...args], baseEnv(db.url), () => {}), CliError, args.join(' '))
+  }
+  t.same(await remaining(), before, 'a refused prune deletes nothing')
+
+  const lines: string[] = []
+  t.equal(await runCli(['prune'], baseEnv(db.url), (l) => lines.push(l)), 0)
+  t.match(lines[0], /^pruned 3 event records and 1 used tokens from before \d{4}-\d\d-\d\dT/)
+  t.same(await remaining(), { events: ['new-1', 'new-2'], tokens: ['t-new'] }, '30 days by default')
+  t.equal(await runCli(['prune', '--older-than-days', '7'], baseEnv(db.url), (l) => lines.push(l)), 0)
+  t.same(await remaining(), { events: ['new-2'], tokens: ['t-new'] })
+
+  // Many rows go in several statements of at most `batch` rows.
+  await db.sql.query('INSERT INTO civibridge_event (jti, site, body_sha256, event, uf_id, occurred_at, received_at, result) VALUES ?',
+    [Array.from({ length: 5 }, (_, i) => [`many-${i}`, 's', 'a'.repeat(64), 'onUserLogin', 1, daysAgo(50), daysAgo(50), '{}'])])
+  const database = new Database(db.url)
+  t.teardown(() => database.close())
+  t.same(await pruneBefore(database, daysAgo(30), 2), { events: 5, tokens: 0 })
+  t.same(await remaining(), { events: ['new-2'], tokens: ['t-new'] })
 })

@@ -8,9 +8,13 @@ import { buildApp } from '../server/http/app.js'
 import { loadConfig, type Config } from '../server/config.js'
 import { createFixtureDatabase, dropDatabase, type FixtureOptions } from '../server/dev/fixture.js'
 import { signEvent } from '../server/protocol/sign.js'
+import { Signer } from '@fastify/cookie'
+import { cookieKey } from '../server/http/plugins/web.js'
 
 export const SERVER_URL = process.env.TEST_DB_SERVER_URL ?? 'mysql://root@127.0.0.1:3306/test'
 export const SECRET = 'test-secret-0123456789abcdef-0123456789abcdef'
+/** Signs and reads cookies as the app does with SECRET (the pages' context has the cookie plugin, not the root app). */
+export const cookieSigner = new Signer([cookieKey(SECRET)])
 export const ADMIN_TOKEN = 'test-admin-token-0123456789abcdef-0123456789'
 export const SITE = 'test-site'
 

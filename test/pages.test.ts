@@ -7,7 +7,7 @@ import { signAssertion } from '../server/protocol/sign.js'
 import { readSession, SESSION_COOKIE } from '../server/http/routes/pages.js'
 import { escapeHtml } from '../server/http/views/pages.js'
 import { createSigner } from 'fast-jwt'
-import { testDatabase, buildTestApp, insertContact, snapshot, sendEvent, freePort, SECRET, SITE, type TestDb } from './helper.js'
+import { testDatabase, buildTestApp, insertContact, snapshot, sendEvent, freePort, SECRET, SITE, type TestDb, cookieSigner } from './helper.js'
 import { CookieJar } from './cookie-jar.js'
 
 const ann = { id: 42, username: 'ann', email: 'ann@example.org', name: 'Ann Lee' }
@@ -89,7 +89,7 @@ t.test('pages', async (t) => {
     forged.cookies.set(SESSION_COOKIE, '42.2.99999999999')
     await unchanged(t, () => forged.get('/civicrm/profile/edit?gid=1'), 401, /Please sign in first/)
     const expired = new CookieJar(app)
-    expired.cookies.set(SESSION_COOKIE, app.signCookie(`42.2.${Math.floor(Date.now() / 1000) - 1}`))
+    expired.cookies.set(SESSION_COOKIE, cookieSigner.sign(`42.2.${Math.floor(Date.now() / 1000) - 1}`))
     await unchanged(t, () => expired.get('/civicrm/profile/edit?gid=1'), 401, /Please sign in first/)
 
     const b = new CookieJar(app)
@@ -228,12 +228,12 @@ t.test('pages', async (t) => {
   })
 
   t.test('session cookies and escaping', async (t) => {
-    const req = (value: string | undefined) => ({ cookies: value === undefined ? {} : { [SESSION_COOKIE]: value }, unsignCookie: (v: string) => app.unsignCookie(v) }) as never
+    const req = (value: string | undefined) => ({ cookies: value === undefined ? {} : { [SESSION_COOKIE]: value }, unsignCookie: (v: string) => cookieSigner.unsign(v) }) as never
     t.equal(readSession(req(undefined)), null)
     t.equal(readSession(req('garbage')), null)
-    t.equal(readSession(req(app.signCookie('1.2'))), null)
-    t.same(readSession(req(app.signCookie('1.2.2000000000')), 1_000_000_000_000), { ufId: 1, contactId: 2 })
-    t.equal(readSession(req(app.signCookie('1.2.2000000000')), 2_000_000_000_000), null)
+    t.equal(readSession(req(cookieSigner.sign('1.2'))), null)
+    t.same(readSession(req(cookieSigner.sign('1.2.2000000000')), 1_000_000_000_000), { ufId: 1, contactId: 2 })
+    t.equal(readSession(req(cookieSigner.sign('1.2.2000000000')), 2_000_000_000_000), null)
     t.equal(escapeHtml(`<a href="x">'&'</a>`), '&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;')
     t.equal(escapeHtml(null), '')
   })

@@ -1,10 +1,10 @@
 // The bridge's event log: one row per jti, holding the first result (idempotent retries).
 import { and, desc, eq } from 'drizzle-orm'
-import { bridgeAudit, bridgeEvent } from '../../drizzle/schema/bridge.js'
+import { bridgeAudit, bridgeEvent, bridgeUsedToken } from '../../drizzle/schema/bridge.js'
 import { civicrmUfMatch } from '../../drizzle/schema/civicrm.js'
 import type { LinkResult } from '../domain/link-user.js'
 import { getTableConfig } from 'drizzle-orm/mysql-core'
-import type { Db, Tx, Unit } from './db.js'
+import type { Database, Db, Tx, Unit } from './db.js'
 
 const EVENT_TABLE = getTableConfig(bridgeEvent).name
 const AUDIT_TABLE = getTableConfig(bridgeAudit).name
@@ -53,4 +53,24 @@ export async function userLinkReport (db: Db, domainId: number, ufId: number, li
     trigger: bridgeAudit.trigger, action: bridgeAudit.action, contactId: bridgeAudit.contactId, reason: bridgeAudit.reason, at: bridgeAudit.createdAt,
   }).from(bridgeAudit).where(and(eq(bridgeAudit.domainId, domainId), eq(bridgeAudit.ufId, ufId))).orderBy(desc(bridgeAudit.createdAt), desc(bridgeAudit.id)).limit(limit)
   return { userId: ufId, link: links[0] ?? null, audit: audit.map((a) => ({ ...a, at: a.at.toISOString() })) }
+}
+
+/**
+ * Deletes the event records received before `before`, and the used single-use tokens used
+ * before it, in statements of at most `batch` rows (each its own short transaction: no long
+ * lock on a table every event writes to). Returns how many of each went.
+ */
+export async function pruneBefore (database: Pick<Database, 'pool'>, before: Date, batch = 10_000): Promise<{ events: number, tokens: number }> {
+  const counts = { events: 0, tokens: 0 }
+  const steps = [
+    ['events', `DELETE FROM ${EVENT_TABLE} WHERE received_at < ? LIMIT ${batch}`],
+    ['tokens', `DELETE FROM ${getTableConfig(bridgeUsedToken).name} WHERE used_at < ? LIMIT ${batch}`],
+  ] as const
+  for (const [key, statement] of steps) {
+    for (let deleted = batch; deleted === batch;) {
+      deleted = ((await database.pool.query(statement, [before]))[0] as unknown as Header).affectedRows
+      counts[key] += deleted
+    }
+  }
+  return counts
 }

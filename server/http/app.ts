@@ -46,14 +46,19 @@ export async function buildApp (config: Config, opts: { logger?: FastifyServerOp
   await app.register(rawJsonPlugin)
   await app.register(databasePlugin, { config })
   await app.register(authPlugin, { config })
-  await app.register(webPlugin, { config })
   await app.register(metricsPlugin)
   await app.register(openapiPlugin) // before the routes it documents
 
   await app.register(healthRoutes)
   await app.register(eventRoutes)
   await app.register(userRoutes)
-  await app.register((await import('./routes/admin.js')).default)
-  await app.register((await import('./routes/transactions.js')).default)
+  // The server-rendered pages and the admin (and the JSON routes beside them), in a context of
+  // their own with what pages need: security headers, cookies, form bodies, CSRF tokens. The
+  // plugin's event route does without their hooks, ~5 % of its CPU per event.
+  await app.register(async (web) => {
+    await web.register(webPlugin, { config })
+    await web.register((await import('./routes/admin.js')).default)
+    await web.register((await import('./routes/transactions.js')).default)
+  })
   return app
 }
