@@ -123,6 +123,19 @@ t.test('events', async (t) => {
     ], 'one decision each, the retry none')
   })
 
+  t.test('a fault inside the unit of work leaves nothing behind, not even the jti: the retry applies the event', async (t) => {
+    const body = eventBody({ user: { id: 45, email: 'fault45@example.org', name: 'Fau Lt' }, isNew: true })
+    await db.sql.query('RENAME TABLE civicrm_log TO civicrm_log_away')
+    const failed = await sendEvent(app, body, { jti: 'fault-jti-45' }).finally(() => db.sql.query('RENAME TABLE civicrm_log_away TO civicrm_log'))
+    t.equal(failed.status, 500)
+    t.same(await db.rows("SELECT COUNT(*) AS n FROM civicrm_contact WHERE display_name = 'Fau Lt'"), [{ n: 0 }], 'no contact')
+    t.same(await db.rows('SELECT * FROM civicrm_uf_match WHERE uf_id = 45'), [], 'no link')
+    t.same(await db.rows("SELECT * FROM civibridge_event WHERE jti = 'fault-jti-45'"), [], 'the jti is not recorded')
+    const retried = await sendEvent(app, body, { jti: 'fault-jti-45' })
+    t.equal(retried.json.action, 'created-contact')
+    t.same(await db.rows("SELECT JSON_VALUE(result, '$.action') AS action FROM civibridge_event WHERE jti = 'fault-jti-45'"), [{ action: 'created-contact' }])
+  })
+
   t.test('the same jti with another body is 409 and changes nothing', async (t) => {
     await sendEvent(app, { user: { id: 22, email: 'a22@example.org' } }, { jti: 'reused-jti' })
     const before = await snap()

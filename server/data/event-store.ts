@@ -4,7 +4,7 @@ import { bridgeAudit, bridgeEvent, bridgeUsedToken } from '../../drizzle/schema/
 import { civicrmUfMatch } from '../../drizzle/schema/civicrm.js'
 import type { LinkResult } from '../domain/link-user.js'
 import { getTableConfig } from 'drizzle-orm/mysql-core'
-import type { Database, Db, Tx, Unit } from './db.js'
+import type { Database, Db, Unit } from './db.js'
 
 const EVENT_TABLE = getTableConfig(bridgeEvent).name
 const AUDIT_TABLE = getTableConfig(bridgeAudit).name
@@ -25,24 +25,21 @@ export interface EventRecord {
 type Header = { affectedRows: number }
 
 /**
- * Claims the jti: true when this call inserted it, false when it was already there (a
- * concurrent claim of the same jti waits here until the first one commits). Without a result
- * yet, a placeholder is stored and saveEventResult fills it in the same transaction.
- * (Prepared statements, like every statement of an event's unit of work: parsed once per connection.)
+ * Records the event with its result, as the last statement of its unit of work: true when this
+ * call inserted the jti, false when another delivery of it already has (a delivery in flight
+ * holds the row: this waits until it commits). On false the caller rolls its unit back and
+ * answers the first result, so a jti changes CiviCRM once. (A prepared statement, like every
+ * statement of an event's unit of work: parsed once per connection.)
  */
-export async function claimEvent (unit: Pick<Unit, 'prepared'>, rec: EventRecord, result: LinkResult = { action: 'pending' as LinkResult['action'], contactId: null, reason: null }): Promise<boolean> {
+export async function recordEvent (unit: Pick<Unit, 'prepared'>, rec: EventRecord, result: LinkResult): Promise<boolean> {
   const res = await unit.prepared(`${INSERT_EVENT} (?, ?, ?, ?, ?, ?, ?, ?)`,
     [rec.jti, rec.site, rec.bodySha256, rec.event, rec.ufId, rec.occurredAt, new Date(), JSON.stringify(result)]) as Header
   return res.affectedRows === 1
 }
 
-export async function findEvent (tx: Tx, jti: string): Promise<{ bodySha256: string, result: LinkResult } | undefined> {
+export async function findEvent (tx: Pick<Db, 'select'>, jti: string): Promise<{ bodySha256: string, result: LinkResult } | undefined> {
   const rows = await tx.select({ bodySha256: bridgeEvent.bodySha256, result: bridgeEvent.result }).from(bridgeEvent).where(eq(bridgeEvent.jti, jti))
   return rows[0] as { bodySha256: string, result: LinkResult } | undefined
-}
-
-export async function saveEventResult (unit: Pick<Unit, 'prepared'>, jti: string, result: LinkResult): Promise<void> {
-  await unit.prepared(`UPDATE ${EVENT_TABLE} SET result = ? WHERE jti = ?`, [JSON.stringify(result), jti])
 }
 
 /** What admins see for one user: the current link and the latest decisions. */

@@ -1,9 +1,9 @@
-// Applies one signed Joomla event: claims its jti, runs the linking rule its name calls for,
-// and stores the result, all in one unit of work. A retry of the same jti gets the first result.
+// Applies one signed Joomla event: runs the linking rule its name calls for and records its jti
+// with the result, in one unit of work. A retry of the same jti gets the first result.
 // Decisions that change nothing (most logins) skip the unit: see BufferedEventLog.
 import { eventEffect } from '../domain/events.js'
 import { decideWithoutLock, linkUser, unlinkUser, type JoomlaUser, type LinkResult } from '../domain/link-user.js'
-import { claimEvent, findEvent, saveEventResult, type EventRecord } from '../data/event-store.js'
+import { findEvent, recordEvent, type EventRecord } from '../data/event-store.js'
 import DataLoader from 'dataloader'
 import { SqlLinkStore, readEventContexts, type EventContext } from '../data/link-store.js'
 import type { BufferedEventLog } from '../data/event-log.js'
@@ -23,6 +23,9 @@ export type EventOutcome =
   | { kind: 'jti-reused' }
 
 export type EventResultBody = Omit<LinkResult, 'action'> & { action: LinkResult['action'] | 'acknowledged' }
+
+/** Thrown inside a unit of work to roll it back: the jti was recorded by another delivery. */
+class JtiTaken extends Error {}
 
 export class EventService {
   /**
@@ -61,17 +64,22 @@ export class EventService {
       if (quick && this.log.add(event, quick, trigger)) return { kind: 'applied', result: quick, replay: false }
     }
 
-    return this.database.unit(async (unit) => {
-      if (!await claimEvent(unit, event)) return this.answerRetry(await findEvent(unit.tx, jti), bodySha256)
-      // The state read before the unit serves linkUser's first, lock-free look (re-read under the locks).
-      const store = new SqlLinkStore(unit, this.domainId, undefined, known)
-      let result: EventResultBody
-      if (links) result = await linkUser(store, user, trigger, { occurredAt })
-      else if (effect === 'unlink' && succeeded) result = await unlinkUser(store, user.id, { occurredAt })
-      else result = { action: 'acknowledged', contactId: null, reason: succeeded ? null : 'not-successful' }
-      await saveEventResult(unit, jti, result as LinkResult)
-      return { kind: 'applied', result, replay: false }
-    })
+    try {
+      return await this.database.unit(async (unit) => {
+        // The state read before the unit serves linkUser's first, lock-free look (re-read under the locks).
+        const store = new SqlLinkStore(unit, this.domainId, undefined, known)
+        let result: EventResultBody
+        if (links) result = await linkUser(store, user, trigger, { occurredAt })
+        else if (effect === 'unlink' && succeeded) result = await unlinkUser(store, user.id, { occurredAt })
+        else result = { action: 'acknowledged', contactId: null, reason: succeeded ? null : 'not-successful' }
+        if (!await recordEvent(unit, event, result as LinkResult)) throw new JtiTaken()
+        return { kind: 'applied', result, replay: false } as const
+      })
+    } catch (err) {
+      // Another delivery of this jti was recorded first: this unit's work is rolled back.
+      if (!(err instanceof JtiTaken)) throw err
+      return this.answerRetry(await findEvent(this.database.db, jti), bodySha256)
+    }
   }
 
   /** The jti is taken: the same body is a retry (the first answer again), anything else a reuse. */
