@@ -169,5 +169,6 @@ console.log(`\n${figures.join('; ')}`)
 // The ratios of each repetition (its (b) over its own (a)), which show how much the machine drifts.
 const perRep = (x: string, y: string) => all.has(x) && all.has(y) ? all.get(x)!.map((f, i) => (f.rps / all.get(y)![i].rps * 100).toFixed(1)).join(', ') : null
 for (const [x, y] of [['b', 'a'], ['d', 'b']]) if (perRep(x, y)) console.log(`(${x})/(${y}) per repetition: ${perRep(x, y)} %`)
-if (all.has('b')) console.log(`(b) p99 per repetition: ${all.get('b')!.map((f) => f.p99).join(', ')} ms; (c) per repetition: ${all.get('c')?.map((f) => Math.round(f.rps)).join(', ') ?? '-'} events/s`)
+if (all.has('b')) console.log(`(b) p99 per repetition: ${all.get('b')!.map((f) => f.p99).join(', ')} ms`)
+if (all.has('c')) console.log(`(c) per repetition: ${all.get('c')!.map((f) => Math.round(f.rps)).join(', ')} events/s`)
 console.log(`duplicate links after the run: ${dups.dup_links}`)
