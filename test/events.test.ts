@@ -105,7 +105,6 @@ t.test('events', async (t) => {
       sendEvent(app, { event: 'onUserLogin', user: { id: 42, email: 'together42@example.org' } }),
       sendEvent(app, { event: 'onUserLogin', user: { id: 40, email: 'together40@example.org', block: 1 } }),
     ])
-    database.prepared = prepared
     t.same(reads, [5], 'one statement for the five events')
     t.same(rs.map((r) => r.json), [
       { action: 'already-linked', contactId: linked.json.contactId, reason: null },

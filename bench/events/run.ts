@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import autocannon from 'autocannon'
 import mysql from 'mysql2/promise'
-import { createFixtureDatabase } from '../../server/dev/fixture.js'
+import { createFixtureDatabase, withDatabaseName } from '../../server/dev/fixture.js'
 import { signEvent } from '../../server/protocol/sign.js'
 import { freePort } from '../../test/helper.js'
 
@@ -103,7 +103,7 @@ function registrationRequest () {
 // The CLI as `npm ci` leaves it: compiled to build/ (a stale build would fall back to tsx).
 if (spawnSync(process.execPath, ['scripts/build.js'], { stdio: 'inherit' }).status !== 0) throw new Error('npm run build failed')
 const DB_NAME = 'civibridge_bench_events'
-const url = await createFixtureDatabase(args.server, DB_NAME)
+const url = withDatabaseName(args.server, DB_NAME) // created afresh by freshDatabase()
 const bridgeEnv = { CIVICRM_DB_URL: url, BRIDGE_SECRET: SECRET, BRIDGE_ADMIN_TOKEN: ADMIN, LOG_LEVEL: 'warn' }
 const tsx = ['--import', 'tsx']
 // Each run --repeat times, (a) to (d) in turn, so that the machine's drift hits all of them

@@ -8,6 +8,7 @@ import type { Database, Db, Unit } from './db.js'
 
 const EVENT_TABLE = getTableConfig(bridgeEvent).name
 const AUDIT_TABLE = getTableConfig(bridgeAudit).name
+const USED_TOKEN_TABLE = getTableConfig(bridgeUsedToken).name
 
 // The column lists of an event row and an audit row, for one row (`(?, ...)`) or many (`?`).
 export const INSERT_EVENT = `INSERT IGNORE INTO ${EVENT_TABLE} (jti, site, body_sha256, event, uf_id, occurred_at, received_at, result) VALUES`
@@ -61,7 +62,7 @@ export async function pruneBefore (database: Pick<Database, 'pool'>, before: Dat
   const counts = { events: 0, tokens: 0 }
   const steps = [
     ['events', `DELETE FROM ${EVENT_TABLE} WHERE received_at < ? LIMIT ${batch}`],
-    ['tokens', `DELETE FROM ${getTableConfig(bridgeUsedToken).name} WHERE used_at < ? LIMIT ${batch}`],
+    ['tokens', `DELETE FROM ${USED_TOKEN_TABLE} WHERE used_at < ? LIMIT ${batch}`],
   ] as const
   for (const [key, statement] of steps) {
     for (let deleted = batch; deleted === batch;) {

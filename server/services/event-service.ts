@@ -1,10 +1,10 @@
 // Applies one signed Joomla event: runs the linking rule its name calls for and records its jti
 // with the result, in one unit of work. A retry of the same jti gets the first result.
 // Decisions that change nothing (most logins) skip the unit: see BufferedEventLog.
+import DataLoader from 'dataloader'
 import { eventEffect } from '../domain/events.js'
 import { decideWithoutLock, linkUser, unlinkUser, type JoomlaUser, type LinkResult } from '../domain/link-user.js'
 import { findEvent, recordEvent, type EventRecord } from '../data/event-store.js'
-import DataLoader from 'dataloader'
 import { SqlLinkStore, readEventContexts, type EventContext } from '../data/link-store.js'
 import type { BufferedEventLog } from '../data/event-log.js'
 import type { Database } from '../data/db.js'
@@ -53,8 +53,9 @@ export class EventService {
     const links = (effect === 'link-on-save' && succeeded) || effect === 'link-on-login'
     const event: EventRecord = { jti, site, bodySha256, event: body.event, ufId: user.id, occurredAt }
 
-    // Hot path: one read (link, last delete, an earlier delivery of this jti); a decision that
-    // writes nothing to CiviCRM is answered at once and logged by the write-behind log.
+    // Hot path: one read (link, last delete, an earlier delivery of this jti), shared with the
+    // events that arrive with this one; a decision that writes nothing to CiviCRM is answered
+    // at once and logged by the write-behind log.
     const known = await this.contexts.load({ ufId: user.id, jti })
     const queued = this.log.find(jti)
     const earlier = known.prior ?? (queued && { bodySha256: queued.event.bodySha256, result: queued.result })
