@@ -153,11 +153,17 @@ function coreFiles(prefix) {
   return tree(core, prefix);
 }
 
-function sqlFiles() {
-  return [
-    file(path.join(core, 'sql', 'install.mysql.sql'), 'sql/install.mysql.sql'),
-    file(path.join(core, 'sql', 'uninstall.mysql.sql'), 'sql/uninstall.mysql.sql'),
-  ];
+// 1.6 - 3.x: the utf8 table (their installers run the file as it is, MySQL < 5.5.3 has no
+// utf8mb4); 4.x+: utf8mb4 on MySQL/MariaDB and the PostgreSQL table.
+function sqlFiles(gen) {
+  if (gen === 'j3') {
+    return [
+      file(path.join(core, 'sql', 'install.mysql.utf8.sql'), 'sql/install.mysql.sql'),
+      file(path.join(core, 'sql', 'uninstall.mysql.sql'), 'sql/uninstall.mysql.sql'),
+    ];
+  }
+  return ['install.mysql.sql', 'uninstall.mysql.sql', 'install.postgresql.sql', 'uninstall.postgresql.sql']
+    .map((name) => file(path.join(core, 'sql', name), `sql/${name}`));
 }
 
 // ---- per generation ----
@@ -169,11 +175,11 @@ function buildJ15() {
 }
 
 function buildJ3() {
-  return zip(unique([...tree(path.join(adapters, 'j3')), ...coreFiles('core/'), ...sqlFiles()]));
+  return zip(unique([...tree(path.join(adapters, 'j3')), ...coreFiles('core/'), ...sqlFiles('j3')]));
 }
 
 function userPluginJ4plus(gen) {
-  return zip(unique([...tree(path.join(adapters, gen, 'user')), ...coreFiles('core/'), ...sqlFiles()]));
+  return zip(unique([...tree(path.join(adapters, gen, 'user')), ...coreFiles('core/'), ...sqlFiles(gen)]));
 }
 
 function taskPlugin() {

@@ -10,6 +10,11 @@
  *
  * Fail-open: a login or save is never held longer than the configured timeout (the transport
  * gets that as a total bound) and any failure only queues the event for a later retry.
+ *
+ * Per-request circuit breaker: once a delivery in this PHP request found the bridge down (no
+ * answer, a timeout, 5xx, 429, or a page that is not the bridge), every later event of the same
+ * request goes straight to the outbox without a network attempt, so a page that blocks or
+ * deletes 50 users waits one timeout, not 50.
  */
 class CivicrmBridge_Bridge
 {
@@ -34,6 +39,8 @@ class CivicrmBridge_Bridge
     private static $oldEmails = array();
     private static $deleted = array();
     private static $lastDeleted = null;
+    /** Why the bridge was found down earlier in this request (null: not found down). */
+    private static $circuitOpen = null;
 
     /** Permanent refusals (protocol.md "Answers"): kept as failed, never retried. */
     private static $permanent = array(400, 409, 413, 422);
@@ -125,6 +132,104 @@ class CivicrmBridge_Bridge
             $this->thrown('drainOutbox', $e);
         }
         return $counts;
+    }
+
+    /**
+     * "Test connection": one signed POST /v1/ping, checked the way the bridge checks events.
+     *
+     * @return array array('ok' => bool, 'reason' => 'connected' | 'not-configured' | 'unreachable'
+     *         | 'wrong-secret' | 'wrong-url' | 'wrong-site', 'message' => a sentence for the site owner,
+     *         'status' => HTTP status, 0 when there was none)
+     */
+    public function ping()
+    {
+        try {
+            if (!$this->config->isConfigured()) {
+                return self::pingAnswer(false, 'not-configured', 0,
+                    'Fill in the bridge address, the shared secret (32 characters or more) and the site name first.');
+            }
+            $result = $this->post('/v1/ping', '{"ping":true}', CivicrmBridge_Jwt::randomId(), $this->config->get('timeout'));
+            $status = $result['status'];
+            $url = $this->config->get('bridge_url');
+            if ($status === 0) {
+                return self::pingAnswer(false, 'unreachable', 0, 'The bridge at ' . $url . ' could not be reached ('
+                    . ($result['error'] !== null ? $result['error'] : 'no answer') . '). Check the address and that the bridge is running.');
+            }
+            $answer = self::decoded($result['body']);
+            if ($status === 401 || $status === 403) {
+                return self::pingAnswer(false, 'wrong-secret', $status, 'The bridge answered but refused the signature:'
+                    . ' the shared secret (or the site name) is not the one the bridge has.');
+            }
+            if ($status === 200 && is_array($answer) && isset($answer['ok']) && $answer['ok'] === true) {
+                $site = isset($answer['site']) && is_string($answer['site']) ? $answer['site'] : '';
+                if ($site !== $this->config->get('site_id')) {
+                    return self::pingAnswer(false, 'wrong-site', $status, 'The bridge answered for another site ("' . $site . '").');
+                }
+                return self::pingAnswer(true, 'connected', $status, 'Connected: the bridge at ' . $url . ' accepted this site\'s signature.');
+            }
+            return self::pingAnswer(false, 'wrong-url', $status, 'Something answers at ' . $url . ' (HTTP ' . $status
+                . ') but it is not the CiviCRM bridge: check the address.');
+        } catch (Exception $e) {
+            $this->thrown('ping', $e);
+        } catch (Throwable $e) {
+            $this->thrown('ping', $e);
+        }
+        return self::pingAnswer(false, 'unreachable', 0, 'The connection test failed inside the plugin (see the PHP error log).');
+    }
+
+    /**
+     * What waits in the outbox, for the admin: every waiting row (not only the due ones).
+     *
+     * @return array|null array('pending' => n, 'failed' => n, 'last_error' => string|null,
+     *         'oldest' => unix time of the oldest waiting event or null); null without a database
+     */
+    public function outboxStatus()
+    {
+        try {
+            if ($this->outbox === null) {
+                return null;
+            }
+            $counts = $this->outbox->counts();
+            $last = $this->outbox->lastError();
+            return array(
+                'pending' => $counts['pending'],
+                'failed' => $counts['failed'],
+                'last_error' => $last === null ? null : $last['last_error'],
+                'oldest' => $this->outbox->oldestPending(),
+            );
+        } catch (Exception $e) {
+            $this->thrown('outboxStatus', $e);
+        } catch (Throwable $e) {
+            $this->thrown('outboxStatus', $e);
+        }
+        return null;
+    }
+
+    /**
+     * "Retry now": makes every waiting row due and sends one batch at once.
+     * @return array the drain's counts, with 'waiting' (rows still pending afterwards)
+     */
+    public function retryNow($limit = null)
+    {
+        $counts = array('delivered' => 0, 'failed' => 0, 'pending' => 0);
+        try {
+            if ($this->outbox !== null && $this->config->isConfigured()) {
+                $this->outbox->makeDue();
+                $counts = $this->drainOutbox($limit);
+            }
+        } catch (Exception $e) {
+            $this->thrown('retryNow', $e);
+        } catch (Throwable $e) {
+            $this->thrown('retryNow', $e);
+        }
+        $status = $this->outboxStatus();
+        $counts['waiting'] = $status === null ? 0 : $status['pending'];
+        return $counts;
+    }
+
+    private static function pingAnswer($ok, $reason, $status, $message)
+    {
+        return array('ok' => $ok, 'reason' => $reason, 'message' => $message, 'status' => $status);
     }
 
     /** @return string|null the event token for a body (iss, aud, iat, exp, jti, body_sha256); null when unconfigured */
@@ -265,6 +370,18 @@ class CivicrmBridge_Bridge
         self::$lastDeleted = null;
     }
 
+    /** Closes the per-request circuit breaker (tests; long-running CLI jobs between batches). */
+    public static function resetCircuit()
+    {
+        self::$circuitOpen = null;
+    }
+
+    /** @return string|null why the bridge was found down earlier in this request, null when it was not */
+    public static function circuitOpen()
+    {
+        return self::$circuitOpen;
+    }
+
     private function doHandle($eventName, $user, $isNew, $success)
     {
         $kind = CivicrmBridge_EventMapper::kindOf($eventName);
@@ -311,8 +428,15 @@ class CivicrmBridge_Bridge
         }
         $jti = CivicrmBridge_Jwt::randomId();
         $timeout = $this->config->get('timeout');
-        $result = $this->deliver($body, $jti, $timeout);
+        if (self::$circuitOpen !== null) {
+            // Found down earlier in this request: no second wait, straight to the outbox.
+            $result = array('status' => 0, 'body' => '', 'retryAfter' => null,
+                'error' => 'not tried: the bridge did not answer earlier in this request (' . self::$circuitOpen . ')');
+        } else {
+            $result = $this->deliver($body, $jti, $timeout);
+        }
         $outcome = $this->outcome($result);
+        $this->noteDown($result, $outcome);
         $answer = array(
             'delivered' => $outcome === 'done',
             'queued' => false,
@@ -355,7 +479,7 @@ class CivicrmBridge_Bridge
 
     private function doDrain($limit, $budget, &$counts)
     {
-        if ($this->outbox === null || !$this->config->isConfigured()) {
+        if ($this->outbox === null || !$this->config->isConfigured() || self::$circuitOpen !== null) {
             return;
         }
         $limit = $limit === null ? $this->config->get('outbox_batch') : max(1, (int) $limit);
@@ -380,6 +504,7 @@ class CivicrmBridge_Bridge
             // Same jti and body as the first try, signed again with a fresh iat/exp.
             $result = $this->deliver($row['body'], $row['jti'], $allowed);
             $outcome = $this->outcome($result);
+            $this->noteDown($result, $outcome);
             if ($outcome === 'done') {
                 $this->outbox->delivered($id);
                 $counts['delivered']++;
@@ -412,8 +537,26 @@ class CivicrmBridge_Bridge
         }
     }
 
-    /** One signed POST; never throws, a throwing transport counts as a network error. */
+    /**
+     * Opens the circuit when the bridge did not take an event for a reason that would repeat:
+     * no answer, a timeout, 5xx, 429, or a 200 that is not the bridge. Not for a permanent
+     * refusal (4xx of one event): the next event may well be taken.
+     */
+    private function noteDown(array $result, $outcome)
+    {
+        if ($outcome === 'retry' && self::$circuitOpen === null) {
+            self::$circuitOpen = self::describe($result);
+        }
+    }
+
+    /** One signed POST of an event; never throws, a throwing transport counts as a network error. */
     private function deliver($body, $jti, $timeout)
+    {
+        return $this->post('/v1/joomla/events', $body, $jti, $timeout);
+    }
+
+    /** One signed POST to a bridge path; never throws. */
+    private function post($path, $body, $jti, $timeout)
     {
         $token = $this->signEvent($body, $jti);
         if ($token === null) {
@@ -424,7 +567,7 @@ class CivicrmBridge_Bridge
             'Content-Type: application/json',
             'Accept: application/json',
         );
-        $url = $this->config->get('bridge_url') . '/v1/joomla/events';
+        $url = $this->config->get('bridge_url') . $path;
         $result = null;
         try {
             $result = $this->transport->post($url, $headers, $body, $timeout);

@@ -16,21 +16,28 @@ class CivicrmBridge_Outbox
         $this->db = $db;
     }
 
-    /** Stores an event; a jti already stored is silently kept as it is (INSERT IGNORE). */
+    /**
+     * Stores an event; a jti already stored is kept as it is. Portable SQL (MySQL/MariaDB and
+     * PostgreSQL): INSERT ... SELECT ... WHERE NOT EXISTS instead of MySQL's INSERT IGNORE. The
+     * derived table (SELECT 1) stands in for MySQL's DUAL, which PostgreSQL does not have.
+     */
     public function add($jti, $event, $userId, $body, $error, $status, $nextAttemptAt)
     {
         $status = $status === 'failed' ? 'failed' : 'pending';
         $db = $this->db;
-        return $db->execute('INSERT IGNORE INTO ' . self::TABLE
-            . ' (jti, event, user_id, body, status, attempts, next_attempt_at, last_error, created_at) VALUES ('
-            . $db->quote(substr((string) $jti, 0, 64)) . ', '
+        $jti = $db->quote(substr((string) $jti, 0, 64));
+        return $db->execute('INSERT INTO ' . self::TABLE
+            . ' (jti, event, user_id, body, status, attempts, next_attempt_at, last_error, created_at) SELECT '
+            . $jti . ', '
             . $db->quote(substr((string) $event, 0, 32)) . ', '
             . self::uint($userId) . ', '
             . $db->quote((string) $body) . ', '
             . $db->quote($status) . ', 0, '
             . self::uint($nextAttemptAt) . ', '
             . $this->errorSql($error) . ', '
-            . self::uint(time()) . ')');
+            . self::uint(time())
+            . ' FROM (SELECT 1 AS one) AS civicrmbridge_one WHERE NOT EXISTS (SELECT 1 FROM ' . self::TABLE
+            . ' WHERE jti = ' . $jti . ')');
     }
 
     /** Pending rows due at $now, oldest first. */
@@ -68,6 +75,27 @@ class CivicrmBridge_Outbox
     {
         return $this->db->fetchAll('SELECT ' . self::COLUMNS . ' FROM ' . self::TABLE
             . " WHERE status = 'failed' ORDER BY id DESC LIMIT " . max(1, (int) $limit));
+    }
+
+    /** "Retry now": every pending row becomes due. */
+    public function makeDue()
+    {
+        return $this->db->execute('UPDATE ' . self::TABLE . " SET next_attempt_at = 0 WHERE status = 'pending'");
+    }
+
+    /** @return array|null the newest row that has a last_error (id, status, last_error), null when none */
+    public function lastError()
+    {
+        $rows = $this->db->fetchAll('SELECT id, status, last_error FROM ' . self::TABLE
+            . ' WHERE last_error IS NOT NULL ORDER BY id DESC LIMIT 1');
+        return isset($rows[0]) ? $rows[0] : null;
+    }
+
+    /** @return int|null created_at of the oldest pending row, null when none waits */
+    public function oldestPending()
+    {
+        $rows = $this->db->fetchAll('SELECT MIN(created_at) AS oldest FROM ' . self::TABLE . " WHERE status = 'pending'");
+        return isset($rows[0]['oldest']) && $rows[0]['oldest'] !== null ? (int) $rows[0]['oldest'] : null;
     }
 
     /** @return array array('pending' => n, 'failed' => n) */
