@@ -38,6 +38,7 @@ final class BridgeTest extends TestCase
         $this->clock = new CivicrmBridgeFakeClock(1764057600.0);
         $this->logger = new CivicrmBridgeMemoryLogger();
         CivicrmBridge_Bridge::forgetRemembered();
+        CivicrmBridge_Bridge::resetCircuit();
     }
 
     private function bridge(CivicrmBridge_Transport $transport, array $params = []): CivicrmBridge_Bridge
@@ -163,7 +164,9 @@ final class BridgeTest extends TestCase
     public function testRetryAfterIsHonouredWhenLongerThanTheBackOff(): void
     {
         $this->bridge($this->transport([[503, null, 600]]))->handle('onUserLogin', self::ANN);
+        CivicrmBridge_Bridge::resetCircuit(); // a later request
         $this->bridge($this->transport([[429, null, 5]]))->handle('onUserLogin', self::ANN);
+        CivicrmBridge_Bridge::resetCircuit(); // a later request
         $this->bridge($this->transport([[503, null, 999999]]))->handle('onUserLogin', self::ANN);
         $due = array_map('intval', array_column($this->rows(), 'next_attempt_at'));
         $this->assertSame([$this->now() + 600, $this->now() + 30, $this->now() + 21600], $due);
@@ -238,6 +241,7 @@ final class BridgeTest extends TestCase
         $this->assertStringContainsString('warning: the bridge URL ' . self::URL . ' did not answer like the bridge', $this->logger->text());
         // Once the real bridge answers, the rows are delivered.
         $this->clock->advance(3600);
+        CivicrmBridge_Bridge::resetCircuit(); // a later request
         $this->assertSame(['delivered' => 3, 'failed' => 0, 'pending' => 0], $this->bridge($this->transport([[200]]))->drainOutbox());
         $this->assertSame([], $this->rows());
     }
@@ -249,8 +253,8 @@ final class BridgeTest extends TestCase
      */
     public function testAQueuedFourByteNameSurvivesAUtf8OutboxTable(): void
     {
-        $ddl = str_replace(['#__', 'DEFAULT CHARSET=utf8mb4 DEFAULT COLLATE=utf8mb4_unicode_ci'], ['u3_', 'DEFAULT CHARSET=utf8'],
-            file_get_contents(dirname(__DIR__, 2) . '/core/sql/install.mysql.sql'));
+        // The 1.6 - 3.x zip's install SQL (utf8: MySQL before 5.5.3 has no utf8mb4).
+        $ddl = str_replace('#__', 'u3_', file_get_contents(dirname(__DIR__, 2) . '/core/sql/install.mysql.utf8.sql'));
         $this->pdo->exec('DROP TABLE IF EXISTS u3_civicrm_bridge_outbox');
         $this->pdo->exec($ddl);
         $this->assertStringStartsWith('utf8', $this->pdo->query("SELECT CHARACTER_SET_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE()"
@@ -269,6 +273,7 @@ final class BridgeTest extends TestCase
                 $result = (new CivicrmBridge_Bridge($config, $db, $first, $this->logger, $this->clock))->handle('onUserAfterSave', $user, true, true);
                 $this->assertTrue($result['queued'], "$mode: queued, not lost: " . $this->logger->text());
                 $this->clock->advance(3600);
+                CivicrmBridge_Bridge::resetCircuit(); // a later request
                 $retry = $this->transport([[200]]);
                 $counts = (new CivicrmBridge_Bridge($config, $db, $retry, $this->logger, $this->clock))->drainOutbox();
                 $this->assertSame(['delivered' => 1, 'failed' => 0, 'pending' => 0], $counts, $mode);
@@ -299,6 +304,7 @@ final class BridgeTest extends TestCase
         $this->bridge($this->transport([[503]]))->handle('onUserAfterSave', self::ANN, false, true);
         $first = $this->rows()[0];
         $this->clock->advance(3600);
+        CivicrmBridge_Bridge::resetCircuit(); // a later request
         $t = $this->transport([[200]]);
         $counts = $this->bridge($t)->drainOutbox();
         $this->assertSame(['delivered' => 1, 'failed' => 0, 'pending' => 0], $counts);
@@ -532,14 +538,17 @@ final class BridgeTest extends TestCase
     public function testAThrowingTransportNeverEscapesAndTheEventIsQueued(): void
     {
         foreach ([new RuntimeException('socket exploded'), new TypeError('bad argument'), new Error('undefined method')] as $i => $thrown) {
+            CivicrmBridge_Bridge::resetCircuit(); // a later request
             $result = $this->bridge($this->transport([$thrown]))->handle('onUserLogin', self::ANN);
             $this->assertSame(['delivered' => false, 'queued' => true, 'status' => 0, 'response' => null], $result);
             $this->assertStringContainsString(get_class($thrown), $this->rows()[$i]['last_error']);
         }
         // A transport returning garbage is a network error too.
+        CivicrmBridge_Bridge::resetCircuit(); // a later request
         $this->assertSame(0, $this->bridge($this->transport(['garbage']))->handle('onUserLogin', self::ANN)['status']);
         // In the drain: counted as a network failure, the drain stops.
         $this->clock->advance(31);
+        CivicrmBridge_Bridge::resetCircuit(); // a later request
         $counts = $this->bridge($this->transport([new TypeError('x')]))->drainOutbox();
         $this->assertSame(['delivered' => 0, 'failed' => 0, 'pending' => 4], $counts);
     }
@@ -551,6 +560,7 @@ final class BridgeTest extends TestCase
         $b = new CivicrmBridge_Bridge($config, $broken, $this->transport([[503]]), new CivicrmBridgeThrowingLogger(), $this->clock);
         $this->assertSame(['delivered' => false, 'queued' => false, 'status' => 503, 'response' => ['error' => 'E503', 'message' => 'scripted 503']],
             $b->handle('onUserAfterSave', self::ANN, true, true));
+        CivicrmBridge_Bridge::resetCircuit(); // a later request
         $b = new CivicrmBridge_Bridge($config, $broken, $this->transport([[200]]), $this->logger, $this->clock);
         $this->assertTrue($b->handle('onUserAfterSave', self::ANN, true, true)['delivered'], 'the drain after it fails quietly');
         $this->assertStringContainsString('drainOutbox failed', $this->logger->text());
@@ -631,5 +641,99 @@ final class BridgeTest extends TestCase
         (new CivicrmBridge_Bridge($config, $this->db, $t))->handle('onUserLogin', self::ANN);
         $claims = CivicrmBridge_Jwt::verify($t->calls[0]['token'], self::SECRET);
         $this->assertEqualsWithDelta(time(), $claims['iat'], 2);
+    }
+    /** Five events in one request against a hanging bridge: one attempt, one timeout, five rows. */
+    public function testAfterTheFirstFailedDeliveryTheRestOfTheRequestGoesStraightToTheOutbox(): void
+    {
+        $this->queued('backlog');
+        $t = $this->transport([[200, null, null, 60]]); // hangs: each attempt costs the whole timeout
+        $start = $this->clock->now();
+        $bridge = $this->bridge($t, ['timeout' => 2]);
+        $users = [];
+        for ($i = 1; $i <= 5; $i++) {
+            $users[] = $user = ['id' => 100 + $i, 'username' => "u$i", 'email' => "u$i@example.org", 'name' => "U $i", 'block' => 1];
+            // A new Bridge per event, as adapters of some generations build one per listener call.
+            $result = ($i === 1 ? $bridge : $this->bridge($t, ['timeout' => 2]))->handle('onUserAfterSave', $user, false, true);
+            $this->assertSame(['delivered' => false, 'queued' => true], array_intersect_key($result, ['delivered' => 1, 'queued' => 1]), "event $i queued");
+        }
+        $this->assertCount(1, $t->calls, 'one delivery attempt in the whole request');
+        $this->assertEqualsWithDelta(2.0, $this->clock->now() - $start, 1e-6, 'the request waited one timeout, not five');
+        $rows = $this->rows();
+        $this->assertCount(6, $rows, 'the backlog row and the five events');
+        $this->assertSame(['backlog', 'pending', 0], [$rows[0]['jti'], $rows[0]['status'], (int) $rows[0]['attempts']], 'no drain either');
+        $this->assertSame([101, 102, 103, 104, 105], array_map('intval', array_column(array_slice($rows, 1), 'user_id')));
+        $this->assertSame(['pending'], array_values(array_unique(array_column(array_slice($rows, 1), 'status'))));
+        $this->assertMatchesRegularExpression('/^network: timed out/', $rows[1]['last_error']);
+        foreach (array_slice($rows, 2) as $row) {
+            $this->assertMatchesRegularExpression('/^network: not tried: the bridge did not answer earlier in this request \(network: timed out/', $row['last_error']);
+            $this->assertSame($this->now() + 30, (int) $row['next_attempt_at'], 'retried later like any other');
+        }
+        $this->assertSame(5, substr_count($this->logger->text(), 'queued for retry'));
+        $this->assertNotNull(CivicrmBridge_Bridge::circuitOpen());
+        $this->assertSame(['delivered' => 0, 'failed' => 0, 'pending' => 0], $this->bridge($t)->drainOutbox(), 'a drain in the same request does not try either');
+        $this->assertCount(1, $t->calls);
+
+        // The next request (circuit closed) tries again.
+        CivicrmBridge_Bridge::resetCircuit();
+        $t2 = $this->transport([[200]]);
+        $this->assertTrue($this->bridge($t2)->handle('onUserLogin', self::ANN)['delivered']);
+    }
+
+    public function testARefusalOfOneEventDoesNotOpenTheCircuit(): void
+    {
+        $t = $this->transport([[422], [200]]);
+        $this->assertFalse($this->bridge($t)->handle('onUserLogin', self::ANN)['delivered']);
+        $this->assertNull(CivicrmBridge_Bridge::circuitOpen());
+        $this->assertTrue($this->bridge($t)->handle('onUserLogin', self::ANN)['delivered']);
+        $this->assertCount(2, $t->calls);
+    }
+
+    /** @return array<string, array{0: array, 1: string, 2: bool}> */
+    public static function pingAnswers(): array
+    {
+        return [
+            'connected' => [[200, '{"ok":true,"site":"site-1"}'], 'connected', true],
+            'unreachable' => [[0], 'unreachable', false],
+            'wrong secret' => [[401, '{"error":"Unauthorized","message":"bad signature"}'], 'wrong-secret', false],
+            'a CMS page' => [[200, '<html>home</html>'], 'wrong-url', false],
+            'not found' => [[404, '{"error":"Not Found","message":"Route POST:/v1/ping not found"}'], 'wrong-url', false],
+            'another site' => [[200, '{"ok":true,"site":"other"}'], 'wrong-site', false],
+        ];
+    }
+
+    /** @dataProvider pingAnswers */
+    public function testPingSaysConnectedOrWhyNot(array $answer, string $reason, bool $ok): void
+    {
+        $t = $this->transport([$answer]);
+        $result = $this->bridge($t)->ping();
+        $this->assertSame([$ok, $reason], [$result['ok'], $result['reason']], $result['message']);
+        $this->assertNotSame('', $result['message']);
+        $this->assertCount(1, $t->calls);
+        $this->assertSame(self::URL . '/v1/ping', $t->calls[0]['url']);
+        $claims = $this->claims($t->calls[0]);
+        $this->assertSame(['site-1', 'civicrm-bridge', hash('sha256', $t->calls[0]['body'])], [$claims['iss'], $claims['aud'], $claims['body_sha256']]);
+        $this->assertSame([], $this->rows(), 'a ping is never queued');
+    }
+
+    public function testPingUnconfiguredSaysWhatToFillIn(): void
+    {
+        $t = $this->transport();
+        $result = $this->bridge($t, ['secret' => 'short'])->ping();
+        $this->assertSame([false, 'not-configured'], [$result['ok'], $result['reason']]);
+        $this->assertSame([], $t->calls);
+    }
+
+    public function testOutboxStatusCountsEveryWaitingRowAndRetryNowSendsThemAtOnce(): void
+    {
+        $this->queued('due');
+        $this->queued('later', 2, $this->now() + 3600);
+        $this->pdo->exec("UPDATE jos_civicrm_bridge_outbox SET last_error = 'network: timed out', created_at = 5 WHERE jti = 'later'");
+        $this->pdo->exec("INSERT INTO jos_civicrm_bridge_outbox (jti, event, user_id, body, status, attempts, next_attempt_at, last_error, created_at) VALUES ('f', 'onUserLogin', 1, '{}', 'failed', 3, 0, 'HTTP 422 bad', 9)");
+        $bridge = $this->bridge($this->transport([[200]]));
+        $this->assertSame(['pending' => 2, 'failed' => 1, 'last_error' => 'HTTP 422 bad', 'oldest' => 1], $bridge->outboxStatus());
+        $counts = $bridge->retryNow();
+        $this->assertSame(['delivered' => 2, 'failed' => 0, 'pending' => 0, 'waiting' => 0], $counts, 'the row not due yet was sent too');
+        $this->assertSame(['f'], array_column($this->rows(), 'jti'), 'failed rows are kept');
+        $this->assertNull((new CivicrmBridge_Bridge([], null))->outboxStatus(), 'no database: no status');
     }
 }

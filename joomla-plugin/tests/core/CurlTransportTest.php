@@ -112,6 +112,7 @@ final class CurlTransportTest extends TestCase
             $testDb->install('jos_');
             $config = new CivicrmBridge_Config(['bridge_url' => self::$server->url . '/sleep/3000', 'secret' => str_repeat('s', 32), 'site_id' => 'site-1', 'timeout' => '0.5']);
             $bridge = new CivicrmBridge_Bridge($config, new CivicrmBridge_PdoDb($testDb->pdo, 'jos_'));
+            self::$server->clearLog();
             $start = microtime(true);
             $result = $bridge->handle('onUserLogin', ['id' => 5, 'username' => 'eve', 'email' => 'eve@example.org', 'name' => 'Eve']);
             $this->assertLessThan(2.0, microtime(true) - $start);
@@ -120,7 +121,17 @@ final class CurlTransportTest extends TestCase
             $this->assertSame('pending', $row['status']);
             $this->assertStringContainsString('network', $row['last_error']);
 
-            // And a bridge that answers 200 gets the signed event; the router saw a valid token.
+            // Four more events in the same request: no second attempt, straight to the outbox.
+            for ($id = 6; $id <= 9; $id++) {
+                $again = $bridge->handle('onUserAfterSave', ['id' => $id, 'username' => "u$id", 'email' => "u$id@example.org", 'name' => 'U'], false, true);
+                $this->assertSame(['delivered' => false, 'queued' => true], array_intersect_key($again, ['delivered' => 1, 'queued' => 1]));
+            }
+            $this->assertSame(5, (int) $testDb->pdo->query("SELECT COUNT(*) FROM jos_civicrm_bridge_outbox WHERE status = 'pending'")->fetchColumn());
+            $this->assertSame(4, (int) $testDb->pdo->query("SELECT COUNT(*) FROM jos_civicrm_bridge_outbox WHERE last_error LIKE 'network: not tried:%'")->fetchColumn());
+            $this->assertCount(1, self::$server->requests(), 'the hanging bridge got one request for five events');
+
+            // And (a later request) a bridge that answers 200 gets the signed event; the router saw a valid token.
+            CivicrmBridge_Bridge::resetCircuit();
             self::$server->clearLog();
             $config = new CivicrmBridge_Config(['bridge_url' => self::$server->url . '/status/200', 'secret' => str_repeat('s', 32), 'site_id' => 'site-1']);
             $result = (new CivicrmBridge_Bridge($config, new CivicrmBridge_PdoDb($testDb->pdo, 'jos_')))->handle('onUserLogin', ['id' => 5, 'username' => 'eve']);
