@@ -14,6 +14,7 @@ import metricsPlugin from './plugins/metrics.js'
 import openapiPlugin from './plugins/openapi.js'
 import healthRoutes from './routes/health.js'
 import eventRoutes from './routes/events.js'
+import pingRoutes from './routes/ping.js'
 import userRoutes from './routes/users.js'
 
 export const BODY_LIMIT = 64 * 1024
@@ -51,6 +52,7 @@ export async function buildApp (config: Config, opts: { logger?: FastifyServerOp
 
   await app.register(healthRoutes)
   await app.register(eventRoutes)
+  await app.register(pingRoutes)
   await app.register(userRoutes)
   // The server-rendered pages and the admin (and the JSON routes beside them), in a context of
   // their own with what pages need: security headers, cookies, form bodies, CSRF tokens. The
