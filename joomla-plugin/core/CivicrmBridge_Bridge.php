@@ -362,6 +362,27 @@ class CivicrmBridge_Bridge
         }
     }
 
+    /**
+     * The #__users row of a username (id, username, email, name, block), null when none. The
+     * login events of 1.5 - 3.1 carry no id and no block flag: without this, a blocked user
+     * would be reported as not blocked (1.5 calls every user plugin even when another refused).
+     */
+    public static function loadUser($db, $username)
+    {
+        try {
+            if (!($db instanceof CivicrmBridge_Db) || !is_string($username) || $username === '') {
+                return null;
+            }
+            $rows = $db->fetchAll('SELECT id, username, email, name, block FROM #__users WHERE username = '
+                . $db->quote($username) . ' LIMIT 1');
+            return isset($rows[0]) ? CivicrmBridge_EventMapper::whitelistUser($rows[0]) : null;
+        } catch (Exception $e) {
+            return null;
+        } catch (Throwable $e) {
+            return null;
+        }
+    }
+
     /** Forgets what the before-events remembered (tests; long-running CLI jobs). */
     public static function forgetRemembered()
     {

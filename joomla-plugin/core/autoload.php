@@ -20,5 +20,6 @@ if (!class_exists('CivicrmBridge_Bridge', false)) {
     require_once $civicrmBridgeCore . '/CivicrmBridge_NullLogger.php';
     require_once $civicrmBridgeCore . '/CivicrmBridge_ErrorLogLogger.php';
     require_once $civicrmBridgeCore . '/CivicrmBridge_Bridge.php';
+    require_once $civicrmBridgeCore . '/CivicrmBridge_AdminPanel.php';
     unset($civicrmBridgeCore);
 }
