@@ -74,7 +74,10 @@ final class Civicrmbridgeretry extends CMSPlugin implements SubscriberInterface,
 
             $bridge = new \CivicrmBridge_Bridge($config, new \CivicrmBridge_JoomlaDb($db), new \CivicrmBridge_CurlTransport(), new \CivicrmBridge_ErrorLogLogger());
             $counts = $bridge->drainOutbox();
-            $this->logTask(sprintf('delivered %d, failed %d, pending %d', $counts['delivered'], $counts['failed'], $counts['pending']));
+            // pending: every event still waiting afterwards (due or not), as the admin panel shows.
+            $status  = $bridge->outboxStatus();
+            $waiting = $status === null ? $counts['pending'] : $status['pending'];
+            $this->logTask(sprintf('delivered %d, failed %d, pending %d', $counts['delivered'], $counts['failed'], $waiting));
 
             return Status::OK;
         } catch (\Throwable $e) {
