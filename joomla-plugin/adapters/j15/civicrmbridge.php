@@ -23,6 +23,8 @@ class plgUserCivicrmbridge extends JPlugin
     /** @var CivicrmBridge_Bridge|null one per request: it remembers before-save/before-delete data */
     var $_bridge = null;
     var $_config = null;
+    /** @var array the header lines of the last redirect (kept for the tests: php-cli sends none) */
+    var $_sentHeaders = array();
 
     function __construct(&$subject, $config = array())
     {
@@ -30,7 +32,7 @@ class plgUserCivicrmbridge extends JPlugin
     }
 
     /** Old user (array) before a save: the core remembers the old email. Never touches the network. */
-    function onBeforeStoreUser($user, $isnew)
+    function onBeforeStoreUser($user = array(), $isnew = false)
     {
         try {
             if (!$isnew && is_array($user) && ($bridge = $this->_bridge()) !== null) {
@@ -44,14 +46,14 @@ class plgUserCivicrmbridge extends JPlugin
         return true;
     }
 
-    function onAfterStoreUser($user, $isnew, $succes, $msg = '')
+    function onAfterStoreUser($user = array(), $isnew = false, $succes = true, $msg = '')
     {
         $this->_handle('onAfterStoreUser', $user, (bool) $isnew, (bool) $succes);
         return true;
     }
 
     /** The user about to be deleted: the core keeps it so the after-delete event carries id/username/email. */
-    function onBeforeDeleteUser($user)
+    function onBeforeDeleteUser($user = array())
     {
         try {
             if (is_array($user) && ($bridge = $this->_bridge()) !== null) {
@@ -65,18 +67,20 @@ class plgUserCivicrmbridge extends JPlugin
         return true;
     }
 
-    function onAfterDeleteUser($user, $succes, $msg = '')
+    function onAfterDeleteUser($user = array(), $succes = true, $msg = '')
     {
         $this->_handle('onAfterDeleteUser', is_array($user) ? $user : array(), null, (bool) $succes);
         return true;
     }
 
     /**
-     * $user is the authentication response (username, email, fullname, PLAINTEXT password) and has no
-     * id: the id is looked up by username. Only the whitelisted fields leave (the core whitelists).
-     * Returning false here would fail the login: this method always returns true.
+     * $user is the authentication response (username, email, fullname, PLAINTEXT password): no id
+     * and no block flag. 1.5's dispatcher calls every user plugin's onLoginUser even when another
+     * refuses the login, so the user is read from #__users: its id and its real block flag (a
+     * blocked user is then not linked by the bridge). Returning false here would fail the login:
+     * this method always returns true.
      */
-    function onLoginUser($user, $options = array())
+    function onLoginUser($user = array(), $options = array())
     {
         try {
             if (!is_array($user) || !isset($user['username']) || ($bridge = $this->_bridge()) === null) {
@@ -86,13 +90,10 @@ class plgUserCivicrmbridge extends JPlugin
                 return true;
             }
             $db =& JFactory::getDBO();
-            $login = array(
-                'id' => CivicrmBridge_Bridge::resolveUserId(new CivicrmBridgeJ15_Db($db), $user['username']),
-                'username' => $user['username'],
-                'email' => isset($user['email']) ? $user['email'] : '',
-                'name' => isset($user['fullname']) ? $user['fullname'] : '',
-            );
-            $bridge->handle('onLoginUser', $login, null, true);
+            $login = CivicrmBridge_Bridge::loadUser(new CivicrmBridgeJ15_Db($db), $user['username']);
+            if ($login !== null) {
+                $bridge->handle('onLoginUser', $login, null, true);
+            }
         } catch (Exception $e) {
             $this->_log($e);
         } catch (Throwable $e) {
@@ -101,7 +102,7 @@ class plgUserCivicrmbridge extends JPlugin
         return true;
     }
 
-    function onLogoutUser($user, $options = array())
+    function onLogoutUser($user = array(), $options = array())
     {
         $this->_handle('onLogoutUser', is_array($user) ? $user : array(), null, true);
         return true;
@@ -131,11 +132,45 @@ class plgUserCivicrmbridge extends JPlugin
             $this->_log($e);
         }
         if ($to['error']) {
-            $app->redirect($to['url'], JText::_('PLG_USER_CIVICRMBRIDGE_UNAVAILABLE'), 'error');
-        } else {
-            $app->redirect($to['url']);
+            $app->enqueueMessage($this->_unavailableText(), 'error');
         }
+        $this->_redirect303($to['url']);
         return true;
+    }
+
+    /**
+     * 1.5's JApplication::redirect() answers 301 Moved Permanently: a browser caches it, and the
+     * next "Edit my details" click would go straight to the spent assertion. A 303 that is never
+     * stored instead (the queued message is kept in the session as redirect() does).
+     */
+    function _redirect303($url)
+    {
+        $app =& JFactory::getApplication();
+        if (isset($app->_messageQueue) && count($app->_messageQueue)) {
+            $session =& JFactory::getSession();
+            $session->set('application.queue', $app->_messageQueue);
+        }
+        $this->_sentHeaders = array(
+            'HTTP/1.1 303 See Other',
+            'Location: ' . str_replace(array("\r", "\n"), '', $url),
+            'Cache-Control: no-store, no-cache, must-revalidate, max-age=0',
+            'Pragma: no-cache',
+            'Expires: Mon, 01 Jan 2001 00:00:00 GMT',
+        );
+        if (!headers_sent()) {
+            foreach ($this->_sentHeaders as $line) {
+                header($line, true);
+            }
+        }
+        $app->close();
+    }
+
+    /** The "not available" message, from the language file when it is loaded, else in English. */
+    function _unavailableText()
+    {
+        $this->loadLanguage('plg_user_civicrmbridge', JPATH_ADMINISTRATOR);
+        $text = JText::_('PLG_USER_CIVICRMBRIDGE_UNAVAILABLE');
+        return $text === 'PLG_USER_CIVICRMBRIDGE_UNAVAILABLE' ? 'Editing your details is not available right now.' : $text;
     }
 
     /** Forwards one event through the core; catches everything. */

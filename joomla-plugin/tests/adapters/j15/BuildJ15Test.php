@@ -23,6 +23,18 @@ class BuildJ15Test extends TestCase
         CivicrmBridgeBuildChecks::assertParams($names);
         CivicrmBridgeBuildChecks::assertCoreShipped($files, 'civicrmbridge/core/');
         CivicrmBridgeBuildChecks::assertKeysDefined($xml, $files['civicrmbridge.xml'], $files['en-GB.plg_user_civicrmbridge.ini']);
+        // 1.5 showed raw language keys: its labels and descriptions are plain English.
+        foreach ($xml->xpath('//param') as $p) {
+            foreach (array('label', 'description', 'default') as $attr) {
+                $this->assertDoesNotMatchRegularExpression('/^PLG_/', (string) $p[$attr], 'param ' . $p['name'] . ' ' . $attr . ' is text, not a key');
+            }
+        }
+        $this->assertDoesNotMatchRegularExpression('/^PLG_/', (string) $xml->description);
+        CivicrmBridgeBuildChecks::assertWrittenForASiteOwner($files['civicrmbridge.xml'], false);
+        $this->assertSame(array('civicrmbridge/elements/civicrmbridgestatus.php'), array_values(array_filter(array_keys($files), function ($f) {
+            return strpos($f, 'elements/') !== false;
+        })), 'the options panel element ships where params addpath points');
+        $this->assertSame('/plugins/user/civicrmbridge/elements', (string) $xml->params['addpath']);
         CivicrmBridgeBuildChecks::assertPhpLints($files);
     }
 

@@ -10,6 +10,9 @@ if (!defined('_JEXEC')) {
 if (!defined('JPATH_BASE')) {
     define('JPATH_BASE', sys_get_temp_dir());
 }
+if (!defined('JPATH_ADMINISTRATOR')) {
+    define('JPATH_ADMINISTRATOR', sys_get_temp_dir());
+}
 
 class JObject
 {
@@ -112,6 +115,10 @@ class JDatabase extends JObject
     var $_stmt = null;
     /** tests: make every query fail */
     var $broken = false;
+    /** 1.5's debug flag (Global Configuration - Debug System): an SQL error raises JError 500 */
+    var $_debug = 0;
+    /** tests: every statement run */
+    var $log = array();
 
     function __construct($pdo, $prefix)
     {
@@ -139,20 +146,30 @@ class JDatabase extends JObject
         $this->_errorNum = 0;
         $this->_errorMsg = '';
         $this->_stmt = null;
+        $this->log[] = $this->_sql;
         if ($this->broken) {
             $this->_errorNum = 2006;
             $this->_errorMsg = 'MySQL server has gone away SQL=' . $this->_sql;
-            return false;
+        } else {
+            try {
+                $this->_stmt = $this->_pdo->query($this->_sql);
+                $this->_affected = $this->_stmt->rowCount();
+                return $this->_stmt;
+            } catch (PDOException $e) {
+                // The MySQL error number (1146: no such table), as mysql_errno() gives it.
+                $this->_errorNum = isset($e->errorInfo[1]) ? (int) $e->errorInfo[1] : (int) $e->getCode();
+                $this->_errorMsg = $e->getMessage() . ' SQL=' . $this->_sql;
+            }
         }
-        try {
-            $this->_stmt = $this->_pdo->query($this->_sql);
-            $this->_affected = $this->_stmt->rowCount();
-            return $this->_stmt;
-        } catch (PDOException $e) {
-            $this->_errorNum = (int) $e->getCode();
-            $this->_errorMsg = $e->getMessage() . ' SQL=' . $this->_sql;
-            return false;
+        if ($this->_debug) {
+            JError::raiseError(500, 'JDatabaseMySQL::query: ' . $this->_errorNum . ' - ' . $this->_errorMsg);
         }
+        return false;
+    }
+
+    function debug($level)
+    {
+        $this->_debug = (int) $level;
     }
 
     function getAffectedRows()
@@ -228,11 +245,113 @@ class JUser extends JObject
     }
 }
 
+/**
+ * JError as 1.5 sets it up: E_ERROR handled by 'callback' JError::customErrorPage, which renders
+ * the error page and exits (here: recorded in $pages, so a test sees it happened).
+ */
+class JError
+{
+    static $handlers = array();
+    static $pages = array();
+
+    static function reset()
+    {
+        JError::$handlers = array(
+            E_NOTICE => array('mode' => 'message'),
+            E_WARNING => array('mode' => 'message'),
+            E_ERROR => array('mode' => 'callback', 'options' => array('JError', 'customErrorPage')),
+        );
+        JError::$pages = array();
+    }
+
+    static function getErrorHandling($level)
+    {
+        return JError::$handlers[$level];
+    }
+
+    static function setErrorHandling($level, $mode, $options = null)
+    {
+        JError::$handlers[$level] = array('mode' => $mode);
+        if ($options !== null) {
+            JError::$handlers[$level]['options'] = $options;
+        }
+        return true;
+    }
+
+    static function raiseError($code, $msg, $info = null)
+    {
+        if (JError::$handlers[E_ERROR]['mode'] === 'callback') {
+            JError::$pages[] = $code . ' ' . $msg;
+        }
+        return false;
+    }
+}
+JError::reset();
+
+class JSession extends JObject
+{
+    var $data = array();
+
+    function set($name, $value = null, $namespace = 'default')
+    {
+        $this->data[$namespace . '.' . $name] = $value;
+    }
+
+    function get($name, $default = null, $namespace = 'default')
+    {
+        return isset($this->data[$namespace . '.' . $name]) ? $this->data[$namespace . '.' . $name] : $default;
+    }
+}
+
+class JURI extends JObject
+{
+    static $current = 'http://localhost/administrator/index.php?option=com_plugins&view=plugin&client=site&task=edit&cid[]=9';
+    var $_uri;
+
+    static function &getInstance($uri = 'SERVER')
+    {
+        $instance = new JURI();
+        $instance->_uri = JURI::$current;
+        return $instance;
+    }
+
+    function toString($parts = array())
+    {
+        return $this->_uri;
+    }
+}
+
+class JUtility
+{
+    static function getToken($forceNew = false)
+    {
+        return 'f00dcafef00dcafef00dcafef00dcafe';
+    }
+}
+
+/** JParameter's element base class (what fetchElement gets: $this->_parent is the JParameter). */
+class JElement extends JObject
+{
+    var $_parent = null;
+
+    function __construct($parent = null)
+    {
+        $this->_parent = $parent;
+    }
+}
+
 /** The site application ($mainframe); redirect() records instead of exiting. */
 class JApplication extends JObject
 {
     var $redirected = null;
     var $messages = array();
+    var $_messageQueue = array();
+    var $closed = false;
+
+    function close($code = 0)
+    {
+        $this->closed = true; // the real one exits
+    }
 
     function redirect($url, $msg = '', $msgType = 'message')
     {
@@ -245,6 +364,7 @@ class JApplication extends JObject
     function enqueueMessage($msg, $type = 'message')
     {
         $this->messages[] = array($msg, $type);
+        $this->_messageQueue[] = array('message' => $msg, 'type' => strtolower($type));
     }
 }
 
@@ -254,6 +374,15 @@ class JFactory
     static $database = null;
     static $user = null;
     static $application = null;
+    static $session = null;
+
+    static function &getSession($options = array())
+    {
+        if (JFactory::$session === null) {
+            JFactory::$session = new JSession();
+        }
+        return JFactory::$session;
+    }
 
     static function &getDBO()
     {
@@ -299,6 +428,12 @@ class JRequest
     static function setVar($name, $value = null, $hash = 'method', $overwrite = true)
     {
         JRequest::$data[$name] = $value;
+    }
+
+    /** 1.5: the form token is a request variable named by the token, with the value 1. */
+    static function checkToken($method = 'post')
+    {
+        return JRequest::getVar(JUtility::getToken(), '') === '1' || JRequest::getVar(JUtility::getToken(), '') === 1;
     }
 }
 
