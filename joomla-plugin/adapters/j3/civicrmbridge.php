@@ -4,7 +4,9 @@
  *
  * A thin adapter: it translates the 1.6+ user events (legacy listener methods, positional
  * arguments) into calls on the shared core (core/, CivicrmBridge_Bridge), which makes every
- * decision. Fail-open: every listener catches Exception and Throwable and returns true.
+ * decision. Fail-open: every listener catches Exception and Throwable and returns true. Every
+ * listener parameter has a default: a third-party trigger with fewer arguments must not raise
+ * ArgumentCountError before the try (Joomla 4's adapter does the same).
  *
  * The login is sent from ONE place per Joomla version, never twice:
  *  - 3.2+: onUserAfterLogin. It fires only once every user plugin has accepted the login (a
@@ -33,7 +35,7 @@ class PlgUserCivicrmbridge extends JPlugin
     private $config = null;
 
     /** The old user before a save: the core remembers the old email. No network here. */
-    public function onUserBeforeSave($oldUser, $isNew, $newUser)
+    public function onUserBeforeSave($oldUser = array(), $isNew = false, $newUser = array())
     {
         try {
             if (!$isNew && is_array($oldUser) && ($bridge = $this->bridge()) !== null) {
@@ -47,14 +49,14 @@ class PlgUserCivicrmbridge extends JPlugin
         return true;
     }
 
-    public function onUserAfterSave($user, $isNew, $success, $msg = null)
+    public function onUserAfterSave($user = array(), $isNew = false, $success = true, $msg = null)
     {
         $this->forward('onUserAfterSave', $user, (bool) $isNew, (bool) $success);
         return true;
     }
 
     /** The user about to be deleted: the after-delete event then carries id, username and email. */
-    public function onUserBeforeDelete($user)
+    public function onUserBeforeDelete($user = array())
     {
         try {
             if (is_array($user) && ($bridge = $this->bridge()) !== null) {
@@ -68,7 +70,7 @@ class PlgUserCivicrmbridge extends JPlugin
         return true;
     }
 
-    public function onUserAfterDelete($user, $success, $msg = null)
+    public function onUserAfterDelete($user = array(), $success = true, $msg = null)
     {
         $this->forward('onUserAfterDelete', is_array($user) ? $user : array(), null, (bool) $success);
         return true;
@@ -79,7 +81,7 @@ class PlgUserCivicrmbridge extends JPlugin
      * Sent from here only where onUserAfterLogin does not exist (1.6 - 3.1). Never returns false:
      * that would fail the login.
      */
-    public function onUserLogin($user, $options = array())
+    public function onUserLogin($user = array(), $options = array())
     {
         try {
             if ($this->afterLoginAvailable() || !is_array($user) || !isset($user['username'])) {
@@ -88,13 +90,11 @@ class PlgUserCivicrmbridge extends JPlugin
             if (($bridge = $this->bridge()) === null || !$this->config->forwards('login')) {
                 return true;
             }
-            $login = array(
-                'id' => CivicrmBridge_Bridge::resolveUserId(new CivicrmBridge_JoomlaDb(JFactory::getDbo()), $user['username']),
-                'username' => $user['username'],
-                'email' => isset($user['email']) ? $user['email'] : '',
-                'name' => isset($user['fullname']) ? $user['fullname'] : '',
-            );
-            $bridge->handle('onUserLogin', $login, null, true);
+            // The id and the real block flag from #__users (the response has neither).
+            $login = CivicrmBridge_Bridge::loadUser(new CivicrmBridge_JoomlaDb(JFactory::getDbo()), $user['username']);
+            if ($login !== null) {
+                $bridge->handle('onUserLogin', $login, null, true);
+            }
         } catch (Exception $e) {
             $this->logThrown($e);
         } catch (Throwable $e) {
@@ -104,7 +104,7 @@ class PlgUserCivicrmbridge extends JPlugin
     }
 
     /** 3.2+: $options['user'] is the logged-in JUser (with its id). Sent as the protocol's onUserLogin. */
-    public function onUserAfterLogin($options)
+    public function onUserAfterLogin($options = array())
     {
         try {
             if ($this->afterLoginAvailable() && is_array($options) && isset($options['user']) && is_object($options['user'])) {
@@ -118,7 +118,7 @@ class PlgUserCivicrmbridge extends JPlugin
         return true;
     }
 
-    public function onUserLogout($user, $options = array())
+    public function onUserLogout($user = array(), $options = array())
     {
         $this->forward('onUserLogout', is_array($user) ? $user : array(), null, true);
         return true;

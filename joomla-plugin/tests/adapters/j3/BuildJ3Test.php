@@ -30,6 +30,13 @@ class BuildJ3Test extends TestCase
         $this->assertIsArray(parse_ini_string($ini), 'the .ini parses');
         $this->assertIsArray(parse_ini_string($files['language/en-GB/en-GB.plg_user_civicrmbridge.sys.ini']));
         CivicrmBridgeBuildChecks::assertKeysDefined($xml, $files['civicrmbridge.xml'], $ini);
+        CivicrmBridgeBuildChecks::assertWrittenForASiteOwner($ini, true);
+        CivicrmBridgeBuildChecks::assertWrittenForASiteOwner($files['language/en-GB/en-GB.plg_user_civicrmbridge.sys.ini'], true);
+        // MySQL before 5.5.3 has no utf8mb4 and 1.6 - 3.4 installers run the file as it is.
+        $this->assertStringNotContainsString('CHARSET=utf8mb4', $files['sql/install.mysql.sql']);
+        $this->assertStringContainsString('DEFAULT CHARSET=utf8;', $files['sql/install.mysql.sql']);
+        $this->assertArrayHasKey('fields/civicrmbridgestatus.php', $files);
+        $this->assertSame('/plugins/user/civicrmbridge/fields', (string) $xml->config->fields['addfieldpath']);
         CivicrmBridgeBuildChecks::assertPhpLints($files);
     }
 

@@ -322,7 +322,8 @@ namespace Joomla\CMS\Plugin {
      * 4.x signature: the dispatcher first, then the plugin's row (type, name, params JSON). Like 3.x's
      * JPlugin stub: each generation's stubs are loaded alone (their class names clash), so no sharing.
      */
-    abstract class CMSPlugin implements \Joomla\CMS\Extension\PluginInterface
+    /** The body of every CMSPlugin variant below (only the constructor's signature differs). */
+    trait CMSPluginBody
     {
         public $params = null;
         protected $_name = null;
@@ -331,7 +332,7 @@ namespace Joomla\CMS\Plugin {
         private $application = null;
         private $dispatcher = null;
 
-        public function __construct(&$subject, $config = [])
+        private function init($subject, $config)
         {
             if (isset($config['params'])) {
                 $this->params = $config['params'] instanceof Registry ? $config['params'] : new Registry($config['params']);
@@ -361,11 +362,61 @@ namespace Joomla\CMS\Plugin {
         {
             return $this->application;
         }
+
+        public function setDispatcher($dispatcher)
+        {
+            $this->dispatcher = $dispatcher;
+        }
+    }
+
+    $stubMinor = getenv('CIVICRMBRIDGE_STUB_JOOMLA') ?: (defined('CIVICRMBRIDGE_STUB_J5') ? '5.0' : '4.4');
+    if (version_compare($stubMinor, '5.4', '>=')) {
+        /** 5.4+: the plugin's row only; a dispatcher first still works but is deprecated (as core does). */
+        abstract class CMSPlugin implements \Joomla\CMS\Extension\PluginInterface
+        {
+            use CMSPluginBody;
+
+            public function __construct($config = [])
+            {
+                $dispatcher = null;
+                if ($config instanceof \Joomla\Event\DispatcherInterface) {
+                    @trigger_error('Passing an instance of Joomla\\Event\\DispatcherInterface to CMSPlugin::__construct() will not be supported in 7.0.', E_USER_DEPRECATED);
+                    \Joomla\CMS\Plugin\PluginHelper::$deprecations[] = 'dispatcher passed to the plugin constructor';
+                    $dispatcher = $config;
+                    $config = func_num_args() > 1 ? func_get_arg(1) : [];
+                }
+                $this->init($dispatcher, $config);
+            }
+        }
+    } elseif (version_compare($stubMinor, '5.0', '>=')) {
+        /** 5.0 - 5.3: the dispatcher first, typed, not by reference. */
+        abstract class CMSPlugin implements \Joomla\CMS\Extension\PluginInterface
+        {
+            use CMSPluginBody;
+
+            public function __construct(\Joomla\Event\DispatcherInterface $dispatcher, array $config = [])
+            {
+                $this->init($dispatcher, $config);
+            }
+        }
+    } else {
+        /** 4.x: the dispatcher first, by reference. */
+        abstract class CMSPlugin implements \Joomla\CMS\Extension\PluginInterface
+        {
+            use CMSPluginBody;
+
+            public function __construct(&$subject, $config = [])
+            {
+                $this->init($subject, $config);
+            }
+        }
     }
 
     class PluginHelper
     {
         public static $plugins = [];
+        /** tests: deprecated uses the stubs noticed (5.4+: a dispatcher passed to a plugin constructor) */
+        public static $deprecations = [];
 
         public static function getPlugin($type, $plugin = null)
         {

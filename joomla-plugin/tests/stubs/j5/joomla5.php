@@ -6,6 +6,10 @@
  * deletingResult, options).
  */
 namespace {
+    // 5.x's CMSPlugin constructor (5.0 - 5.3 by default; CIVICRMBRIDGE_STUB_JOOMLA=5.4 for 5.4+).
+    if (!defined('CIVICRMBRIDGE_STUB_J5')) {
+        define('CIVICRMBRIDGE_STUB_J5', true);
+    }
     require_once dirname(__DIR__) . '/j4/joomla4.php';
 }
 

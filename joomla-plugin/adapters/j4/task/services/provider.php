@@ -25,8 +25,17 @@ return new class implements ServiceProviderInterface
         $container->set(
             PluginInterface::class,
             function (Container $container) {
-                $dispatcher = $container->get(DispatcherInterface::class);
-                $plugin     = new Civicrmbridgeretry($dispatcher, (array) PluginHelper::getPlugin('task', 'civicrmbridgeretry'));
+                $config = (array) PluginHelper::getPlugin('task', 'civicrmbridgeretry');
+                // 4.x - 5.3 take the dispatcher first (&$subject, then DispatcherInterface $dispatcher);
+                // 5.4+ only the plugin's row ($config), where passing the dispatcher is deprecated.
+                $parameters = (new \ReflectionMethod(Civicrmbridgeretry::class, '__construct'))->getParameters();
+
+                if ($parameters !== [] && $parameters[0]->getName() !== 'config') {
+                    $dispatcher = $container->get(DispatcherInterface::class);
+                    $plugin     = new Civicrmbridgeretry($dispatcher, $config);
+                } else {
+                    $plugin = new Civicrmbridgeretry($config);
+                }
                 // CMSPlugin::setApplication() exists from 4.2 on.
                 if (method_exists($plugin, 'setApplication')) {
                     $plugin->setApplication(Factory::getApplication());

@@ -31,6 +31,7 @@ use Joomla\CMS\Language\Text;
 use Joomla\CMS\Plugin\CMSPlugin;
 use Joomla\Database\DatabaseAwareInterface;
 use Joomla\Database\DatabaseAwareTrait;
+use Joomla\Event\DispatcherInterface;
 use Joomla\Event\EventInterface;
 use Joomla\Event\SubscriberInterface;
 
@@ -46,6 +47,18 @@ final class Civicrmbridge extends CMSPlugin implements SubscriberInterface, Data
     protected $autoloadLanguage = true;
 
     private ?\CivicrmBridge_Bridge $bridge = null;
+
+    /**
+     * Whether CMSPlugin's constructor still takes the dispatcher first (5.0 - 5.3:
+     * `__construct(DispatcherInterface $dispatcher, array $config = [])`) or only the plugin's row
+     * (5.4+: `__construct($config = [])`, where passing the dispatcher is deprecated).
+     */
+    public static function constructorWantsDispatcher(\ReflectionMethod $constructor): bool
+    {
+        $first = $constructor->getParameters()[0] ?? null;
+
+        return $first !== null && $first->getName() !== 'config';
+    }
 
     public static function getSubscribedEvents(): array
     {
