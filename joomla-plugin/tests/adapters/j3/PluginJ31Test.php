@@ -28,4 +28,16 @@ class PluginJ31Test extends PluginJ3Test
             $this->assertCount(1, CivicrmBridgeTestFixture::requests(), $class . ' sends the login once');
         }
     }
+
+    /** 1.6 - 3.1: the login response has no block flag; it comes from #__users. */
+    public function testALoginSendsTheBlockFlagReadFromTheUsersTable()
+    {
+        CivicrmBridgeTestFixture::insertUser(78, 'cat', 'cat@example.org', 'Cat Fox', 1);
+        $plugin = $this->makePlugin(CivicrmBridgeTestFixture::params());
+        $this->assertTrue($plugin->onUserLogin(array('username' => 'cat', 'password' => 'x'), array()));
+        $requests = CivicrmBridgeTestFixture::requests();
+        $this->assertCount(1, $requests);
+        $body = json_decode($requests[0]['body'], true);
+        $this->assertSame(array(78, 1, 'cat@example.org'), array($body['user']['id'], $body['user']['block'], $body['user']['email']));
+    }
 }

@@ -12,6 +12,7 @@ class PluginJ3Test extends AdapterContractTestCase
         JFactory::$database = new JDatabaseDriver(CivicrmBridgeTestFixture::$pdo, CivicrmBridgeTestFixture::$prefix);
         JFactory::$user = null;
         JFactory::$application = null;
+        JRequest::$data = array();
     }
 
     protected function makePlugin(array $params)
@@ -104,5 +105,60 @@ class PluginJ3Test extends AdapterContractTestCase
         list($code, $out) = CivicrmBridgeTestFixture::runCronScript();
         $this->assertSame(0, $code, $out);
         $this->assertDeliveredLater($rows[0]['jti'], $rows[0]['body']);
+    }
+
+    public function testListenersCalledWithFewerArgumentsThanJoomlaPassesStillCarryOn()
+    {
+        $plugin = $this->makePlugin(CivicrmBridgeTestFixture::params());
+        foreach (array('onUserBeforeSave', 'onUserAfterSave', 'onUserBeforeDelete', 'onUserAfterDelete', 'onUserLogin', 'onUserAfterLogin', 'onUserLogout') as $method) {
+            $this->assertTrue($plugin->$method(), $method . '() with no argument: no ArgumentCountError');
+        }
+        $this->assertSame(array(), CivicrmBridgeTestFixture::requests());
+    }
+
+    public function testTheOptionsPanelShowsTheQueueTestsTheConnectionAndSendsNowWithTheToken()
+    {
+        require_once CivicrmBridgeTestFixture::pluginRoot() . '/adapters/j3/fields/civicrmbridgestatus.php';
+        CivicrmBridgeTestFixture::insertUser(42, 'ann', 'ann@example.org', 'Ann Lee');
+        CivicrmBridgeTestFixture::setMode('503');
+        $this->makePlugin(CivicrmBridgeTestFixture::params())->onUserAfterSave($this->user(), false, true, null);
+        CivicrmBridge_Bridge::resetCircuit(); // the admin's page is a later request
+        CivicrmBridgeTestFixture::setMode('200');
+        $saved = CivicrmBridgeTestFixture::params();
+        $form = new class ($saved) {
+            public function __construct(private array $params)
+            {
+            }
+
+            public function getValue($name, $group = null)
+            {
+                return $group === 'params' && isset($this->params[$name]) ? $this->params[$name] : null;
+            }
+        };
+        $field = new JFormFieldCivicrmbridgestatus($form);
+        $before = count(CivicrmBridgeTestFixture::requests());
+        $html = $field->input();
+        $this->assertStringContainsString('Events waiting to be sent to CiviCRM: <strong class="civicrmbridge-pending">1</strong>', $html);
+        $this->assertStringContainsString('extension_id=9&amp;civicrmbridge=test&amp;c0ffee00c0ffee00c0ffee00c0ffee00=1', $html);
+        $this->assertSame($before, count(CivicrmBridgeTestFixture::requests()));
+
+        JRequest::$data = array('civicrmbridge' => 'retry'); // without the token: only shown
+        $field->input();
+        $this->assertCount(1, CivicrmBridgeTestFixture::outboxRows());
+
+        JRequest::$data = array('civicrmbridge' => 'test', 'c0ffee00c0ffee00c0ffee00c0ffee00' => '1');
+        $this->assertStringContainsString('<strong>Connected.</strong>', $field->input());
+        $wrong = new JFormFieldCivicrmbridgestatus(new class () {
+            public function getValue($name, $group = null)
+            {
+                $p = CivicrmBridgeTestFixture::params(array('secret' => str_repeat('w', 40)));
+                return $p[$name] ?? null;
+            }
+        });
+        $this->assertStringContainsString('<strong>Not connected: wrong shared secret.</strong>', $wrong->input());
+
+        JRequest::$data = array('civicrmbridge' => 'retry', 'c0ffee00c0ffee00c0ffee00c0ffee00' => '1');
+        $this->assertStringContainsString('Sent now: 1.', $field->input());
+        $this->assertSame(array(), CivicrmBridgeTestFixture::outboxRows());
     }
 }

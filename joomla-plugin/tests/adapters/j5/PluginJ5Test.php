@@ -122,4 +122,61 @@ class PluginJ5Test extends NamespacedAdapterTestCase
         $this->assertNull($plugin->onUserLogout(new Event('onUserLogout', array())));
     }
 
+
+    public function testTheConstructorCheckTellsJoomla50To53FromJoomla54()
+    {
+        // 5.0 - 5.3: (DispatcherInterface $dispatcher, array $config = []); 5.4+: ($config = []).
+        $old = new ReflectionMethod(new class (new \Joomla\Event\Dispatcher()) {
+            public function __construct(\Joomla\Event\DispatcherInterface $dispatcher, array $config = [])
+            {
+            }
+        }, '__construct');
+        $new = new ReflectionMethod(new class () {
+            public function __construct($config = [])
+            {
+            }
+        }, '__construct');
+        $this->assertTrue(Civicrmbridge::constructorWantsDispatcher($old));
+        $this->assertFalse(Civicrmbridge::constructorWantsDispatcher($new));
+        $this->assertTrue(Civicrmbridge::constructorWantsDispatcher(new ReflectionMethod(Civicrmbridge::class, '__construct')), 'these stubs are 5.0 - 5.3');
+    }
+
+    /**
+     * Joomla 5.4+ (stubs with 5.4's constructor, in their own process): both providers build their
+     * plugin from its row alone, without the deprecated dispatcher argument, and it works.
+     */
+    public function testOnJoomla54TheProvidersPassNoDispatcher()
+    {
+        $script = tempnam(sys_get_temp_dir(), 'cbt17-j54-');
+        file_put_contents($script, '<?php
+            require ' . var_export(CivicrmBridgeTestFixture::pluginRoot() . '/tests/adapters/fixtures/LoadGeneration.php', true) . ';
+            CivicrmBridgeGeneration::load("j5");
+            $out = [];
+            foreach (["user" => "/adapters/j5/user/services/provider.php", "task" => "/adapters/j4/task/services/provider.php"] as $group => $file) {
+                $name = $group === "user" ? "civicrmbridge" : "civicrmbridgeretry";
+                \Joomla\CMS\Plugin\PluginHelper::$plugins[$group . "." . $name] = (object) ["type" => $group, "name" => $name, "params" => "{\"site_id\":\"s54\"}"];
+                $provider = require CivicrmBridgeTestFixture::pluginRoot() . $file;
+                $container = new \Joomla\DI\Container();
+                $container->set(\Joomla\Event\DispatcherInterface::class, new \Joomla\Event\Dispatcher());
+                $container->set(\Joomla\Database\DatabaseInterface::class, new \Joomla\Database\DatabaseDriver(new PDO("mysql:host=127.0.0.1;port=3306", "root", ""), "x_"));
+                $provider->register($container);
+                $plugin = $container->get(\Joomla\CMS\Extension\PluginInterface::class);
+                $out[$group] = [get_class($plugin), $plugin->params->get("site_id")];
+            }
+            $out["deprecations"] = \Joomla\CMS\Plugin\PluginHelper::$deprecations;
+            echo json_encode($out);
+        ');
+        $env = array('CIVICRMBRIDGE_STUB_JOOMLA' => '5.4', 'PATH' => (string) getenv('PATH'));
+        $proc = proc_open(array(PHP_BINARY, $script), array(1 => array('pipe', 'w'), 2 => array('pipe', 'w')), $pipes, null, $env);
+        $out = stream_get_contents($pipes[1]);
+        $err = stream_get_contents($pipes[2]);
+        $code = proc_close($proc);
+        unlink($script);
+        $this->assertSame(0, $code, $out . $err);
+        $this->assertSame(array(
+            'user' => array(Civicrmbridge::class, 's54'),
+            'task' => array('Civicrm\\Plugin\\Task\\Civicrmbridgeretry\\Extension\\Civicrmbridgeretry', 's54'),
+            'deprecations' => array(),
+        ), json_decode($out, true), $err);
+    }
 }

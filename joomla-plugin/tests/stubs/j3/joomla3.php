@@ -226,3 +226,61 @@ class JText
         return $string;
     }
 }
+
+/** The form field base class, as far as the plugin's status field uses it. */
+abstract class JFormField
+{
+    /** @var object the form: getValue($name, $group) */
+    public $form = null;
+
+    public function __construct($form = null)
+    {
+        $this->form = $form;
+    }
+
+    public function input()
+    {
+        return $this->getInput();
+    }
+
+    abstract protected function getInput();
+}
+
+class JRequest
+{
+    public static $data = array();
+
+    public static function getCmd($name, $default = '', $hash = 'default')
+    {
+        return isset(self::$data[$name]) ? preg_replace('/[^A-Z0-9_\.-]/i', '', (string) self::$data[$name]) : $default;
+    }
+
+    /** The form token is a request variable named by the token, with the value 1. */
+    public static function checkToken($method = 'post')
+    {
+        return isset(self::$data[JSession::getFormToken()]) && (string) self::$data[JSession::getFormToken()] === '1';
+    }
+}
+
+class JSession
+{
+    public static function getFormToken($forceNew = false)
+    {
+        return 'c0ffee00c0ffee00c0ffee00c0ffee00';
+    }
+}
+
+class JUri
+{
+    public static $current = 'http://localhost/administrator/index.php?option=com_plugins&view=plugin&layout=edit&extension_id=9';
+
+    public static function getInstance($uri = 'SERVER')
+    {
+        return new self();
+    }
+
+    public function toString(array $parts = array())
+    {
+        return self::$current;
+    }
+}

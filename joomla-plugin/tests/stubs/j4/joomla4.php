@@ -263,6 +263,18 @@ namespace Joomla\CMS\Application {
         public $redirected = null;
         public $messages = [];
         public $identity = null;
+        /** @var \Joomla\Input\Input the request */
+        public $input;
+
+        public function __construct()
+        {
+            $this->input = new \Joomla\Input\Input();
+        }
+
+        public function getInput()
+        {
+            return $this->input;
+        }
 
         public function getIdentity()
         {
@@ -294,10 +306,90 @@ namespace Joomla\CMS\Language {
     }
 }
 
+namespace Joomla\Input {
+    class Input
+    {
+        public $data = [];
+
+        public function getCmd($name, $default = '')
+        {
+            return isset($this->data[$name]) ? preg_replace('/[^A-Z0-9_\.-]/i', '', (string) $this->data[$name]) : $default;
+        }
+
+        public function get($name, $default = null, $filter = 'cmd')
+        {
+            return $this->data[$name] ?? $default;
+        }
+    }
+}
+
+namespace Joomla\CMS\Session {
+    class Session
+    {
+        public static function getFormToken($forceNew = false)
+        {
+            return 'beef0000beef0000beef0000beef0000';
+        }
+
+        public static function checkToken($method = 'post')
+        {
+            return (string) \Joomla\CMS\Factory::getApplication()->input->get(self::getFormToken(), '') === '1';
+        }
+    }
+}
+
+namespace Joomla\CMS\Uri {
+    class Uri
+    {
+        public static $current = 'http://localhost/administrator/index.php?option=com_plugins&view=plugin&layout=edit&extension_id=9';
+
+        public static function getInstance($uri = 'SERVER')
+        {
+            return new self();
+        }
+
+        public function toString(array $parts = [])
+        {
+            return self::$current;
+        }
+    }
+}
+
+namespace Joomla\CMS\Form {
+    /** The form field base class, as far as the plugin's status field uses it. */
+    abstract class FormField
+    {
+        /** @var object the form: getValue($name, $group) */
+        protected $form = null;
+
+        public function __construct($form = null)
+        {
+            $this->form = $form;
+        }
+
+        public function input()
+        {
+            return $this->getInput();
+        }
+
+        abstract protected function getInput();
+    }
+}
+
 namespace Joomla\CMS {
     class Factory
     {
         public static $application = null;
+        /** @var \Joomla\DI\Container|null what getContainer() returns (tests set the database in it) */
+        public static $container = null;
+
+        public static function getContainer()
+        {
+            if (self::$container === null) {
+                self::$container = new \Joomla\DI\Container();
+            }
+            return self::$container;
+        }
 
         public static function getApplication($id = null, array $config = [], $prefix = 'J')
         {
