@@ -37,7 +37,7 @@ interface User { id: number, username: string, email: string, name: string }
 interface Call { event: string, returned: unknown, seconds: number }
 interface OutboxRow { id: number, jti: string, event: string, user_id: number, body: string, status: string, attempts: number, next_attempt_at: number, last_error: string | null }
 interface Drain { via: 'cron' | 'task', exit: number, output: string, counts: { delivered: number, failed: number, pending: number } | null }
-interface Run { generation: Gen, scenario: string, calls: Call[], elapsed: number, outbox: OutboxRow[], drain?: Drain, log: string[], error?: string }
+interface Run { generation: Gen, scenario: string, calls: Call[], elapsed: number, outbox: OutboxRow[], drain?: Drain, panel?: string, log: string[], error?: string }
 
 /** Runs one scenario (one Joomla request) in php-cli; resolves with the driver's JSON line. */
 function php (gen: Gen, scenario: string, config: Record<string, unknown>): Promise<Run> {
@@ -345,18 +345,79 @@ for (const { gen, label } of GENERATIONS) {
       await db.sql.query(`UPDATE ${OUTBOX} SET next_attempt_at = 0 WHERE jti = ?`, [row!.jti])
       const again = await run('drain', undefined, { bridgeUrl: bad.url })
       t.equal(bad.requests, 2, 'the drain tried it once')
-      t.same(again.drain!.counts, { delivered: 0, failed: 0, pending: 1 })
+      // pending: every row still waiting (the earlier tests' rows too), not only the one tried.
+      t.same(again.drain!.counts, { delivered: 0, failed: 0, pending: await count(db, OUTBOX, "status = 'pending'") })
+      t.ok(again.drain!.counts!.pending > 1, 'the rows not due yet are counted')
       t.match(again.outbox.find((o) => o.jti === row!.jti), { status: 'pending', attempts: 1, last_error: /^HTTP 200 not from the bridge/ })
       t.equal(await count(db, 'civibridge_event'), eventsBefore, 'the real bridge still saw nothing')
 
       // With the right URL the same event (same jti) is delivered.
       await db.sql.query(`UPDATE ${OUTBOX} SET next_attempt_at = 0 WHERE jti = ?`, [row!.jti])
       const fixed = await run('drain')
-      t.same(fixed.drain!.counts, { delivered: 1, failed: 0, pending: 0 })
+      t.same(fixed.drain!.counts, { delivered: 1, failed: 0, pending: await count(db, OUTBOX, "status = 'pending'") })
       t.notOk(fixed.outbox.some((o) => o.jti === row!.jti), 'gone from the outbox')
       t.same((await outbox()).map((o) => o.jti).filter((j) => !earlier.has(j)), [], 'nothing else queued')
       await bridge.flush()
       t.same(await db.rows('SELECT event, uf_id FROM civibridge_event WHERE jti = ?', [row!.jti]), [{ event: names.login, uf_id: 42 }], 'the bridge has the jti once')
     })
+
+    await t.test('7a. an admin blocking 5 users while the bridge hangs: one delivery attempt, the other 4 go straight to the outbox', async (t) => {
+      const bad = await badBridge(t)
+      bad.mode = 'hang'
+      const users = [60, 61, 62, 63, 64].map((id) => ({ id, username: `b${id}`, email: `b${id}@example.org`, name: `Blocked ${id}` }))
+      for (const u of users) await db.sql.query(`INSERT INTO ${PREFIX}users (id, name, username, email, params) VALUES (?, ?, ?, ?, '')`, [u.id, u.name, u.username, u.email])
+      const earlier = new Set((await outbox()).map((o) => o.jti))
+      const eventsBefore = await count(db, 'civibridge_event')
+      const r = await php(gen, 'block-many', config({ bridgeUrl: bad.url, timeout: 1, users }))
+      listenersCarriedOn(t, r)
+      t.equal(bad.requests, 1, 'the hanging bridge got one request for five events (one timeout, not five)')
+      const added = r.outbox.filter((o) => !earlier.has(o.jti))
+      t.same(added.map((o) => [o.event, o.user_id, o.status]), users.map((u) => [names.save, u.id, 'pending']), 'all five queued, in order')
+      t.match(added[0]?.last_error, /^network: .*timed out/i, 'the first one timed out')
+      for (const o of added.slice(1)) t.match(o.last_error, /^network: not tried: the bridge did not answer earlier in this request/, `user ${o.user_id}: not tried`)
+      t.same(added.map((o) => JSON.parse(o.body).user.block), [1, 1, 1, 1, 1], 'each body says blocked')
+      t.equal(await count(db, 'civibridge_event'), eventsBefore, 'the real bridge saw nothing')
+    })
+
+    await t.test('7b. the options panel: the queue as the database holds it, Test connection (connected, wrong secret, unreachable), Send now', async (t) => {
+      const pending = await count(db, OUTBOX, "status = 'pending'")
+      t.ok(pending > 0, 'events wait from the tests above')
+      const shown = await run('panel')
+      t.match(shown.panel, new RegExp(`Events waiting to be sent to CiviCRM: <strong class="civicrmbridge-pending">${pending}</strong>`))
+      t.match(shown.panel, /Test connection<\/a>/)
+      t.equal(await count(db, OUTBOX, "status = 'pending'"), pending, 'showing the page changes nothing')
+
+      const ok = await run('panel', undefined, { action: 'test' })
+      t.match(ok.panel, /<strong>Connected\.<\/strong>/, 'the real bridge answered the signed ping')
+      const wrongSecret = await run('panel', undefined, { action: 'test', secret: 'not-the-secret-not-the-secret-not-the-secret' })
+      t.match(wrongSecret.panel, /<strong>Not connected: wrong shared secret\.<\/strong>/)
+      const dead = await run('panel', undefined, { action: 'test', bridgeUrl: `http://127.0.0.1:${await freePort()}` })
+      t.match(dead.panel, /<strong>Not connected: the bridge cannot be reached\.<\/strong>/)
+      t.equal(await count(db, 'civibridge_event', 'jti LIKE ?', ['%']), await count(db, 'civibridge_event'), 'pings are not recorded as events')
+
+      const waiting = (await db.rows<{ jti: string }>(`SELECT jti FROM ${OUTBOX} WHERE status = 'pending'`)).map((o) => o.jti)
+      const sent = await run('panel', undefined, { action: 'retry' })
+      const expected = Math.min(pending, 10) // one batch (outbox_batch, default 10)
+      t.match(sent.panel, new RegExp(`Sent now: ${expected}\\.`))
+      t.equal(await count(db, OUTBOX, "status = 'pending'"), pending - expected, 'the sent events left the queue')
+      await bridge.flush()
+      const left = new Set((await outbox()).map((o) => o.jti))
+      const gone = waiting.filter((j) => !left.has(j))
+      t.equal(gone.length, expected)
+      t.equal(await count(db, 'civibridge_event', `jti IN (${gone.map(() => '?').join(',')})`, gone), expected, 'the bridge has each sent event once')
+    })
+
+    if (gen === 'j15') {
+      await t.test('7c. 1.5: a blocked user\'s login (1.5 calls every user plugin even when the login is refused) is sent as blocked and not linked', async (t) => {
+        const dan: User = { id: 70, username: 'dan', email: 'dan@example.org', name: 'Dan Blocked' }
+        await db.sql.query(`INSERT INTO ${PREFIX}users (id, name, username, email, block, params) VALUES (?, ?, ?, ?, 1, '')`, [dan.id, dan.name, dan.username, dan.email])
+        await insertContact(db, { first: 'Dan', last: 'Blocked', emails: [{ email: 'dan@example.org', primary: true }] })
+        const r = await run('login', dan)
+        listenersCarriedOn(t, r)
+        await bridge.flush()
+        t.match(await eventsOf(70), [{ event: 'onLoginUser', result: { action: 'skipped', reason: 'user-blocked' } }])
+        t.equal(await count(db, 'civicrm_uf_match', 'uf_id = 70'), 0, 'not linked')
+      })
+    }
   })
 }

@@ -11,7 +11,9 @@
  *
  * Scenarios: install (what installing and configuring the plugin creates: the outbox table on
  * 1.6+, #__extensions with the parameters on 4.x/5.x), register, email-change, login, delete,
- * drain (1.5/3.x: the core's cron script; 4.x/5.x: the Scheduled Task routine).
+ * block-many (several users blocked in one request), panel (the options' connection and queue
+ * panel, config.action test|retry), drain (1.5/3.x: the core's cron script; 4.x/5.x: the
+ * Scheduled Task routine).
  * Config: bridgeUrl, secret, siteId, dsn, dbUser, dbPassword, prefix, timeout (optional), and
  * user {id, username, email, name, block} for the user scenarios.
  *
@@ -328,24 +330,49 @@ function civicrmbridge_e2e_run(CivicrmBridgeE2eSite $site, string $scenario): ar
             $site->fire($plugin, 'onUserAfterDelete', ['subject' => $props, 'deletingResult' => true, 'errorMessage' => '']);
             return $out;
 
+        case 'block-many':
+            // An admin blocks several users in one request (Users - Block): before-save and
+            // after-save per user, block = 1. Config: users [{id, username, email, name}].
+            $plugin = $site->plugin();
+            foreach ($site->cfg['users'] ?? [] as $u) {
+                $row = $site->userRow(['id' => (int) $u['id']]);
+                if ($row === null) {
+                    throw new RuntimeException('no user ' . $u['id'] . ' to block');
+                }
+                $old = CivicrmBridgeE2eSite::properties($row);
+                $new = array_merge($old, ['block' => 1]);
+                $site->fire($plugin, 'onUserBeforeSave', ['subject' => $old, 'isNew' => false, 'data' => $new]);
+                $site->pdo->prepare('UPDATE `' . $site->prefix . 'users` SET block = 1 WHERE id = ?')->execute([(int) $u['id']]);
+                $site->fire($plugin, 'onUserAfterSave', ['subject' => $new, 'isNew' => false, 'savingResult' => true, 'errorMessage' => '']);
+            }
+            return $out;
+
+        case 'panel':
+            // The plugin's options page: the connection and queue panel; config.action test|retry|''.
+            return ['panel' => civicrmbridge_e2e_panel($site, (string) ($site->cfg['action'] ?? ''))];
+
         case 'drain':
             return ['drain' => $site->gen === 'j15' || $site->gen === 'j3' ? civicrmbridge_e2e_cron($site) : civicrmbridge_e2e_task($site)];
     }
     throw new InvalidArgumentException('unknown scenario ' . $scenario);
 }
 
-/** 1.5 - 4.0: cron runs the core's cli/civicrmbridge-retry.php with the site's settings. */
+/**
+ * 1.5 - 4.0: cron runs the core's cli/civicrmbridge-retry.php. No secret on its command line: the
+ * settings come from the environment here (on a site: configuration.php and the stored parameters).
+ */
 function civicrmbridge_e2e_cron(CivicrmBridgeE2eSite $site): array
 {
     $cfg = $site->cfg;
-    $cmd = [PHP_BINARY, CivicrmBridgeTestFixture::coreDir() . '/cli/civicrmbridge-retry.php',
-        '--dsn=' . $cfg['dsn'], '--user=' . ($cfg['dbUser'] ?? 'root'), '--password=' . ($cfg['dbPassword'] ?? ''),
-        '--prefix=' . $site->prefix, '--bridge-url=' . $cfg['bridgeUrl'], '--secret=' . $cfg['secret'], '--site-id=' . $cfg['siteId']];
+    $cmd = [PHP_BINARY, CivicrmBridgeTestFixture::coreDir() . '/cli/civicrmbridge-retry.php'];
     if (isset($cfg['timeout'])) {
         $cmd[] = '--timeout=' . $cfg['timeout'];
     }
+    $env = ['CIVICRMBRIDGE_DSN' => $cfg['dsn'], 'CIVICRMBRIDGE_DB_USER' => $cfg['dbUser'] ?? 'root', 'CIVICRMBRIDGE_DB_PASSWORD' => $cfg['dbPassword'] ?? '',
+        'CIVICRMBRIDGE_DB_PREFIX' => $site->prefix, 'CIVICRMBRIDGE_BRIDGE_URL' => $cfg['bridgeUrl'], 'CIVICRMBRIDGE_SECRET' => $cfg['secret'],
+        'CIVICRMBRIDGE_SITE_ID' => $cfg['siteId'], 'PATH' => (string) getenv('PATH')];
     $started = microtime(true);
-    $proc = proc_open($cmd, [0 => ['file', '/dev/null', 'r'], 1 => ['pipe', 'w'], 2 => ['pipe', 'w']], $pipes);
+    $proc = proc_open($cmd, [0 => ['file', '/dev/null', 'r'], 1 => ['pipe', 'w'], 2 => ['pipe', 'w']], $pipes, null, $env);
     $stdout = stream_get_contents($pipes[1]);
     $stderr = stream_get_contents($pipes[2]);
     fclose($pipes[1]);
@@ -368,6 +395,51 @@ function civicrmbridge_e2e_task(CivicrmBridgeE2eSite $site): array
     $counts = preg_match('/^delivered (\d+), failed (\d+), pending (\d+)$/', $line, $m)
         ? ['delivered' => (int) $m[1], 'failed' => (int) $m[2], 'pending' => (int) $m[3]] : null;
     return ['via' => 'task', 'exit' => $status, 'output' => $line, 'taskLog' => $task->taskLog, 'counts' => $counts];
+}
+
+/** Renders the generation's options panel (element/field) with the saved parameters, as the admin sees it. */
+function civicrmbridge_e2e_panel(CivicrmBridgeE2eSite $site, string $action): string
+{
+    $params = $site->params();
+    $root = CivicrmBridgeTestFixture::pluginRoot();
+    $site->joomlaDb();
+    $started = microtime(true);
+    switch ($site->gen) {
+        case 'j15':
+            require_once $root . '/adapters/j15/civicrmbridge/elements/civicrmbridgestatus.php';
+            $ini = [];
+            foreach ($params as $k => $v) {
+                $ini[] = $k . '=' . $v;
+            }
+            JRequest::$data = $action === '' ? [] : ['civicrmbridge' => $action, JUtility::getToken() => '1'];
+            $node = null;
+            $html = (new JElementCivicrmbridgestatus(new JParameter(implode("\n", $ini))))->fetchElement('civicrmbridge_status', '', $node, 'params');
+            break;
+        case 'j3':
+            require_once $root . '/adapters/j3/fields/civicrmbridgestatus.php';
+            JRequest::$data = $action === '' ? [] : ['civicrmbridge' => $action, JSession::getFormToken() => '1'];
+            $html = (new JFormFieldCivicrmbridgestatus(new CivicrmBridgeE2eForm($params)))->input();
+            break;
+        default:
+            \Joomla\CMS\Factory::getContainer()->set(\Joomla\Database\DatabaseInterface::class, $site->joomlaDb());
+            \Joomla\CMS\Factory::getApplication()->input->data = $action === '' ? [] : ['civicrmbridge' => $action, \Joomla\CMS\Session\Session::getFormToken() => '1'];
+            $html = (new \Civicrm\Plugin\User\Civicrmbridge\Field\CivicrmbridgestatusField(new CivicrmBridgeE2eForm($params)))->input();
+    }
+    $site->calls[] = ['event' => 'panel:' . ($action === '' ? 'show' : $action), 'returned' => null, 'seconds' => microtime(true) - $started];
+    return $html;
+}
+
+/** The options form as a field sees it: the saved parameters under 'params'. */
+final class CivicrmBridgeE2eForm
+{
+    public function __construct(private array $params)
+    {
+    }
+
+    public function getValue($name, $group = null)
+    {
+        return $group === 'params' ? ($this->params[$name] ?? null) : null;
+    }
 }
 
 function civicrmbridge_e2e_main(array $argv, string $logFile): int
