@@ -187,6 +187,11 @@ function taskPlugin() {
   return zip(unique(tree(path.join(adapters, 'j4', 'task'))));
 }
 
+function quickiconPlugin() {
+  // One Quick Icon plugin for 4.x and 5.x/6.x: the queue on the administrator's home page.
+  return zip(unique(tree(path.join(adapters, 'j4', 'quickicon'))));
+}
+
 function buildPackage(gen) {
   return zip(
     unique([
@@ -194,6 +199,7 @@ function buildPackage(gen) {
       ...tree(path.join(adapters, gen, 'language'), 'language/'),
       { name: 'packages/plg_user_civicrmbridge.zip', data: userPluginJ4plus(gen) },
       { name: 'packages/plg_task_civicrmbridgeretry.zip', data: taskPlugin() },
+      { name: 'packages/plg_quickicon_civicrmbridgequeue.zip', data: quickiconPlugin() },
     ]),
   );
 }

@@ -248,6 +248,14 @@ namespace Joomla\CMS\User {
             $this->guest = $this->id ? 0 : 1;
         }
 
+        /** tests: what authorise() answers (a Super User: true) */
+        public $allowed = true;
+
+        public function authorise($action, $assetname = null)
+        {
+            return $this->allowed;
+        }
+
         public function get($property, $default = null)
         {
             return isset($this->$property) ? $this->$property : $default;
@@ -299,6 +307,12 @@ namespace Joomla\CMS\Application {
 namespace Joomla\CMS\Language {
     class Text
     {
+        /** The key and its arguments (no language files in the tests). */
+        public static function sprintf($string, ...$args)
+        {
+            return $string . ' ' . implode(',', $args);
+        }
+
         public static function _($string, $jsSafe = false, $interpretBackSlashes = true, $script = false)
         {
             return $string;
