@@ -125,7 +125,7 @@ final class CivicrmBridgeMemoryLogger implements CivicrmBridge_Logger
 
 /**
  * `php -S` on a free port with a router script, for transport and cron tests. Stopped by
- * stop() (or at exit) through its own process handle only.
+ * stop() (or at exit): its workers (the children of the pid it started), then itself.
  */
 final class CivicrmBridgeTestHttpServer
 {
@@ -182,7 +182,19 @@ final class CivicrmBridgeTestHttpServer
     public function stop(): void
     {
         if (is_resource($this->process)) {
-            proc_terminate($this->process);
+            $status = proc_get_status($this->process);
+            // php -S with workers forks them: they outlive a terminated master. End the
+            // children of the pid this helper started, then the master.
+            if ($status['running']) {
+                $pid = (int) $status['pid'];
+                $children = @file_get_contents("/proc/$pid/task/$pid/children");
+                foreach (preg_split('/\s+/', trim((string) $children)) as $child) {
+                    if (ctype_digit($child) && function_exists('posix_kill')) {
+                        posix_kill((int) $child, 15);
+                    }
+                }
+                proc_terminate($this->process);
+            }
             proc_close($this->process);
         }
         $this->process = null;
