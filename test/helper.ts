@@ -97,9 +97,20 @@ export async function insertContact (db: TestDb, c: { type?: string, first?: str
 
 /** A snapshot of every row of the tables a request may write, to prove nothing changed. */
 export async function snapshot (db: TestDb): Promise<string> {
-  const tables = ['civicrm_contact', 'civicrm_email', 'civicrm_uf_match', 'civicrm_log', 'civicrm_contribution', 'civicrm_membership', 'civibridge_event', 'civibridge_audit', 'civibridge_user_tombstone', 'civibridge_used_token', 'civibridge_wanted_email']
+  const tables = ['civicrm_contact', 'civicrm_email', 'civicrm_uf_match', 'civicrm_log', ...MONEY_TABLES, 'civibridge_event', 'civibridge_audit', 'civibridge_user_tombstone', 'civibridge_used_token', 'civibridge_wanted_email']
   const parts: string[] = []
   for (const table of tables) parts.push(JSON.stringify(await db.rows(`SELECT * FROM ${table} ORDER BY 1`)))
+  return parts.join('\n')
+}
+
+/** CiviCRM's money tables: contributions, memberships and their financial records. */
+export const MONEY_TABLES = ['civicrm_contribution', 'civicrm_membership', 'civicrm_membership_payment', 'civicrm_line_item',
+  'civicrm_financial_trxn', 'civicrm_entity_financial_trxn', 'civicrm_financial_item']
+
+/** Every row of the money tables: the bridge records no money, so this never changes. */
+export async function moneySnapshot (db: TestDb): Promise<string> {
+  const parts: string[] = []
+  for (const table of MONEY_TABLES) parts.push(`${table} ${JSON.stringify(await db.rows(`SELECT * FROM ${table} ORDER BY 1`))}`)
   return parts.join('\n')
 }
 

@@ -1,6 +1,6 @@
-// The lazy-linking pages over HTTP (Fastify inject): assertion → link → session → clean URL,
-// forms with CSRF, thank-you pages, and an HTML error page for every failure, which changes
-// nothing.
+// "Edit my details" over HTTP (Fastify inject): assertion → link → session → clean URL, the form
+// with CSRF, and an HTML error page for every failure, which changes nothing. The bridge's
+// former contribution and membership pages are gone (test/no-money.test.ts).
 import t from 'tap'
 import type { LightMyRequestResponse } from 'fastify'
 import { signAssertion } from '../server/protocol/sign.js'
@@ -108,85 +108,8 @@ t.test('pages', async (t) => {
     await unchanged(t, () => b.get('/civicrm/profile/edit?gid=2'), 401, /Please sign in first/)
   })
 
-  t.test('contribution page: anonymous visitor, then the same person logged in', async (t) => {
-    const anon = new CookieJar(app)
-    const form = await anon.get('/civicrm/contribute?id=1')
-    t.equal(form.statusCode, 200)
-    t.match(form.body, '<h1>Contribute: Donation</h1>')
-    t.match(form.body, 'name="email" type="email"')
-    t.match(form.body, '<option selected>USD</option>')
-    const bad = await anon.submit('/civicrm/contribute?id=1', { email: 'dee@example.org', first_name: 'Dee', last_name: 'Doe', amount: '10.999', currency: 'EUR' })
-    t.equal(bad.statusCode, 400)
-    t.match(bad.body, 'amount: must be a positive amount with at most 2 decimals')
-    t.match(bad.body, 'value="dee@example.org"', 'what was typed is kept')
-    t.match(bad.body, '<option selected>EUR</option>')
-    t.equal(await count(db, 'civicrm_email', "email = 'dee@example.org'"), 0)
-
-    const thanks = await anon.submit('/civicrm/contribute?id=1', { email: 'Dee@Example.org', first_name: 'Dee', last_name: 'Doe', amount: '10.5', currency: 'EUR' })
-    t.equal(thanks.statusCode, 200)
-    t.match(thanks.body, 'Thank you, Dee Doe. Your contribution of 10.50 EUR to Donation has been received.')
-    const [c] = await db.rows<{ id: number }>("SELECT contact_id AS id FROM civicrm_email WHERE email = 'dee@example.org'")
-    t.match(await db.rows('SELECT total_amount, currency, source FROM civicrm_contribution WHERE contact_id = ?', [c.id]), [{ total_amount: '10.50', currency: 'EUR', source: 'Online Contribution: Donation' }])
-    t.equal(await count(db, 'civicrm_uf_match', `contact_id = ${c.id}`), 0)
-
-    const user = { id: 45, username: 'dee', email: 'dee@example.org', name: 'Dee Doe' }
-    const b = new CookieJar(app)
-    const arrive = await b.get(`/civicrm/contribute?id=3&assertion=${assertion('contribution', user)}`)
-    t.equal(arrive.statusCode, 303)
-    t.equal(arrive.headers.location, '/civicrm/contribute?id=3')
-    t.same(await db.rows('SELECT contact_id FROM civicrm_uf_match WHERE uf_id = 45'), [{ contact_id: c.id }])
-    const mine = await b.get('/civicrm/contribute?id=3')
-    t.match(mine.body, 'You are signed in as <strong>Dee Doe</strong> (dee@example.org)')
-    t.notMatch(mine.body, 'name="email"')
-    const bad2 = await b.submit('/civicrm/contribute?id=3', { amount: '0' })
-    t.equal(bad2.statusCode, 400)
-    t.match(bad2.body, 'You are signed in as')
-    const paid = await b.submit('/civicrm/contribute?id=3', { amount: '7', currency: 'USD' })
-    t.match(paid.body, 'Your contribution of 7.00 USD to Campaign Contribution has been received.')
-    t.equal(await count(db, 'civicrm_contribution', `contact_id = ${c.id}`), 2)
-    t.equal(await count(db, 'civicrm_email', "email = 'dee@example.org'"), 1, 'no duplicate contact')
-
-    await unchanged(t, () => anon.get('/civicrm/contribute?id=99'), 404, /no contribution page 99/)
-    await unchanged(t, () => anon.submit('/civicrm/contribute?id=99', { email: 'x@example.org', amount: '1' }, '/civicrm/contribute?id=1'), 404, /no contribution page 99/)
-    await unchanged(t, () => anon.get(`/civicrm/contribute?id=1&assertion=${assertion('profile')}`), 401, /not contribution/)
-  })
-
-  t.test('membership page: anonymous signup, logged-in signup, errors', async (t) => {
-    const anon = new CookieJar(app)
-    const form = await anon.get('/civicrm/membership?id=2')
-    t.match(form.body, '<h1>Join: Student</h1>')
-    t.match(form.body, /50\.00 USD\. Membership starts today \(\d{4}-\d\d-\d\d\) and runs until \d{4}-\d\d-\d\d\./)
-    const life = await anon.get('/civicrm/membership?id=3')
-    t.match(life.body, 'Free. Membership starts today')
-    t.match(life.body, 'never expires')
-    const bad = await anon.submit('/civicrm/membership?id=2', { email: '', first_name: 'Eve' })
-    t.equal(bad.statusCode, 400)
-    t.match(bad.body, 'email: is required')
-    const ok = await anon.submit('/civicrm/membership?id=2', { email: 'eve@example.org', first_name: 'Eve', last_name: 'Ng' })
-    t.equal(ok.statusCode, 200)
-    t.match(ok.body, /Thank you, Eve Ng\. Your Student membership starts today and runs until \d{4}-\d\d-\d\d\./)
-    t.match(ok.body, /Reference: membership \d+, contribution \d+\./)
-    const okLife = await anon.submit('/civicrm/membership?id=3', { email: 'eve@example.org' })
-    t.match(okLife.body, 'never expires')
-    t.match(okLife.body, /Reference: membership \d+\./)
-    t.equal(await count(db, 'civicrm_email', "email = 'eve@example.org'"), 1)
-
-    const b = new CookieJar(app)
-    const user = { id: 46, username: 'eve', email: 'eve@example.org', name: 'Eve Ng' }
-    t.equal((await b.get(`/civicrm/membership?id=1&assertion=${assertion('membership', user)}`)).statusCode, 303)
-    t.match((await b.get('/civicrm/membership?id=1')).body, 'You are signed in as <strong>Eve Ng</strong>')
-    const joined = await b.submit('/civicrm/membership?id=1', {})
-    t.match(joined.body, 'Your General membership starts today')
-    const [link] = await db.rows<{ contact_id: number }>('SELECT contact_id FROM civicrm_uf_match WHERE uf_id = 46')
-    t.equal(await count(db, 'civicrm_membership', `contact_id = ${link.contact_id}`), 3)
-
-    await db.sql.query("INSERT INTO civicrm_membership_type (id, domain_id, name, member_of_contact_id, financial_type_id, minimum_fee, duration_unit, duration_interval, period_type, is_active) VALUES (7, 1, 'Calendar', 1, 2, 10, 'year', 1, 'fixed', 1)")
-    await unchanged(t, () => anon.get('/civicrm/membership?id=7'), 400, /fixed-period membership types are not supported/)
-    await unchanged(t, () => anon.get('/civicrm/membership?id=99'), 404, /no membership type 99/)
-    await unchanged(t, () => anon.submit('/civicrm/membership?id=2', { email: 'x y' }), 400, /email: must be an email address/)
-    await db.sql.query("UPDATE civicrm_membership_status SET is_active = 0 WHERE name = 'New'")
-    await unchanged(t, () => anon.submit('/civicrm/membership?id=2', { email: 'z@example.org' }), 500, /Something went wrong/)
-    await db.sql.query("UPDATE civicrm_membership_status SET is_active = 1 WHERE name = 'New'")
+  t.test('a malformed address is a 400 page', async (t) => {
+    await unchanged(t, () => app.inject({ method: 'GET', url: '/civicrm/profile/edit?gid=abc' }), 400, /The request could not be accepted/)
   })
 
   t.test('a linked contact without name or email; database errors inside a form are error pages', async (t) => {
@@ -194,8 +117,6 @@ t.test('pages', async (t) => {
     await db.sql.query('INSERT INTO civicrm_uf_match (domain_id, uf_id, uf_name, contact_id) VALUES (1, 47, ?, ?)', ['bare@example.org', bare])
     const b = new CookieJar(app)
     const user = { id: 47, username: 'bare', email: 'bare@example.org', name: '' }
-    t.equal((await b.get(`/civicrm/contribute?id=1&assertion=${assertion('contribution', user)}`)).statusCode, 303)
-    t.match((await b.get('/civicrm/contribute?id=1')).body, '<p class="who">You are signed in as <strong></strong>.</p>')
     t.equal((await b.get(`/civicrm/profile/edit?gid=1&assertion=${assertion('profile', user)}`)).statusCode, 303)
     const form = await b.get('/civicrm/profile/edit?gid=1')
     t.match(form.body, 'id="first_name" name="first_name" type="text" value=""')
@@ -204,20 +125,17 @@ t.test('pages', async (t) => {
     // The table goes away between the form and its submission: a 500 page, nothing saved.
     const csrf = (page: LightMyRequestResponse) => /name="_csrf" value="([^"]+)"/.exec(page.body)![1]
     const token = csrf(form)
-    const token2 = csrf(await b.get('/civicrm/contribute?id=1'))
-    await db.sql.query('RENAME TABLE civicrm_contribution TO civicrm_contribution_away, civicrm_email TO civicrm_email_away')
-    t.teardown(() => db.sql.query('RENAME TABLE civicrm_contribution_away TO civicrm_contribution, civicrm_email_away TO civicrm_email').catch(() => {}))
+    await db.sql.query('RENAME TABLE civicrm_email TO civicrm_email_away')
+    t.teardown(() => db.sql.query('RENAME TABLE civicrm_email_away TO civicrm_email').catch(() => {}))
     const r1 = await b.post('/civicrm/profile/edit?gid=1', { _csrf: token, first_name: 'B', last_name: '', email: 'bare@example.org' })
     t.equal(r1.statusCode, 500)
     t.match(r1.body, 'Something went wrong')
-    const r2 = await b.post('/civicrm/contribute?id=1', { _csrf: token2, amount: '3' })
-    t.equal(r2.statusCode, 500)
-    await db.sql.query('RENAME TABLE civicrm_contribution_away TO civicrm_contribution, civicrm_email_away TO civicrm_email')
+    await db.sql.query('RENAME TABLE civicrm_email_away TO civicrm_email')
     t.match(await db.rows('SELECT first_name FROM civicrm_contact WHERE id = ?', [bare]), [{ first_name: null }])
   })
 
   t.test('every page sends security headers: a CSP allowing only this site\'s scripts and form targets, no framing, no sniffing', async (t) => {
-    for (const url of ['/civicrm/contribute?id=1', '/civicrm/membership?id=2', '/civicrm/profile/edit?gid=1', '/admin/login']) {
+    for (const url of ['/civicrm/profile/edit?gid=1', '/admin/login']) {
       const res = await app.inject({ method: 'GET', url })
       t.match(res.headers['content-security-policy'], /script-src 'self'/, url)
       t.match(res.headers['content-security-policy'], /form-action 'self'/, url)
@@ -242,7 +160,7 @@ t.test('pages', async (t) => {
 t.test('an unreachable database is a 503 page with Retry-After', async (t) => {
   const port = await freePort()
   const app = await buildTestApp(t, { url: `mysql://root@127.0.0.1:${port}/nowhere` } as TestDb)
-  const res = await app.inject({ method: 'GET', url: '/civicrm/contribute?id=1' })
+  const res = await app.inject({ method: 'GET', url: '/civicrm/profile/edit?gid=1' })
   t.equal(res.statusCode, 503)
   t.equal(res.headers['retry-after'], '5')
   t.match(res.body, 'The contact database cannot be reached right now.')

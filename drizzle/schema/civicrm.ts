@@ -1,7 +1,7 @@
 // CiviCRM's own tables, the columns the bridge reads or writes. Written by hand (drizzle-kit
 // pull is unreliable on CiviCRM) and checked against information_schema by
 // test/schema-civicrm.test.ts. The bridge never creates or alters these tables.
-import { mysqlTable, int, varchar, tinyint, timestamp, datetime, text, decimal, date } from 'drizzle-orm/mysql-core'
+import { mysqlTable, int, varchar, tinyint, timestamp, datetime, text } from 'drizzle-orm/mysql-core'
 
 export const civicrmDomain = mysqlTable('civicrm_domain', {
   id: int('id', { unsigned: true }).primaryKey().autoincrement(),
@@ -51,58 +51,6 @@ export const civicrmLog = mysqlTable('civicrm_log', {
   data: text('data'),
   modifiedId: int('modified_id', { unsigned: true }),
   modifiedDate: datetime('modified_date', { mode: 'date' }),
-})
-
-export const civicrmFinancialType = mysqlTable('civicrm_financial_type', {
-  id: int('id', { unsigned: true }).primaryKey().autoincrement(),
-  name: varchar('name', { length: 64 }).notNull(),
-  isActive: tinyint('is_active').notNull().default(1),
-})
-
-export const civicrmContribution = mysqlTable('civicrm_contribution', {
-  id: int('id', { unsigned: true }).primaryKey().autoincrement(),
-  contactId: int('contact_id', { unsigned: true }).notNull(),
-  financialTypeId: int('financial_type_id', { unsigned: true }),
-  receiveDate: datetime('receive_date', { mode: 'date' }),
-  totalAmount: decimal('total_amount', { precision: 20, scale: 2 }).notNull(),
-  invoiceId: varchar('invoice_id', { length: 255 }),
-  trxnId: varchar('trxn_id', { length: 255 }),
-  currency: varchar('currency', { length: 3 }),
-  source: varchar('source', { length: 255 }),
-  isTest: tinyint('is_test').notNull().default(0),
-  isPayLater: tinyint('is_pay_later').notNull().default(0),
-  contributionStatusId: int('contribution_status_id', { unsigned: true }),
-})
-
-export const civicrmMembershipType = mysqlTable('civicrm_membership_type', {
-  id: int('id', { unsigned: true }).primaryKey().autoincrement(),
-  domainId: int('domain_id', { unsigned: true }).notNull(),
-  name: varchar('name', { length: 128 }).notNull(),
-  financialTypeId: int('financial_type_id', { unsigned: true }).notNull(),
-  minimumFee: decimal('minimum_fee', { precision: 18, scale: 9 }),
-  durationUnit: varchar('duration_unit', { length: 8 }).notNull(),
-  durationInterval: int('duration_interval'),
-  periodType: varchar('period_type', { length: 8 }).notNull(),
-  isActive: tinyint('is_active').notNull().default(1),
-})
-
-export const civicrmMembershipStatus = mysqlTable('civicrm_membership_status', {
-  id: int('id', { unsigned: true }).primaryKey().autoincrement(),
-  name: varchar('name', { length: 128 }).notNull(),
-  isActive: tinyint('is_active').notNull().default(1),
-})
-
-export const civicrmMembership = mysqlTable('civicrm_membership', {
-  id: int('id', { unsigned: true }).primaryKey().autoincrement(),
-  contactId: int('contact_id', { unsigned: true }).notNull(),
-  membershipTypeId: int('membership_type_id', { unsigned: true }).notNull(),
-  joinDate: date('join_date', { mode: 'string' }),
-  startDate: date('start_date', { mode: 'string' }),
-  endDate: date('end_date', { mode: 'string' }),
-  source: varchar('source', { length: 128 }),
-  statusId: int('status_id', { unsigned: true }).notNull(),
-  isTest: tinyint('is_test').notNull().default(0),
-  isPayLater: tinyint('is_pay_later').notNull().default(0),
 })
 
 export const civicrmUfGroup = mysqlTable('civicrm_uf_group', {

@@ -1,12 +1,8 @@
-// SQL of the lazy-linking transactions: single-use assertions, the anonymous contact lookup,
-// contributions, memberships and profile reads/updates on CiviCRM's tables.
+// SQL of "Edit my details": single-use assertions and profile reads/updates on CiviCRM's
+// contact tables. No financial table is read or written here (nor anywhere in the bridge).
 import { and, asc, desc, eq, sql } from 'drizzle-orm'
-import {
-  civicrmContact, civicrmContribution, civicrmEmail, civicrmFinancialType, civicrmMembership, civicrmMembershipStatus,
-  civicrmMembershipType, civicrmUfGroup, civicrmUfMatch,
-} from '../../drizzle/schema/civicrm.js'
+import { civicrmContact, civicrmEmail, civicrmUfGroup, civicrmUfMatch } from '../../drizzle/schema/civicrm.js'
 import { bridgeUsedToken } from '../../drizzle/schema/bridge.js'
-import { emailMatches } from './link-store.js'
 import type { Db, Tx } from './db.js'
 
 type Header = { affectedRows: number, insertId: number }
@@ -19,15 +15,6 @@ export async function claimToken (tx: Tx, jti: string, purpose: string, at: Date
   return res.affectedRows === 1
 }
 
-/** CiviCRM's unsupervised match: a non-deleted Individual with this email on any email row; primary first, lowest id. */
-export async function findIndividualByEmail (tx: Tx | Db, email: string): Promise<number | null> {
-  const rows = await tx.select({ id: civicrmContact.id }).from(civicrmEmail)
-    .innerJoin(civicrmContact, and(eq(civicrmContact.id, civicrmEmail.contactId), eq(civicrmContact.contactType, 'Individual'), eq(civicrmContact.isDeleted, 0)))
-    .where(emailMatches(email))
-    .orderBy(desc(civicrmEmail.isPrimary), asc(civicrmContact.id)).limit(1)
-  return rows[0]?.id ?? null
-}
-
 /** The contact a user is linked to in the domain (lowest link id), or null. */
 export async function linkedContactId (tx: Tx | Db, domainId: number, ufId: number): Promise<number | null> {
   const rows = await tx.select({ contactId: civicrmUfMatch.contactId }).from(civicrmUfMatch)
@@ -35,89 +22,10 @@ export async function linkedContactId (tx: Tx | Db, domainId: number, ufId: numb
   return rows[0]?.contactId ?? null
 }
 
-export async function financialType (db: Tx | Db, id: number): Promise<{ id: number, name: string, isActive: number } | undefined> {
-  const rows = await db.select({ id: civicrmFinancialType.id, name: civicrmFinancialType.name, isActive: civicrmFinancialType.isActive })
-    .from(civicrmFinancialType).where(eq(civicrmFinancialType.id, id))
-  return rows[0]
-}
-
-export interface MembershipTypeRow {
-  id: number
-  name: string
-  financialTypeId: number
-  minimumFee: string | null
-  durationUnit: string
-  durationInterval: number | null
-  periodType: string
-  isActive: number
-}
-
-export async function membershipType (db: Tx | Db, domainId: number, id: number): Promise<MembershipTypeRow | undefined> {
-  const rows = await db.select({
-    id: civicrmMembershipType.id,
-    name: civicrmMembershipType.name,
-    financialTypeId: civicrmMembershipType.financialTypeId,
-    minimumFee: civicrmMembershipType.minimumFee,
-    durationUnit: civicrmMembershipType.durationUnit,
-    durationInterval: civicrmMembershipType.durationInterval,
-    periodType: civicrmMembershipType.periodType,
-    isActive: civicrmMembershipType.isActive,
-  }).from(civicrmMembershipType).where(and(eq(civicrmMembershipType.id, id), eq(civicrmMembershipType.domainId, domainId)))
-  return rows[0]
-}
-
-export async function membershipStatusId (tx: Tx, name: string): Promise<number | null> {
-  const rows = await tx.select({ id: civicrmMembershipStatus.id }).from(civicrmMembershipStatus)
-    .where(and(eq(civicrmMembershipStatus.name, name), eq(civicrmMembershipStatus.isActive, 1))).orderBy(asc(civicrmMembershipStatus.id)).limit(1)
-  return rows[0]?.id ?? null
-}
-
 export async function ufGroup (db: Tx | Db, id: number): Promise<{ id: number, title: string, isActive: number } | undefined> {
   const rows = await db.select({ id: civicrmUfGroup.id, title: civicrmUfGroup.title, isActive: civicrmUfGroup.isActive })
     .from(civicrmUfGroup).where(eq(civicrmUfGroup.id, id))
   return rows[0]
-}
-
-export interface NewContribution {
-  contactId: number
-  financialTypeId: number
-  amount: string
-  currency: string
-  source: string | null
-  statusId: number
-  invoiceId: string
-  receiveDate: Date
-}
-
-export async function insertContribution (tx: Tx, c: NewContribution): Promise<number> {
-  const res = header(await tx.insert(civicrmContribution).values({
-    contactId: c.contactId,
-    financialTypeId: c.financialTypeId,
-    receiveDate: c.receiveDate,
-    totalAmount: c.amount,
-    invoiceId: c.invoiceId,
-    currency: c.currency,
-    source: c.source,
-    isTest: 0,
-    isPayLater: 0,
-    contributionStatusId: c.statusId,
-  }))
-  return res.insertId
-}
-
-export interface NewMembership {
-  contactId: number
-  membershipTypeId: number
-  statusId: number
-  joinDate: string
-  startDate: string
-  endDate: string | null
-  source: string | null
-}
-
-export async function insertMembership (tx: Tx, m: NewMembership): Promise<number> {
-  const res = header(await tx.insert(civicrmMembership).values({ ...m, isTest: 0, isPayLater: 0 }))
-  return res.insertId
 }
 
 export interface ContactProfile {

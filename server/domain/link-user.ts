@@ -91,6 +91,9 @@ export const lockKeys = {
   email: (email: string) => stripeOf(`e:${normalizeEmail(email)}`),
 }
 
+/** A login or a CiviCRM page is something a blocked user cannot do: only a save links them. */
+const LINKS_ONLY_UNBLOCKED = new Set<LinkTrigger>(['login', 'profile', 'contribution', 'membership'])
+
 const result = (action: LinkAction, contactId: number | null, reason: string | null = null): LinkResult => ({ action, contactId, reason })
 
 /** The first candidate not linked to another user, or null when every one is taken. */
@@ -120,7 +123,7 @@ export async function linkUser (store: LinkStore, user: JoomlaUser, trigger: Lin
  */
 export function decideWithoutLock (user: JoomlaUser, trigger: LinkTrigger, state: UserState, opts: LinkOptions = {}): LinkResult | null {
   if (opts.occurredAt && state.deletedAt && opts.occurredAt.getTime() <= state.deletedAt.getTime()) return result('skipped', null, 'user-deleted')
-  if (user.block && trigger === 'login') return result('skipped', null, 'user-blocked')
+  if (user.block && LINKS_ONLY_UNBLOCKED.has(trigger)) return result('skipped', null, 'user-blocked')
   const email = normalizeEmail(user.email)
   const problem = emailProblem(email)
   if (state.link && state.wantedEmail === null && (problem || normalizeEmail(state.link.ufName) === email)) return result('already-linked', state.link.contactId)

@@ -2,7 +2,7 @@
 // with the result, in one unit of work. A retry of the same jti gets the first result.
 // Decisions that change nothing (most logins) skip the unit: see BufferedEventLog.
 import DataLoader from 'dataloader'
-import { eventEffect } from '../domain/events.js'
+import { eventEffect, linkTrigger } from '../domain/events.js'
 import { decideWithoutLock, linkUser, unlinkUser, type JoomlaUser, type LinkResult } from '../domain/link-user.js'
 import { findEvent, recordEvent, type EventRecord } from '../data/event-store.js'
 import { SqlLinkStore, readEventContexts, type EventContext } from '../data/link-store.js'
@@ -49,8 +49,9 @@ export class EventService {
     const occurredAt = new Date(body.occurredAt)
     const user: JoomlaUser = { ...body.user, block: Boolean(body.user.block) }
     const succeeded = body.success !== false
-    const trigger = effect === 'link-on-save' ? 'save' : 'login'
-    const links = (effect === 'link-on-save' && succeeded) || effect === 'link-on-login'
+    const trigger = linkTrigger(body.event, effect)
+    // A page event links like a login (a blocked user is never linked: Joomla logs them out).
+    const links = (effect === 'link-on-save' && succeeded) || effect === 'link-on-login' || effect === 'link-on-page'
     const event: EventRecord = { jti, site, bodySha256, event: body.event, ufId: user.id, occurredAt }
 
     // Hot path: one read (link, last delete, an earlier delivery of this jti), shared with the

@@ -1,5 +1,6 @@
-// The pages a person uses: "Edit my details" (a CiviCRM profile), contribution and membership
-// forms. A logged-in Joomla user arrives with ?assertion=…: it is verified and spent, the user
+// The page a person uses on the bridge: "Edit my details" (a CiviCRM profile: names and email).
+// Contributions and memberships are CiviCRM's own pages, not the bridge's. A logged-in Joomla
+// user arrives with ?assertion=…: it is verified and spent, the user
 // is linked, a short signed session cookie is set and the browser is sent to the clean URL.
 // Forms carry CSRF tokens; every failure is an HTML page, never JSON.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
@@ -7,9 +8,7 @@ import { Type } from '@fastify/type-provider-typebox'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { isUnavailable } from '../../data/db.js'
 import { RETRY_AFTER_S } from '../plugins/errors.js'
-import {
-  InvalidInput, membershipDates, membershipFee, parseContribution, parseMembership, parseProfile, DEFAULT_CURRENCY, type Act,
-} from '../../domain/transactions.js'
+import { InvalidInput, parseProfile, type Act } from '../../domain/transactions.js'
 import type { Actor } from '../../services/transaction-service.js'
 import { assertionActor } from './transactions.js'
 import * as view from '../views/pages.js'
@@ -36,7 +35,7 @@ export function readSession (request: FastifyRequest, now = Date.now()): Session
   return { ufId: Number(m[1]), contactId: Number(m[2]) }
 }
 
-const IdQuery = (name: 'gid' | 'id') => Type.Object({
+const IdQuery = (name: 'gid') => Type.Object({
   [name]: Type.String({ pattern: '^[1-9][0-9]{0,9}$' }),
   assertion: Type.Optional(Type.String({ minLength: 1, maxLength: 4096 })),
 })
@@ -76,7 +75,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     const actor = assertionActor(request, assertion) as Extract<Actor, { kind: 'assertion' }>
     const r = await service.link(actor.claims, act, gid)
     request.log.info({ act, userId: r.ufId, contactId: r.contactId, action: r.action }, 'page link')
-    setSession(request, reply, { ufId: r.ufId!, contactId: r.contactId })
+    setSession(request, reply, { ufId: r.ufId, contactId: r.contactId })
     return reply.code(303).header('cache-control', 'no-store').redirect(cleanUrl)
   }
 
@@ -84,12 +83,6 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   async function session (request: FastifyRequest): Promise<Session | null> {
     const s = readSession(request)
     return s && await service.sessionContact(s.ufId, s.contactId) ? s : null
-  }
-
-  const who = async (s: Session | null) => {
-    if (!s) return null
-    const p = (await service.profile(s.contactId))!
-    return { displayName: p.displayName, email: p.email }
   }
 
   // ------------------------------------------------------------------------------ profile
@@ -119,74 +112,6 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     } catch (err) {
       if (!(err instanceof InvalidInput)) throw err
       return html(reply, 400, view.profileForm({ title: group.title, action: url, csrf: reply.generateCsrf(), values, error: { field: err.field.replace(/^fields\./, ''), message: err.message.replace(/^fields\./, '') } }))
-    }
-  })
-
-  // ------------------------------------------------------------------------------ contribution
-
-  app.get('/civicrm/contribute', { schema: { querystring: IdQuery('id') } }, async (request, reply) => {
-    const id = Number(request.query.id)
-    const url = `/civicrm/contribute?id=${id}`
-    if (request.query.assertion !== undefined) return arrive(request, reply, request.query.assertion, 'contribution', url)
-    const type = await service.contributionType(id)
-    return html(reply, 200, view.contributionForm({ title: `Contribute: ${type.name}`, action: url, csrf: reply.generateCsrf(), who: await who(await session(request)), values: { currency: DEFAULT_CURRENCY } }))
-  })
-
-  app.post('/civicrm/contribute', { schema: { querystring: IdQuery('id'), body: FormBody }, preHandler: app.csrfProtection }, async (request, reply) => {
-    const id = Number(request.query.id)
-    const url = `/civicrm/contribute?id=${id}`
-    const type = await service.contributionType(id)
-    const s = await session(request)
-    const values = fields(request.body)
-    try {
-      const input = parseContribution({ ...values, financial_type_id: id }, s === null)
-      const r = await service.contribute(s ? { kind: 'session', ...s } : { kind: 'anonymous' }, input)
-      request.log.info({ act: 'contribution', userId: r.ufId, contactId: r.contactId, action: r.action, contributionId: r.contributionId }, 'contribution')
-      const p = (await service.profile(r.contactId))!
-      return html(reply, 200, view.thankYou('Thank you for your contribution', [
-        `Thank you, ${p.displayName}. Your contribution of ${input.amount} ${input.currency} to ${type.name} has been received.`,
-        `Reference: contribution ${r.contributionId}.`,
-      ]))
-    } catch (err) {
-      if (!(err instanceof InvalidInput)) throw err
-      return html(reply, 400, view.contributionForm({ title: `Contribute: ${type.name}`, action: url, csrf: reply.generateCsrf(), who: await who(s), values, error: { field: err.field, message: err.message } }))
-    }
-  })
-
-  // ------------------------------------------------------------------------------ membership
-
-  const terms = (t: Awaited<ReturnType<typeof service.membershipTypeInfo>>): string => {
-    const fee = membershipFee(t)
-    const d = membershipDates(t, new Date())
-    const price = fee === null ? 'Free' : `${fee} ${DEFAULT_CURRENCY}`
-    return `${price}. Membership starts today (${d.startDate}) and ${d.endDate === null ? 'never expires' : `runs until ${d.endDate}`}.`
-  }
-
-  app.get('/civicrm/membership', { schema: { querystring: IdQuery('id') } }, async (request, reply) => {
-    const id = Number(request.query.id)
-    const url = `/civicrm/membership?id=${id}`
-    if (request.query.assertion !== undefined) return arrive(request, reply, request.query.assertion, 'membership', url)
-    const type = await service.membershipTypeInfo(id)
-    return html(reply, 200, view.membershipForm({ title: `Join: ${type.name}`, action: url, csrf: reply.generateCsrf(), who: await who(await session(request)), terms: terms(type), values: {} }))
-  })
-
-  app.post('/civicrm/membership', { schema: { querystring: IdQuery('id'), body: FormBody }, preHandler: app.csrfProtection }, async (request, reply) => {
-    const id = Number(request.query.id)
-    const url = `/civicrm/membership?id=${id}`
-    const type = await service.membershipTypeInfo(id)
-    const s = await session(request)
-    const values = fields(request.body)
-    try {
-      const r = await service.signUp(s ? { kind: 'session', ...s } : { kind: 'anonymous' }, parseMembership({ ...values, membership_type_id: id }, s === null))
-      request.log.info({ act: 'membership', userId: r.ufId, contactId: r.contactId, action: r.action, membershipId: r.membershipId }, 'membership')
-      const p = (await service.profile(r.contactId))!
-      return html(reply, 200, view.thankYou('Welcome!', [
-        `Thank you, ${p.displayName}. Your ${type.name} membership starts today and ${r.endDate === null ? 'never expires' : `runs until ${r.endDate}`}.`,
-        `Reference: membership ${r.membershipId}${r.contributionId === null ? '' : `, contribution ${r.contributionId}`}.`,
-      ]))
-    } catch (err) {
-      if (!(err instanceof InvalidInput)) throw err
-      return html(reply, 400, view.membershipForm({ title: `Join: ${type.name}`, action: url, csrf: reply.generateCsrf(), who: await who(s), terms: terms(type), values, error: { field: err.field, message: err.message } }))
     }
   })
 }

@@ -1,6 +1,5 @@
-// Server-rendered HTML of the lazy-linking pages: plain, accessible forms (labels, required
+// Server-rendered HTML of "Edit my details": plain, accessible forms (labels, required
 // fields, an error summary announced to screen readers), no script. Every value is escaped.
-import { CURRENCIES, DEFAULT_CURRENCY } from '../../domain/transactions.js'
 import { escapeHtml, htmlDocument } from './html.js'
 
 export { escapeHtml }
@@ -10,12 +9,10 @@ body{font:16px/1.5 system-ui,sans-serif;margin:0;background:#f4f5f7;color:#1d232
 main{max-width:36rem;margin:2rem auto;background:#fff;padding:1.5rem 2rem;border-radius:6px;box-shadow:0 1px 3px #0002}
 h1{font-size:1.5rem;margin-top:0}
 label{display:block;font-weight:600;margin-top:1rem}
-input,select{font:inherit;padding:.4rem;width:100%;box-sizing:border-box;border:1px solid #8c8f94;border-radius:4px}
+input{font:inherit;padding:.4rem;width:100%;box-sizing:border-box;border:1px solid #8c8f94;border-radius:4px}
 button{font:inherit;margin-top:1.5rem;padding:.5rem 1.25rem;background:#2271b1;color:#fff;border:0;border-radius:4px;cursor:pointer}
 .error{background:#fcf0f1;border-left:4px solid #d63638;padding:.5rem 1rem}
 .ok{background:#edfaef;border-left:4px solid #00a32a;padding:.5rem 1rem}
-.who{color:#50575e}
-.hint{font-weight:400;color:#50575e;font-size:.9rem}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem}dt{font-weight:600}dd{margin:0}
 `
 
@@ -30,29 +27,13 @@ function errorSummary (error: FieldError | null): string {
   return `<div class="error" role="alert" id="form-error"><p>Please correct this: <a href="#${escapeHtml(error.field)}">${escapeHtml(error.message)}</a></p></div>`
 }
 
-function input (name: string, label: string, value: string | null, opts: { type?: string, required?: boolean, autocomplete?: string, inputmode?: string, error?: FieldError | null, hint?: string } = {}): string {
+function input (name: string, label: string, value: string | null, opts: { type?: string, required?: boolean, autocomplete?: string, error?: FieldError | null } = {}): string {
   const invalid = opts.error?.field === name
-  return `<label for="${name}">${escapeHtml(label)}${opts.required ? ' <span aria-hidden="true">*</span>' : ''}${opts.hint ? ` <span class="hint">${escapeHtml(opts.hint)}</span>` : ''}</label>
-<input id="${name}" name="${name}" type="${opts.type ?? 'text'}" value="${escapeHtml(value)}"${opts.required ? ' required' : ''}${opts.autocomplete ? ` autocomplete="${opts.autocomplete}"` : ''}${opts.inputmode ? ` inputmode="${opts.inputmode}"` : ''}${invalid ? ' aria-invalid="true" aria-describedby="form-error"' : ''}>`
-}
-
-function currencySelect (value: string | null): string {
-  const selected = value ?? DEFAULT_CURRENCY
-  const options = CURRENCIES.map((c) => `<option${c === selected ? ' selected' : ''}>${c}</option>`).join('')
-  return `<label for="currency">Currency</label>\n<select id="currency" name="currency">${options}</select>`
+  return `<label for="${name}">${escapeHtml(label)}${opts.required ? ' <span aria-hidden="true">*</span>' : ''}</label>
+<input id="${name}" name="${name}" type="${opts.type ?? 'text'}" value="${escapeHtml(value)}"${opts.required ? ' required' : ''}${opts.autocomplete ? ` autocomplete="${opts.autocomplete}"` : ''}${invalid ? ' aria-invalid="true" aria-describedby="form-error"' : ''}>`
 }
 
 export type Values = Record<string, string | null | undefined>
-
-/** The visitor's email and names; a logged-in user sees who they are instead. */
-function personFields (who: { displayName: string | null, email: string | null } | null, v: Values, error: FieldError | null): string {
-  if (who) return `<p class="who">You are signed in as <strong>${escapeHtml(who.displayName)}</strong>${who.email ? ` (${escapeHtml(who.email)})` : ''}.</p>`
-  return [
-    input('email', 'Email', v.email ?? null, { type: 'email', required: true, autocomplete: 'email', error }),
-    input('first_name', 'First name', v.first_name ?? null, { autocomplete: 'given-name', error }),
-    input('last_name', 'Last name', v.last_name ?? null, { autocomplete: 'family-name', error }),
-  ].join('\n')
-}
 
 const form = (action: string, csrf: string, fields: string, submit: string): string =>
   `<form method="post" action="${escapeHtml(action)}" novalidate>
@@ -76,27 +57,6 @@ export function profileSaved (p: { title: string, editUrl: string, firstName: st
   return layout(p.title, `<div class="ok" role="status"><p>Your details have been saved.</p></div>
 <dl><dt>First name</dt><dd>${escapeHtml(p.firstName)}</dd><dt>Last name</dt><dd>${escapeHtml(p.lastName)}</dd><dt>Email</dt><dd>${escapeHtml(p.email)}</dd></dl>
 <p><a href="${escapeHtml(p.editUrl)}">Edit again</a></p>`)
-}
-
-export function contributionForm (p: { title: string, action: string, csrf: string, who: { displayName: string | null, email: string | null } | null, values: Values, error?: FieldError | null }): string {
-  const error = p.error ?? null
-  return layout(p.title, `${errorSummary(error)}
-${form(p.action, p.csrf, [
-    personFields(p.who, p.values, error),
-    input('amount', 'Amount', p.values.amount ?? null, { required: true, inputmode: 'decimal', error, hint: 'for example 25.00' }),
-    currencySelect(p.values.currency ?? null),
-  ].join('\n'), 'Contribute')}`)
-}
-
-export function membershipForm (p: { title: string, action: string, csrf: string, who: { displayName: string | null, email: string | null } | null, terms: string, values: Values, error?: FieldError | null }): string {
-  const error = p.error ?? null
-  return layout(p.title, `${errorSummary(error)}
-<p>${escapeHtml(p.terms)}</p>
-${form(p.action, p.csrf, personFields(p.who, p.values, error), 'Join')}`)
-}
-
-export function thankYou (title: string, lines: string[]): string {
-  return layout(title, `<div class="ok" role="status">${lines.map((l) => `<p>${escapeHtml(l)}</p>`).join('')}</div>`)
 }
 
 export function errorPage (title: string, message: string, advice: string): string {
