@@ -2,8 +2,10 @@
 // Builds one installable zip per Joomla generation into dist/ (or --out <dir>):
 //   plg_user_civicrmbridge_j15.zip  Joomla 1.5      (plugin; core under civicrmbridge/core/)
 //   plg_user_civicrmbridge_j3.zip   Joomla 1.6-3.x  (plugin; core under core/, sql/)
-//   pkg_civicrmbridge_j4.zip        Joomla 4.x      (package: user plugin + task plugin)
-//   pkg_civicrmbridge_j5.zip        Joomla 5.x/6.x  (package: user plugin + task plugin)
+//   plg_system_civicrmbridge_j15.zip, plg_system_civicrmbridge_j3.zip: the system plugin that
+//                                   links a user before CiviCRM's pages run (1.5 has no packages)
+//   pkg_civicrmbridge_j4.zip        Joomla 4.x      (package: user + task + system plugins)
+//   pkg_civicrmbridge_j5.zip        Joomla 5.x/6.x  (package: user + task + system plugins)
 // Each zip is the adapter's own files plus a copy of the shared core. No dependency: the zip
 // writer below uses node:zlib (deflate) and a CRC-32 table.
 import { deflateRawSync } from 'node:zlib';
@@ -192,6 +194,11 @@ function quickiconPlugin() {
   return zip(unique(tree(path.join(adapters, 'j4', 'quickicon'))));
 }
 
+function systemPlugin(gen) {
+  // Lazy linking on CiviCRM's pages (onAfterRoute); it uses the user plugin's core and parameters.
+  return zip(unique(tree(path.join(adapters, 'system', gen))));
+}
+
 function buildPackage(gen) {
   return zip(
     unique([
@@ -200,6 +207,8 @@ function buildPackage(gen) {
       { name: 'packages/plg_user_civicrmbridge.zip', data: userPluginJ4plus(gen) },
       { name: 'packages/plg_task_civicrmbridgeretry.zip', data: taskPlugin() },
       { name: 'packages/plg_quickicon_civicrmbridgequeue.zip', data: quickiconPlugin() },
+      // One system plugin for 4.x - 6.x (SubscriberInterface, onAfterRoute).
+      { name: 'packages/plg_system_civicrmbridge.zip', data: systemPlugin('j4') },
     ]),
   );
 }
@@ -210,7 +219,9 @@ function main() {
   fs.mkdirSync(out, { recursive: true });
   const builds = {
     'plg_user_civicrmbridge_j15.zip': buildJ15,
+    'plg_system_civicrmbridge_j15.zip': () => systemPlugin('j15'),
     'plg_user_civicrmbridge_j3.zip': buildJ3,
+    'plg_system_civicrmbridge_j3.zip': () => systemPlugin('j3'),
     'pkg_civicrmbridge_j4.zip': () => buildPackage('j4'),
     'pkg_civicrmbridge_j5.zip': () => buildPackage('j5'),
   };

@@ -88,9 +88,15 @@ class CivicrmBridge_Config
             && $site !== '' && strlen($site) <= 64;
     }
 
-    /** Whether events of this kind ('save', 'login', 'delete', 'logout') are sent. */
+    /**
+     * Whether events of this kind ('save', 'login', 'delete', 'logout', 'page') are sent. CiviCRM
+     * page events have no switch here: enabling the system plugin "System - CiviCRM Bridge" is it.
+     */
     public function forwards($kind)
     {
+        if ($kind === 'page') {
+            return true;
+        }
         if (!is_string($kind) || !isset(self::$switches[$kind])) {
             return false;
         }

@@ -20,6 +20,10 @@ class CivicrmBridge_EventMapper
         'onbeforestoreuser' => array('onBeforeStoreUser', 'before-save'),
         'onuserbeforedelete' => array('onUserBeforeDelete', 'before-delete'),
         'onbeforedeleteuser' => array('onBeforeDeleteUser', 'before-delete'),
+        // Not Joomla's: a logged-in user opening one of CiviCRM's pages (CivicrmBridge_LazyLink).
+        'oncivicrmprofile' => array('onCivicrmProfile', 'page'),
+        'oncivicrmcontribution' => array('onCivicrmContribution', 'page'),
+        'oncivicrmmembership' => array('onCivicrmMembership', 'page'),
     );
 
     /**
@@ -54,7 +58,7 @@ class CivicrmBridge_EventMapper
         );
     }
 
-    /** @return string|null 'save', 'login', 'delete', 'logout', 'before-save', 'before-delete' or null */
+    /** @return string|null 'save', 'login', 'delete', 'logout', 'page', 'before-save', 'before-delete' or null */
     public static function kindOf($eventName)
     {
         $key = is_string($eventName) ? strtolower($eventName) : '';

@@ -21,5 +21,6 @@ if (!class_exists('CivicrmBridge_Bridge', false)) {
     require_once $civicrmBridgeCore . '/CivicrmBridge_ErrorLogLogger.php';
     require_once $civicrmBridgeCore . '/CivicrmBridge_Bridge.php';
     require_once $civicrmBridgeCore . '/CivicrmBridge_AdminPanel.php';
+    require_once $civicrmBridgeCore . '/CivicrmBridge_LazyLink.php';
     unset($civicrmBridgeCore);
 }
