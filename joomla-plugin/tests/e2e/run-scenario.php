@@ -13,7 +13,9 @@
  * 1.6+, #__extensions with the parameters on 4.x/5.x), register, email-change, login, delete,
  * block-many (several users blocked in one request), panel (the options' connection and queue
  * panel, config.action test|retry), drain (1.5/3.x: the core's cron script; 4.x/5.x: the
- * Scheduled Task routine).
+ * Scheduled Task routine), page (a logged-in user's request to com_civicrm: the system plugin's
+ * onAfterRoute, then what CiviCRM would find in civicrm_uf_match when it runs; config request
+ * {task, id, view}, session in/out).
  * Config: bridgeUrl, secret, siteId, dsn, dbUser, dbPassword, prefix, timeout (optional), and
  * user {id, username, email, name, block} for the user scenarios.
  *
@@ -82,6 +84,10 @@ final class CivicrmBridgeE2eSite
         if (isset($this->cfg['timeout'])) {
             $params['timeout'] = (string) $this->cfg['timeout'];
         }
+        // Other parameters as saved (e.g. forward_save "0").
+        foreach ((array) ($this->cfg['params'] ?? []) as $k => $v) {
+            $params[(string) $k] = (string) $v;
+        }
         return $params;
     }
 
@@ -124,6 +130,70 @@ final class CivicrmBridgeE2eSite
                 \Joomla\CMS\Plugin\PluginHelper::$plugins['user.civicrmbridge'] = (object) [
                     'type' => 'user', 'name' => 'civicrmbridge', 'params' => json_encode($this->params())];
                 return $this->fromProvider('/adapters/' . $this->gen . '/user/services/provider.php', $db);
+        }
+    }
+
+    /** The system plugin (lazy linking on CiviCRM's pages), with the user plugin enabled beside it. */
+    public function systemPlugin()
+    {
+        $root = CivicrmBridgeTestFixture::pluginRoot();
+        switch ($this->gen) {
+            case 'j15':
+                $ini = [];
+                foreach ($this->params() as $k => $v) {
+                    $ini[] = $k . '=' . $v;
+                }
+                JPluginHelper::$plugins['user.civicrmbridge'] = (object) ['type' => 'user', 'name' => 'civicrmbridge', 'params' => implode("\n", $ini)];
+                require_once $root . '/adapters/system/j15/civicrmbridge.php';
+                $dispatcher = new JDispatcher();
+                return new plgSystemCivicrmbridge($dispatcher, ['type' => 'system', 'name' => 'civicrmbridge', 'params' => '']);
+            case 'j3':
+                JPluginHelper::$plugins['user.civicrmbridge'] = (object) ['type' => 'user', 'name' => 'civicrmbridge', 'params' => json_encode($this->params())];
+                require_once $root . '/adapters/system/j3/civicrmbridge.php';
+                $dispatcher = new JEventDispatcher();
+                return new PlgSystemCivicrmbridge($dispatcher, ['type' => 'system', 'name' => 'civicrmbridge', 'params' => '{}']);
+            default:
+                \Joomla\CMS\Plugin\PluginHelper::$plugins['user.civicrmbridge'] = (object) [
+                    'type' => 'user', 'name' => 'civicrmbridge', 'params' => json_encode($this->params())];
+                \Joomla\CMS\Plugin\PluginHelper::$plugins['system.civicrmbridge'] = (object) [
+                    'type' => 'system', 'name' => 'civicrmbridge', 'params' => '{}'];
+                CivicrmBridgeNsSupport::autoload('Civicrm\\Plugin\\System\\Civicrmbridge\\', $root . '/adapters/system/j4/src');
+                return $this->fromProvider('/adapters/system/j4/services/provider.php', $this->joomlaDb());
+        }
+    }
+
+    /** The logged-in user, the routed request and the session as this generation's application holds them. */
+    public function routeRequest(array $row, array $request, array $session): void
+    {
+        $this->joomlaDb(); // the site's database (JFactory::getDbo() on 1.5/3.x)
+        $props = array_intersect_key(self::properties($row), get_class_vars($this->gen === 'j15' || $this->gen === 'j3' ? 'JUser' : \Joomla\CMS\User\User::class));
+        switch ($this->gen) {
+            case 'j15':
+                JFactory::$user = new JUser($props);
+                JRequest::$data = $request;
+                JFactory::getSession()->data = $session;
+                break;
+            case 'j3':
+                JFactory::$user = new JUser($props);
+                JFactory::getApplication()->input->data = $request;
+                JFactory::getSession()->data = $session;
+                break;
+            default:
+                $app = \Joomla\CMS\Factory::getApplication();
+                $app->identity = new \Joomla\CMS\User\User($props);
+                $app->getInput()->data = $request;
+                $app->getSession()->data = $session;
+        }
+    }
+
+    public function sessionData(): array
+    {
+        switch ($this->gen) {
+            case 'j15':
+            case 'j3':
+                return JFactory::getSession()->data;
+            default:
+                return \Joomla\CMS\Factory::getApplication()->getSession()->data;
         }
     }
 
@@ -350,6 +420,25 @@ function civicrmbridge_e2e_run(CivicrmBridgeE2eSite $site, string $scenario): ar
         case 'panel':
             // The plugin's options page: the connection and queue panel; config.action test|retry|''.
             return ['panel' => civicrmbridge_e2e_panel($site, (string) ($site->cfg['action'] ?? ''))];
+
+        case 'page':
+            // A logged-in user's request to com_civicrm: Joomla routes it, triggers the system
+            // plugins' onAfterRoute, then dispatches the component (CiviCRM, which looks the user
+            // up in civicrm_uf_match). What CiviCRM would find is read right after onAfterRoute.
+            $id = civicrmbridge_e2e_user($site->cfg)['id'];
+            $row = $site->userRow(['id' => $id]);
+            if ($row === null) {
+                throw new RuntimeException('no user ' . $id . ' to log in');
+            }
+            $request = (array) ($site->cfg['request'] ?? []) + ['option' => 'com_civicrm'];
+            $site->routeRequest($row, $request, (array) ($site->cfg['session'] ?? []));
+            $plugin = $site->systemPlugin();
+            $started = microtime(true);
+            $returned = $site->gen === 'j4' || $site->gen === 'j5' ? $plugin->onAfterRoute(new \Joomla\Event\Event('onAfterRoute')) : $plugin->onAfterRoute();
+            $site->calls[] = ['event' => 'onAfterRoute', 'returned' => $returned, 'seconds' => microtime(true) - $started];
+            $st = $site->pdo->prepare('SELECT contact_id FROM civicrm_uf_match WHERE uf_id = ? ORDER BY id');
+            $st->execute([$id]);
+            return ['civicrmFinds' => array_map('intval', $st->fetchAll(PDO::FETCH_COLUMN)), 'session' => $site->sessionData()];
 
         case 'drain':
             return ['drain' => $site->gen === 'j15' || $site->gen === 'j3' ? civicrmbridge_e2e_cron($site) : civicrmbridge_e2e_task($site)];

@@ -444,3 +444,34 @@ class JText
         return $string;
     }
 }
+
+/** The user's session: an array (tests read and preset $data). */
+class JSession extends JObject
+{
+    var $data = array();
+
+    function get($name, $default = null, $namespace = 'default')
+    {
+        return isset($this->data[$namespace . '.' . $name]) ? $this->data[$namespace . '.' . $name] : $default;
+    }
+
+    function set($name, $value = null, $namespace = 'default')
+    {
+        $this->data[$namespace . '.' . $name] = $value;
+    }
+}
+
+/** The enabled plugins' rows (tests fill $plugins, keyed 'type.name'). */
+class JPluginHelper
+{
+    static $plugins = array();
+
+    static function getPlugin($type, $plugin = null)
+    {
+        return isset(JPluginHelper::$plugins[$type . '.' . $plugin]) ? JPluginHelper::$plugins[$type . '.' . $plugin] : array();
+    }
+}
+
+if (!defined('JPATH_PLUGINS')) {
+    define('JPATH_PLUGINS', sys_get_temp_dir() . '/civibridge-no-plugins');
+}

@@ -176,6 +176,13 @@ class JApplicationCms
 {
     public $redirected = null;
     public $messages = array();
+    /** @var JInput */
+    public $input;
+
+    public function __construct()
+    {
+        $this->input = new JInput();
+    }
 
     public function redirect($url, $msg = '', $msgType = 'message', $moved = false)
     {
@@ -196,6 +203,15 @@ class JFactory
     public static $database = null;
     public static $user = null;
     public static $application = null;
+    public static $session = null;
+
+    public static function getSession(array $options = array())
+    {
+        if (self::$session === null) {
+            self::$session = new JSession();
+        }
+        return self::$session;
+    }
 
     public static function getDbo()
     {
@@ -262,11 +278,24 @@ class JRequest
     }
 }
 
+/** The form token, and the user's session as an array (tests read and preset $data). */
 class JSession
 {
+    public $data = array();
+
     public static function getFormToken($forceNew = false)
     {
         return 'c0ffee00c0ffee00c0ffee00c0ffee00';
+    }
+
+    public function get($name, $default = null, $namespace = 'default')
+    {
+        return isset($this->data[$namespace . '.' . $name]) ? $this->data[$namespace . '.' . $name] : $default;
+    }
+
+    public function set($name, $value = null, $namespace = 'default')
+    {
+        $this->data[$namespace . '.' . $name] = $value;
     }
 }
 
@@ -282,5 +311,42 @@ class JUri
     public function toString(array $parts = array())
     {
         return self::$current;
+    }
+}
+
+/** The request's variables (tests fill $data). */
+class JInput
+{
+    public $data = array();
+
+    public function get($name, $default = null, $filter = 'cmd')
+    {
+        return isset($this->data[$name]) ? $this->data[$name] : $default;
+    }
+
+    public function getCmd($name, $default = '')
+    {
+        return preg_replace('/[^A-Z0-9_\.-]/i', '', (string) $this->get($name, $default));
+    }
+
+    public function getString($name, $default = '')
+    {
+        return (string) $this->get($name, $default);
+    }
+
+    public function getInt($name, $default = 0)
+    {
+        return (int) $this->get($name, $default);
+    }
+}
+
+/** The enabled plugins' rows (tests fill $plugins, keyed 'type.name'). */
+class JPluginHelper
+{
+    public static $plugins = array();
+
+    public static function getPlugin($type, $plugin = null)
+    {
+        return isset(self::$plugins[$type . '.' . $plugin]) ? self::$plugins[$type . '.' . $plugin] : array();
     }
 }

@@ -284,6 +284,17 @@ namespace Joomla\CMS\Application {
             return $this->input;
         }
 
+        /** @var \Joomla\CMS\Session\Session|null the user's session */
+        public $session = null;
+
+        public function getSession()
+        {
+            if ($this->session === null) {
+                $this->session = new \Joomla\CMS\Session\Session();
+            }
+            return $this->session;
+        }
+
         public function getIdentity()
         {
             if ($this->identity === null) {
@@ -330,6 +341,16 @@ namespace Joomla\Input {
             return isset($this->data[$name]) ? preg_replace('/[^A-Z0-9_\.-]/i', '', (string) $this->data[$name]) : $default;
         }
 
+        public function getString($name, $default = '')
+        {
+            return (string) $this->get($name, $default);
+        }
+
+        public function getInt($name, $default = 0)
+        {
+            return (int) $this->get($name, $default);
+        }
+
         public function get($name, $default = null, $filter = 'cmd')
         {
             return $this->data[$name] ?? $default;
@@ -340,6 +361,21 @@ namespace Joomla\Input {
 namespace Joomla\CMS\Session {
     class Session
     {
+        /** The user's session as an array (tests read and preset $data). */
+        public $data = [];
+
+        public function get($name, $default = null)
+        {
+            return $this->data[$name] ?? $default;
+        }
+
+        public function set($name, $value = null)
+        {
+            $old = $this->data[$name] ?? null;
+            $this->data[$name] = $value;
+            return $old;
+        }
+
         public static function getFormToken($forceNew = false)
         {
             return 'beef0000beef0000beef0000beef0000';
