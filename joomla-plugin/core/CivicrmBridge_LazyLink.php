@@ -29,7 +29,6 @@ class CivicrmBridge_LazyLink
         'civicrm/user' => 'profile',
         'civicrm/contribute/transact' => 'contribution',
         'civicrm/contribute/campaign' => 'contribution',
-        'civicrm/pcp/info' => 'contribution',
         'civicrm/pcp/support' => 'contribution',
     );
 
