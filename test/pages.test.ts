@@ -1,6 +1,6 @@
 // "Edit my details" over HTTP (Fastify inject): assertion → link → session → clean URL, the form
 // with CSRF, and an HTML error page for every failure, which changes nothing. The bridge's
-// former contribution and membership pages are gone (test/no-money.test.ts).
+// former contribution and membership pages are gone (test/lazy-link.test.ts).
 import t from 'tap'
 import type { LightMyRequestResponse } from 'fastify'
 import { signAssertion } from '../server/protocol/sign.js'
