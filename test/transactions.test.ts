@@ -1,6 +1,6 @@
 // "Edit my details" on the bridge: the validation rules (pure), and POST /v1/transactions/profile
 // on the real MariaDB: who is linked, what is written, and every refusal leaving every table as
-// it was. (Contributions and memberships are CiviCRM's own pages: test/no-money.test.ts.)
+// it was. (Contributions and memberships are CiviCRM's own pages: test/lazy-link.test.ts.)
 import t from 'tap'
 import {
   assertionUser, AssertionError, InvalidInput, namesFromParts, parseEmail, parseId, parseName, parseProfile,
