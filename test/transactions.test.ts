@@ -60,6 +60,8 @@ t.test('profile inputs', async (t) => {
   refused(t, () => parseProfile({ gid: 1, fields: { email: 'bad' } }), 'fields.email')
   refused(t, () => parseProfile({ fields: {} }), 'gid', /required/)
   refused(t, () => parseProfile({ gid: 1, fields: {}, extra: 1 }), 'extra')
+  refused(t, () => parseProfile(null), 'body')
+  refused(t, () => parseProfile([]), 'body')
 
   t.same(namesFromParts('Ann', 'Lee', 'a@x.org'), { firstName: 'Ann', middleName: null, lastName: 'Lee', displayName: 'Ann Lee', sortName: 'Lee, Ann' })
   t.same(namesFromParts(null, null, 'a@x.org'), { firstName: null, middleName: null, lastName: null, displayName: 'a@x.org', sortName: 'a@x.org' })

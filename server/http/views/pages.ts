@@ -27,10 +27,10 @@ function errorSummary (error: FieldError | null): string {
   return `<div class="error" role="alert" id="form-error"><p>Please correct this: <a href="#${escapeHtml(error.field)}">${escapeHtml(error.message)}</a></p></div>`
 }
 
-function input (name: string, label: string, value: string | null, opts: { type?: string, required?: boolean, autocomplete?: string, error?: FieldError | null } = {}): string {
+function input (name: string, label: string, value: string | null, opts: { type?: string, required?: boolean, autocomplete: string, error?: FieldError | null }): string {
   const invalid = opts.error?.field === name
   return `<label for="${name}">${escapeHtml(label)}${opts.required ? ' <span aria-hidden="true">*</span>' : ''}</label>
-<input id="${name}" name="${name}" type="${opts.type ?? 'text'}" value="${escapeHtml(value)}"${opts.required ? ' required' : ''}${opts.autocomplete ? ` autocomplete="${opts.autocomplete}"` : ''}${invalid ? ' aria-invalid="true" aria-describedby="form-error"' : ''}>`
+<input id="${name}" name="${name}" type="${opts.type ?? 'text'}" value="${escapeHtml(value)}"${opts.required ? ' required' : ''} autocomplete="${opts.autocomplete}"${invalid ? ' aria-invalid="true" aria-describedby="form-error"' : ''}>`
 }
 
 export type Values = Record<string, string | null | undefined>
