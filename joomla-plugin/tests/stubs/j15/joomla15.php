@@ -445,22 +445,6 @@ class JText
     }
 }
 
-/** The user's session: an array (tests read and preset $data). */
-class JSession extends JObject
-{
-    var $data = array();
-
-    function get($name, $default = null, $namespace = 'default')
-    {
-        return isset($this->data[$namespace . '.' . $name]) ? $this->data[$namespace . '.' . $name] : $default;
-    }
-
-    function set($name, $value = null, $namespace = 'default')
-    {
-        $this->data[$namespace . '.' . $name] = $value;
-    }
-}
-
 /** The enabled plugins' rows (tests fill $plugins, keyed 'type.name'). */
 class JPluginHelper
 {
