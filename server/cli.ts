@@ -1,7 +1,7 @@
 // civicrm-bridge <command>: migrate, check, serve, demo (and sync, see its module).
 import { loadConfig, ConfigError, type Config } from './config.js'
 import { Database } from './data/db.js'
-import { migrateBridgeTables } from './data/migrate.js'
+import { migrateBridgeTables, NotCivicrmError } from './data/migrate.js'
 import { schemaProblem } from './data/schema-check.js'
 import { pruneBefore } from './data/event-store.js'
 
@@ -26,7 +26,7 @@ export class CliError extends Error {
 }
 
 async function withDatabase<T> (config: Config, fn: (db: Database) => Promise<T>): Promise<T> {
-  const database = new Database(config.civicrmDbUrl, { poolSize: 2, domainId: config.domainId })
+  const database = new Database(config.civicrmDbUrl, { poolSize: 2, domainId: config.domainId, queryTimeoutMs: config.dbQueryTimeoutMs })
   try {
     return await fn(database)
   } finally {
@@ -49,14 +49,21 @@ export async function runCli (argv: string[], env: Record<string, string | undef
   switch (command) {
     case 'migrate':
       await withDatabase(config, async (db) => {
-        await migrateBridgeTables(db)
+        try {
+          await migrateBridgeTables(db)
+        } catch (err) {
+          if (err instanceof NotCivicrmError) throw new CliError(err.message)
+          throw err
+        }
         const problem = await schemaProblem(db)
         out(problem ? `bridge tables migrated; ${problem}` : `bridge tables migrated in ${db.name}`)
       })
       return 0
     case 'check':
       return withDatabase(config, async (db) => {
-        const problem = await schemaProblem(db)
+        const joomlaDb = config.joomlaDbUrl === config.civicrmDbUrl ? db : new Database(config.joomlaDbUrl, { poolSize: 1 })
+        const problem = await schemaProblem(db, { joomla: { pool: joomlaDb.pool, prefix: config.joomlaDbPrefix } })
+          .finally(() => joomlaDb === db ? undefined : joomlaDb.close())
         if (problem) throw new CliError(problem)
         out(`schema ok in ${db.name}`)
         return 0

@@ -22,6 +22,12 @@ const EnvSchema = Type.Object({
   PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 8080 }),
   LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info' }),
   DB_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 500, default: 20 }),
+  // How long one statement may wait for the database's answer: past it the request gets 503.
+  DB_QUERY_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 600_000, default: 10_000 }),
+  // How long a client may take to send a whole request (headers and body): a slow sender is cut off.
+  HTTP_REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 1000, maximum: 600_000, default: 20_000 }),
+  // How long a connection may stay silent (no byte either way) before it is closed.
+  HTTP_IDLE_TIMEOUT_MS: Type.Integer({ minimum: 1000, maximum: 600_000, default: 60_000 }),
   // How long a read-only decision's event and audit rows may wait to be written in a batch.
   EVENT_LOG_FLUSH_MS: Type.Integer({ minimum: 0, maximum: 1000, default: 10 }),
 })
@@ -41,6 +47,9 @@ export interface Config {
   logLevel: string
   dbPoolSize: number
   eventLogFlushMs: number
+  dbQueryTimeoutMs: number
+  httpRequestTimeoutMs: number
+  httpIdleTimeoutMs: number
 }
 
 export class ConfigError extends Error {
@@ -68,5 +77,8 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     logLevel: parsed.LOG_LEVEL,
     dbPoolSize: parsed.DB_POOL_SIZE,
     eventLogFlushMs: parsed.EVENT_LOG_FLUSH_MS,
+    dbQueryTimeoutMs: parsed.DB_QUERY_TIMEOUT_MS,
+    httpRequestTimeoutMs: parsed.HTTP_REQUEST_TIMEOUT_MS,
+    httpIdleTimeoutMs: parsed.HTTP_IDLE_TIMEOUT_MS,
   }
 }

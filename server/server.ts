@@ -8,7 +8,7 @@ import type { Config } from './config.js'
 
 export async function startServer (config: Config) {
   const app = await buildApp(config)
-  const problem = await schemaProblem(app.database).catch((err: Error) => `cannot reach the database: ${err.message}`)
+  const problem = await schemaProblem(app.database, { joomla: app.joomla }).catch((err: Error) => `cannot reach the database: ${err.message}`)
   if (problem) {
     await app.close()
     throw new CliError(problem)

@@ -6,6 +6,8 @@ import * as civicrm from '../drizzle/schema/civicrm.js'
 import * as bridge from '../drizzle/schema/bridge.js'
 import { Database } from '../server/data/db.js'
 import { schemaProblem } from '../server/data/schema-check.js'
+import { migrateBridgeTables } from '../server/data/migrate.js'
+import { convertBridgeTables } from '../server/data/collation.js'
 import { testDatabase } from './helper.js'
 import { readEventContext } from '../server/data/link-store.js'
 
@@ -57,9 +59,28 @@ t.test('the start-up check passes on a complete schema and names what is missing
   t.teardown(() => database.close())
   t.equal(await schemaProblem(database), null)
   await db.sql.query('ALTER TABLE civicrm_contact DROP COLUMN hash')
-  t.equal(await schemaProblem(database), `CiviCRM columns missing in database ${db.name}: civicrm_contact.hash`)
+  t.equal(await schemaProblem(database), `CiviCRM columns missing in database ${db.name}: civicrm_contact.hash (CiviCRM 5.x expected)`)
   await db.sql.query('SET FOREIGN_KEY_CHECKS = 0; DROP TABLE civicrm_uf_match; SET FOREIGN_KEY_CHECKS = 1')
-  t.equal(await schemaProblem(database), `CiviCRM tables missing in database ${db.name}: civicrm_uf_match`)
+  t.equal(await schemaProblem(database), `CiviCRM tables missing in database ${db.name}: civicrm_uf_match (check CIVICRM_DB_URL)`)
+})
+
+t.test('the check names every table and column the bridge uses: location types, the pages\' tables, Joomla\'s users table under its prefix', async (t) => {
+  const db = await testDatabase(t)
+  const database = new Database(db.url)
+  t.teardown(() => database.close())
+  const joomla = { pool: database.pool, prefix: 'jos_' }
+  t.equal(await schemaProblem(database, { joomla }), null)
+  t.equal(await schemaProblem(database, { joomla: { pool: database.pool, prefix: 'j4_' } }),
+    `Joomla users table j4_users missing in database ${db.name} (check JOOMLA_DB_PREFIX and JOOMLA_DB_URL)`, 'a wrong JOOMLA_DB_PREFIX is named')
+  await db.sql.query('ALTER TABLE jos_users DROP COLUMN block')
+  t.equal(await schemaProblem(database, { joomla }), `Joomla users table jos_users in database ${db.name} lacks columns block (check JOOMLA_DB_PREFIX and JOOMLA_DB_URL)`)
+  await db.sql.query('ALTER TABLE civicrm_uf_group DROP COLUMN title')
+  t.equal(await schemaProblem(database, { joomla }), `CiviCRM columns missing in database ${db.name}: civicrm_uf_group.title (CiviCRM 5.x expected)`)
+  await db.sql.query('DROP TABLE civicrm_uf_group')
+  t.equal(await schemaProblem(database, { joomla }), `CiviCRM tables missing in database ${db.name}: civicrm_uf_group (check CIVICRM_DB_URL)`)
+  await db.sql.query('CREATE TABLE civicrm_uf_group (id int unsigned PRIMARY KEY, name varchar(64) NOT NULL, title varchar(64) NOT NULL, is_active tinyint NOT NULL DEFAULT 1)')
+  await db.sql.query('ALTER TABLE civicrm_location_type DROP COLUMN display_name')
+  t.equal(await schemaProblem(database, { joomla }), `CiviCRM columns missing in database ${db.name}: civicrm_location_type.display_name (CiviCRM 5.x expected)`)
 })
 
 t.test('a domain id that is not in civicrm_domain is named at start; an event after the domain is gone fails clearly', async (t) => {
@@ -78,8 +99,46 @@ t.test('without migrate, the check says to run it', async (t) => {
 })
 
 t.test('migrate creates only civibridge_ tables', async (t) => {
+  const db = await testDatabase(t, { migrate: false })
+  const tables = async () => (await db.rows<{ n: string }>('SELECT TABLE_NAME AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() ORDER BY n')).map((r) => r.n)
+  const before = await tables()
+  const database = new Database(db.url)
+  t.teardown(() => database.close())
+  await migrateBridgeTables(database)
+  const added = (await tables()).filter((n) => !before.includes(n))
+  t.ok(added.length > 0)
+  t.same(added.filter((n) => !n.startsWith('civibridge_')), [])
+})
+
+t.test('migrate refuses a database without CiviCRM\'s tables and creates nothing in it', async (t) => {
   const db = await testDatabase(t, { civicrm: false, joomlaPrefix: null })
-  const names = (await db.rows<{ n: string }>('SELECT TABLE_NAME AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()')).map((r) => r.n)
-  t.ok(names.length > 0)
-  t.same(names.filter((n) => !n.startsWith('civibridge_')), [])
+  const database = new Database(db.url)
+  t.teardown(() => database.close())
+  await t.rejects(migrateBridgeTables(database), { name: 'NotCivicrmError', message: `CiviCRM tables missing in database ${db.name}: civicrm_domain, civicrm_contact, civicrm_email, civicrm_uf_match, civicrm_log; nothing created (check CIVICRM_DB_URL)` })
+  t.same(await db.rows('SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()'), [])
+})
+
+t.test('the bridge\'s tables take CiviCRM\'s collation, not the database default; tables an earlier version created otherwise are converted by migrate', async (t) => {
+  const db = await testDatabase(t)
+  const collations = async () => db.rows<{ t: string, c: string, coll: string }>(`SELECT TABLE_NAME AS t, COLUMN_NAME AS c, COLLATION_NAME AS coll FROM information_schema.COLUMNS
+    WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME LIKE 'civibridge\\_%' AND COLLATION_NAME IS NOT NULL ORDER BY t, c`)
+  const [dbDefault] = await db.rows<{ coll: string }>('SELECT DEFAULT_COLLATION_NAME AS coll FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = DATABASE()')
+  t.not(dbDefault.coll, 'utf8mb4_unicode_ci', 'the test database has the server default, not CiviCRM\'s collation')
+  const cols = await collations()
+  t.same(cols.filter((r) => r.coll !== 'utf8mb4_unicode_ci').map((r) => `${r.t}.${r.c} ${r.coll}`).sort(),
+    ['civibridge_event.jti ascii_bin', 'civibridge_event.result utf8mb4_bin', 'civibridge_used_token.jti ascii_bin'], 'every text column in CiviCRM\'s collation but the exact ones')
+  // As an earlier version left them: in the database default.
+  const database = new Database(db.url)
+  t.teardown(() => database.close())
+  await db.sql.query(`ALTER TABLE civibridge_wanted_email CONVERT TO CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci;
+    ALTER TABLE civibridge_sync_job MODIFY message text CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NULL COMMENT 'the job''s message'`)
+  t.equal(await schemaProblem(database), 'bridge columns not in CiviCRM\'s collation utf8mb4_unicode_ci (run: civicrm-bridge migrate): civibridge_sync_job.message (utf8mb4_general_ci), civibridge_wanted_email.email (utf8mb4_general_ci)')
+  t.same(await convertBridgeTables(database.pool, { charset: 'utf8mb4', collation: 'utf8mb4_unicode_ci' }), ['civibridge_sync_job', 'civibridge_wanted_email'])
+  t.same(await collations(), cols, 'converted back')
+  const [job] = await db.rows<{ nullable: string, comment: string }>("SELECT IS_NULLABLE AS nullable, COLUMN_COMMENT AS comment FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'civibridge_sync_job' AND COLUMN_NAME = 'message'")
+  t.same(job, { nullable: 'YES', comment: 'the job\'s message' }, 'NULL-ability and comment kept')
+  t.equal(await schemaProblem(database), null)
+  await migrateBridgeTables(database)
+  t.same(await convertBridgeTables(database.pool, { charset: 'utf8mb4', collation: 'utf8mb4_unicode_ci' }), [], 'nothing left to convert')
+  await t.rejects(convertBridgeTables(database.pool, { charset: 'utf8mb4', collation: 'x; DROP TABLE y' }), /unexpected collation/)
 })

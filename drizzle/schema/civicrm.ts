@@ -60,7 +60,17 @@ export const civicrmUfGroup = mysqlTable('civicrm_uf_group', {
   isActive: tinyint('is_active').notNull().default(1),
 })
 
-/** Tables and columns the bridge needs; `check` and server start verify them. */
+/** CiviCRM's location types: new contacts' emails get Home; the admin page shows their names. */
+export const civicrmLocationType = mysqlTable('civicrm_location_type', {
+  id: int('id', { unsigned: true }).primaryKey().autoincrement(),
+  name: varchar('name', { length: 64 }).notNull(),
+  displayName: varchar('display_name', { length: 64 }).notNull(),
+})
+
+/**
+ * Tables and columns the bridge's linking needs, beyond those declared above (every declared
+ * table and column is needed too: the pages read them); `check`, `serve` and /ready verify them.
+ */
 export const requiredCivicrmColumns: Record<string, string[]> = {
   civicrm_domain: ['id'],
   civicrm_contact: ['id', 'contact_type', 'display_name', 'sort_name', 'first_name', 'middle_name', 'last_name', 'hash', 'source', 'is_deleted', 'created_date', 'modified_date'],

@@ -7,6 +7,7 @@ import { drizzle } from 'drizzle-orm/mysql2'
 import type { MySqlTransaction } from 'drizzle-orm/mysql-core'
 import type { MySql2Database, MySql2QueryResultHKT, MySql2PreparedQueryHKT } from 'drizzle-orm/mysql2'
 import type { ExtractTablesWithRelations } from 'drizzle-orm'
+import { civicrmCollation, type Collation } from './collation.js'
 
 export type Tx = MySqlTransaction<MySql2QueryResultHKT, MySql2PreparedQueryHKT, Record<string, never>, ExtractTablesWithRelations<Record<string, never>>>
 export type Db = MySql2Database
@@ -31,7 +32,11 @@ export class DatabaseUnavailableError extends Error {
 
 // ER_USER_LOCK_DEADLOCK: MySQL 8's name for a circle of named locks (MariaDB says ER_LOCK_DEADLOCK).
 const RETRYABLE = new Set(['ER_LOCK_DEADLOCK', 'ER_USER_LOCK_DEADLOCK', 'ER_DUP_ENTRY', 'ER_LOCK_WAIT_TIMEOUT'])
-const UNAVAILABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'PROTOCOL_CONNECTION_LOST', 'ER_SERVER_SHUTDOWN', 'ER_CON_COUNT_ERROR', 'ENOTFOUND', 'EHOSTUNREACH', 'ER_GET_CONNECTION_TIMEOUT', 'POOL_CLOSED'])
+/** A statement the database did not answer in time (its connection is closed). */
+export const STATEMENT_TIMEOUT = 'PROTOCOL_SEQUENCE_TIMEOUT'
+/** How long a statement may wait for the database's answer by default (DB_QUERY_TIMEOUT_MS). */
+export const DEFAULT_QUERY_TIMEOUT_MS = 10_000
+const UNAVAILABLE = new Set([STATEMENT_TIMEOUT, 'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'PROTOCOL_CONNECTION_LOST', 'ER_SERVER_SHUTDOWN', 'ER_CON_COUNT_ERROR', 'ENOTFOUND', 'EHOSTUNREACH', 'ER_GET_CONNECTION_TIMEOUT', 'POOL_CLOSED'])
 const MAX_ATTEMPTS = 6
 
 export function errorCode (err: unknown): string | undefined {
@@ -49,6 +54,39 @@ export function isUnavailable (err: unknown): boolean {
   return false
 }
 
+interface CoreCommand { onResult?: (err: Error | null, ...rest: unknown[]) => void, timeout?: number }
+interface CoreConnection { addCommand (cmd: CoreCommand): unknown, destroy (): void }
+
+/**
+ * Every command of a driver connection (query, prepare, execute, ping) gets an answer within
+ * `ms` (or the command's own `timeout`): past it the command fails with STATEMENT_TIMEOUT and
+ * the connection is closed, so that the commands queued behind it fail at once instead of
+ * waiting for a database that stopped answering (the server rolls its transaction back).
+ * mysql2's own query timeout does not cover prepares, and leaves the connection waiting.
+ */
+function boundStatements (conn: CoreConnection, ms: number): void {
+  const add = conn.addCommand.bind(conn)
+  conn.addCommand = (cmd) => {
+    const reply = cmd.onResult
+    if (typeof reply === 'function') {
+      const limit = cmd.timeout ?? ms
+      cmd.timeout = undefined // ours instead of mysql2's
+      let answered = false
+      const timer = setTimeout(() => {
+        cmd.onResult!(Object.assign(new Error(`the database did not answer within ${limit} ms`), { code: STATEMENT_TIMEOUT, fatal: true }))
+        conn.destroy()
+      }, limit)
+      cmd.onResult = (err, ...rest) => {
+        if (answered) return
+        answered = true
+        clearTimeout(timer)
+        reply.call(cmd, err, ...rest)
+      }
+    }
+    return add(cmd)
+  }
+}
+
 export class Database {
   readonly pool: mysql.Pool
   readonly db: Db
@@ -59,7 +97,10 @@ export class Database {
   /** How long a unit waits for a named lock (GET_LOCK's timeout), in seconds. */
   readonly lockTimeoutS: number
 
-  constructor (url: string, opts: { poolSize?: number, domainId?: number, lockTimeoutS?: number } = {}) {
+  /** How long one statement may wait for its answer before its connection is given up (GET_LOCK: plus the lock's own wait). */
+  readonly queryTimeoutMs: number
+
+  constructor (url: string, opts: { poolSize?: number, domainId?: number, lockTimeoutS?: number, queryTimeoutMs?: number } = {}) {
     const parsed = new URL(url)
     this.name = decodeURIComponent(parsed.pathname.slice(1))
     this.pool = mysql.createPool({
@@ -75,7 +116,9 @@ export class Database {
     })
     // Dates are UTC on both sides. READ COMMITTED for the whole session (not per transaction,
     // which would cost a round trip per unit): a re-check under a lock sees committed rows.
+    this.queryTimeoutMs = opts.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS
     this.pool.pool.on('connection', (conn) => {
+      boundStatements(conn as unknown as CoreConnection, this.queryTimeoutMs)
       conn.query("SET time_zone = '+00:00'")
       conn.query('SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED')
     })
@@ -170,8 +213,18 @@ export class Database {
   private async takeLocks (conn: mysql.PoolConnection, keys: string[]): Promise<void> {
     // Keys deduplicated before hashing: a sync pair's 4,000 keys fall in 256 stripes.
     const names = [...new Set(keys)].map((k) => this.lockName(k)).sort()
-    const [rows] = await conn.query(`SELECT ${names.map((_, i) => `GET_LOCK(?, ?) AS l${i}`).join(', ')}`, names.flatMap((n) => [n, this.lockTimeoutS]))
+    const [rows] = await conn.query({ sql: `SELECT ${names.map((_, i) => `GET_LOCK(?, ?) AS l${i}`).join(', ')}`, timeout: this.lockTimeoutS * 1000 + this.queryTimeoutMs }, names.flatMap((n) => [n, this.lockTimeoutS]))
     if (Object.values((rows as Array<Record<string, number | null>>)[0]).some((got) => got !== 1)) throw new DatabaseUnavailableError('timed out waiting for a lock')
+  }
+
+  private collationRead: Promise<Collation> | null = null
+
+  /** CiviCRM's character set and collation (civicrm_email.email's), read once; the fixture's when there is no such column yet. */
+  collation (): Promise<Collation> {
+    this.collationRead ??= civicrmCollation(this.pool).then(
+      (c) => c ?? { charset: 'utf8mb4', collation: 'utf8mb4_unicode_ci' },
+      (err: unknown) => { this.collationRead = null; throw err })
+    return this.collationRead
   }
 
   async ping (): Promise<boolean> {

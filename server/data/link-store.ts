@@ -1,7 +1,7 @@
 // LinkStore on CiviCRM's tables (and the bridge's tombstone and audit tables), in one unit of work.
 import { randomBytes } from 'node:crypto'
 import { Placeholder, and, asc, desc, eq, sql } from 'drizzle-orm'
-import { QueryBuilder } from 'drizzle-orm/mysql-core'
+import { QueryBuilder, type AnyMySqlColumn } from 'drizzle-orm/mysql-core'
 import { civicrmContact, civicrmEmail, civicrmUfMatch } from '../../drizzle/schema/civicrm.js'
 import { bridgeUserTombstone, bridgeWantedEmail } from '../../drizzle/schema/bridge.js'
 import type { Candidate, LinkResult, LinkStore, LinkTrigger, NewContact, UserState } from '../domain/link-user.js'
@@ -14,9 +14,22 @@ export function newContactHashes (n: number): string[] {
   return Array.from({ length: n }, (_, i) => hex.slice(32 * i, 32 * (i + 1)))
 }
 
-/** Matches emails trimmed and case-insensitively (the collation is _ci and ignores trailing spaces) and still uses the email index. */
+/**
+ * The exact identity of an email column with a normalised email (trimmed, lowercased): the
+ * collation's equality (which uses the index) also takes accents, full-width forms and
+ * ligatures for equal (gmäil = gmail, ß = ss under utf8mb4_unicode_ci); this compares the
+ * bytes of the column trimmed and lowercased with those of the value, whatever the collations.
+ */
+export const exactEmailSql = (column: string, value: string) => `CAST(LOWER(TRIM(${column})) AS BINARY) = CAST(${value} AS BINARY)`
+/** exactEmailSql for Drizzle. */
+export const exactEmail = (column: AnyMySqlColumn, value: string | Placeholder) => sql`CAST(LOWER(TRIM(${column})) AS BINARY) = CAST(${value} AS BINARY)`
+
+/**
+ * Matches a normalised email trimmed and case-insensitively, and nothing else (see
+ * exactEmailSql); the collation's equality still picks the rows by the email index.
+ */
 export const emailMatches = (email: string | Placeholder) =>
-  sql`(${civicrmEmail.email} = ${email} OR (${civicrmEmail.email} LIKE ' %' AND TRIM(${civicrmEmail.email}) = ${email}))`
+  sql`(${civicrmEmail.email} = ${email} OR (${civicrmEmail.email} LIKE ' %' AND TRIM(${civicrmEmail.email}) = ${email})) AND ${exactEmail(civicrmEmail.email, email)}`
 
 /** CiviCRM's Home location type, the one new contacts' emails get. */
 export const HOME_LOCATION_TYPE = "(SELECT id FROM civicrm_location_type WHERE name = 'Home')"
@@ -93,11 +106,12 @@ const candidatesQuery = new QueryBuilder().select({ contactId: civicrmContact.id
  * (no row at all when the domain is gone), and the link (uf_id is not unique in
  * civicrm_uf_match: the user's link is the one with the lowest id) by MIN(id) in a subquery
  * (ORDER BY id LIMIT 1 sorted the join in a table on disk, because of the JSON result column).
- * The jti column has the event table's collation, so that its primary key is used.
+ * The jti column has the event table's binary collation: its primary key is used, and jti
+ * values compare exactly.
  */
 const EVENT_CONTEXTS = `SELECT k.i, m.id, m.uf_name, m.contact_id, t.deleted_at, w.email, e.body_sha256, e.result
 FROM civicrm_domain d
-JOIN JSON_TABLE(?, '$[*]' COLUMNS (i FOR ORDINALITY, uf_id INT UNSIGNED PATH '$[0]', jti VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci PATH '$[1]')) AS k
+JOIN JSON_TABLE(?, '$[*]' COLUMNS (i FOR ORDINALITY, uf_id INT UNSIGNED PATH '$[0]', jti VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin PATH '$[1]')) AS k
 LEFT JOIN civicrm_uf_match m ON m.id = (SELECT MIN(f.id) FROM civicrm_uf_match f WHERE f.uf_id = k.uf_id AND f.domain_id = d.id)
 LEFT JOIN civibridge_user_tombstone t ON t.domain_id = d.id AND t.uf_id = k.uf_id
 LEFT JOIN civibridge_wanted_email w FORCE INDEX (PRIMARY) ON w.domain_id = d.id AND w.uf_id = k.uf_id
@@ -161,6 +175,10 @@ export class SqlLinkStore implements LinkStore {
     return rows.map(([contactId, linkedUfId]) => ({ contactId, linkedUfId }))
   }
 
+  /**
+   * Under the collation, not exactly: CiviCRM's unique key on (uf_name, domain_id) uses it, so
+   * a look-alike of a held uf_name (gmäil for gmail) cannot be stored as another user's either.
+   */
   async findUserByUfName (email: string): Promise<number | null> {
     const rows = await this.unit.prepared('SELECT uf_id FROM civicrm_uf_match WHERE uf_name = ? AND domain_id = ? LIMIT 1', [email, this.domainId]) as Array<[number]>
     return rows[0]?.[0] ?? null
@@ -181,12 +199,12 @@ export class SqlLinkStore implements LinkStore {
     }
     // created_at first: it compares the row's email before that is replaced.
     await this.tx.insert(bridgeWantedEmail).values({ domainId: this.domainId, ufId, email, createdAt: new Date() })
-      .onDuplicateKeyUpdate({ set: { createdAt: sql`IF(${bridgeWantedEmail.email} = VALUES(${bridgeWantedEmail.email}), ${bridgeWantedEmail.createdAt}, VALUES(${bridgeWantedEmail.createdAt}))`, email } })
+      .onDuplicateKeyUpdate({ set: { createdAt: sql`IF(CAST(${bridgeWantedEmail.email} AS BINARY) = CAST(VALUES(${bridgeWantedEmail.email}) AS BINARY), ${bridgeWantedEmail.createdAt}, VALUES(${bridgeWantedEmail.createdAt}))`, email } })
   }
 
   async usersWaitingFor (email: string): Promise<number[]> {
     const rows = await this.tx.select({ ufId: bridgeWantedEmail.ufId }).from(bridgeWantedEmail)
-      .where(and(eq(bridgeWantedEmail.domainId, this.domainId), eq(bridgeWantedEmail.email, email)))
+      .where(and(eq(bridgeWantedEmail.domainId, this.domainId), eq(bridgeWantedEmail.email, email), exactEmail(bridgeWantedEmail.email, email)))
       .orderBy(asc(bridgeWantedEmail.createdAt), asc(bridgeWantedEmail.ufId))
     return rows.map((r) => r.ufId)
   }

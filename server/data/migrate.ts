@@ -2,9 +2,24 @@
 import { fileURLToPath } from 'node:url'
 import { migrate } from 'drizzle-orm/mysql2/migrator'
 import type { Database } from './db.js'
+import { civicrmCollation, convertBridgeTables } from './collation.js'
+import { missingCivicrmTables } from './schema-check.js'
 
 export const migrationsFolder = fileURLToPath(new URL('../../drizzle/migrations', import.meta.url))
 
+/** `migrate` was pointed at a database without CiviCRM's tables: nothing was created. */
+export class NotCivicrmError extends Error {
+  override name = 'NotCivicrmError'
+}
+
+/**
+ * Refuses a database without CiviCRM's tables (a wrong CIVICRM_DB_URL), applies the migrations,
+ * then gives every bridge table CiviCRM's collation: the migrations create them in the
+ * database's default, which need not be CiviCRM's.
+ */
 export async function migrateBridgeTables (database: Database): Promise<void> {
+  const missing = await missingCivicrmTables(database)
+  if (missing.length > 0) throw new NotCivicrmError(`CiviCRM tables missing in database ${database.name}: ${missing.join(', ')}; nothing created (check CIVICRM_DB_URL)`)
   await migrate(database.db, { migrationsFolder, migrationsTable: 'civibridge_migrations' })
+  await convertBridgeTables(database.pool, (await civicrmCollation(database.pool))!)
 }

@@ -1,27 +1,75 @@
-// At start: are CiviCRM's tables and columns there, and has `migrate` created ours?
-import { getTableConfig } from 'drizzle-orm/mysql-core'
-import { requiredCivicrmColumns } from '../../drizzle/schema/civicrm.js'
+// At start (`check`, `serve`, /ready): is every table and column the bridge reads or writes
+// there (CiviCRM's, Joomla's users table, ours), and are ours in CiviCRM's collation?
+import type mysql from 'mysql2/promise'
+import { getTableConfig, type MySqlTable } from 'drizzle-orm/mysql-core'
+import * as civicrm from '../../drizzle/schema/civicrm.js'
 import * as bridge from '../../drizzle/schema/bridge.js'
 import type { Database } from './db.js'
+import { collationProblem } from './collation.js'
 
-const bridgeTables = Object.values(bridge).map((t) => getTableConfig(t).name)
+type Queryable = Pick<mysql.Pool, 'query'>
 
-/** One line naming what is missing, or null when the schema is usable. */
-export async function schemaProblem (database: Database, required: Record<string, string[]> = requiredCivicrmColumns): Promise<string | null> {
-  const [rows] = await database.pool.query(
-    'SELECT TABLE_NAME AS t, COLUMN_NAME AS c FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE()')
+const tablesOf = (mod: Record<string, unknown>) => Object.values(mod).filter((v): v is MySqlTable => typeof v === 'object' && v !== null && 'getSQL' in v)
+const bridgeTables = tablesOf(bridge).map((t) => getTableConfig(t).name)
+
+/** Every CiviCRM table and column the bridge uses: the linking's list, and each declared table's columns (the pages'). */
+export const civicrmRequirements: Record<string, string[]> = (() => {
+  const req: Record<string, Set<string>> = {}
+  const add = (table: string, cols: string[]) => { for (const c of cols) (req[table] ??= new Set()).add(c) }
+  for (const [table, cols] of Object.entries(civicrm.requiredCivicrmColumns)) add(table, cols)
+  for (const t of tablesOf(civicrm)) add(getTableConfig(t).name, getTableConfig(t).columns.map((c) => c.name))
+  return Object.fromEntries(Object.entries(req).map(([t, cols]) => [t, [...cols]]))
+})()
+
+/** The columns of Joomla's users table the sync reads. */
+export const JOOMLA_USER_COLUMNS = ['id', 'name', 'username', 'email', 'block']
+
+/** Joomla's users table: where it is (JOOMLA_DB_URL's pool) and its prefix (JOOMLA_DB_PREFIX). */
+export interface JoomlaTarget { pool: Queryable, prefix: string }
+
+async function columnsOf (q: Queryable, tableNames?: string[]): Promise<{ db: string, have: Map<string, Set<string>> }> {
+  const [rows] = await q.query(
+    `SELECT TABLE_NAME AS t, COLUMN_NAME AS c FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE()${tableNames ? ' AND TABLE_NAME IN (?)' : ''}`, tableNames ? [tableNames] : [])
   const have = new Map<string, Set<string>>()
   for (const { t, c } of rows as Array<{ t: string, c: string }>) {
     if (!have.has(t)) have.set(t, new Set())
     have.get(t)!.add(c)
   }
+  const [[{ db }]] = await q.query('SELECT DATABASE() AS db') as unknown as [[{ db: string }]]
+  return { db, have }
+}
+
+/** CiviCRM's tables the linking needs that are not in the database: `migrate` refuses to run without them. */
+export async function missingCivicrmTables (database: Pick<Database, 'pool'>): Promise<string[]> {
+  const { have } = await columnsOf(database.pool, Object.keys(civicrm.requiredCivicrmColumns))
+  return Object.keys(civicrm.requiredCivicrmColumns).filter((t) => !have.has(t))
+}
+
+/** One line naming what is missing (and the setting to fix), or null when the schema is usable. */
+export async function schemaProblem (database: Database, opts: { required?: Record<string, string[]>, joomla?: JoomlaTarget } = {}): Promise<string | null> {
+  const required = opts.required ?? civicrmRequirements
+  const { have } = await columnsOf(database.pool)
   const missingTables = Object.keys(required).filter((t) => !have.has(t))
-  if (missingTables.length) return `CiviCRM tables missing in database ${database.name}: ${missingTables.join(', ')}`
+  if (missingTables.length) return `CiviCRM tables missing in database ${database.name}: ${missingTables.join(', ')} (check CIVICRM_DB_URL)`
   const missingColumns = Object.entries(required).flatMap(([t, cols]) => cols.filter((c) => !have.get(t)!.has(c)).map((c) => `${t}.${c}`))
-  if (missingColumns.length) return `CiviCRM columns missing in database ${database.name}: ${missingColumns.join(', ')}`
+  if (missingColumns.length) return `CiviCRM columns missing in database ${database.name}: ${missingColumns.join(', ')} (CiviCRM 5.x expected)`
   const missingOwn = bridgeTables.filter((t) => !have.has(t))
   if (missingOwn.length) return `bridge tables missing (run: civicrm-bridge migrate): ${missingOwn.join(', ')}`
+  const collation = await collationProblem(database.pool)
+  if (collation) return collation
   const [domains] = await database.pool.query('SELECT id FROM civicrm_domain WHERE id = ?', [database.domainId])
   if ((domains as unknown[]).length === 0) return `CiviCRM domain ${database.domainId} does not exist in database ${database.name} (CIVICRM_DOMAIN_ID)`
+  if (opts.joomla) return joomlaProblem(opts.joomla)
+  return null
+}
+
+/** Joomla's users table under the configured prefix, with the columns the sync reads. */
+export async function joomlaProblem ({ pool, prefix }: JoomlaTarget): Promise<string | null> {
+  const table = `${prefix}users`
+  const { db, have } = await columnsOf(pool, [table])
+  const cols = have.get(table)
+  if (!cols) return `Joomla users table ${table} missing in database ${db} (check JOOMLA_DB_PREFIX and JOOMLA_DB_URL)`
+  const missing = JOOMLA_USER_COLUMNS.filter((c) => !cols.has(c))
+  if (missing.length) return `Joomla users table ${table} in database ${db} lacks columns ${missing.join(', ')} (check JOOMLA_DB_PREFIX and JOOMLA_DB_URL)`
   return null
 }

@@ -4,7 +4,8 @@
 import type mysql from 'mysql2/promise'
 import type { Candidate, ExistingLink, JoomlaUser, NewContact } from '../domain/link-user.js'
 import { type ChunkFacts, type SyncCounts, type SyncDecision } from '../domain/sync.js'
-import { insertIndividuals, setPrimaryEmail } from './link-store.js'
+import { exactEmailSql, insertIndividuals, setPrimaryEmail } from './link-store.js'
+import type { Collation } from './collation.js'
 import { INSERT_AUDIT } from './event-store.js'
 import type { Unit } from './db.js'
 
@@ -38,16 +39,20 @@ export class JoomlaUsers {
 }
 
 /**
- * The given strings as a table of one column k, in the connection's collation
- * (utf8mb4_unicode_ci), from one JSON parameter: a thousand `SELECT ? UNION ALL` rows cost
- * twice as much to parse as the join itself.
+ * The given emails as a table, from one JSON parameter (a thousand `SELECT ? UNION ALL` rows
+ * cost twice as much to parse as the join itself): k in CiviCRM's collation, to be compared with
+ * its columns by their indexes whatever the connection's and the database's defaults; x the
+ * email exactly (binary), to filter the collation's matches by and to answer with.
  */
-function keysTable (keys: string[]): { text: string, values: string[] } {
-  return { text: "JSON_TABLE(?, '$[*]' COLUMNS (k VARCHAR(254) PATH '$'))", values: [JSON.stringify(keys)] }
+function keysTable (keys: string[], c: Collation): { text: string, values: string[] } {
+  return {
+    text: `JSON_TABLE(?, '$[*]' COLUMNS (k VARCHAR(254) CHARACTER SET ${c.charset} COLLATE ${c.collation} PATH '$', x VARCHAR(254) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin PATH '$'))`,
+    values: [JSON.stringify(keys)],
+  }
 }
 
-/** Reads one chunk's links, candidates and uf_name holders (three queries). */
-export async function readChunkFacts (run: Run, domainId: number, ufIds: number[], emails: string[]): Promise<ChunkFacts> {
+/** Reads one chunk's links, candidates and uf_name holders (three queries); `collation` is CiviCRM's. */
+export async function readChunkFacts (run: Run, collation: Collation, domainId: number, ufIds: number[], emails: string[]): Promise<ChunkFacts> {
   const facts: ChunkFacts = { links: new Map(), candidates: new Map(), ufNameHolders: new Map() }
   if (ufIds.length > 0) {
     const links = await run('SELECT id, uf_id, uf_name, contact_id FROM civicrm_uf_match WHERE domain_id = ? AND uf_id IN (?) ORDER BY id', [domainId, ufIds]) as Array<{ id: number, uf_id: number, uf_name: string | null, contact_id: number | null }>
@@ -56,17 +61,19 @@ export async function readChunkFacts (run: Run, domainId: number, ufIds: number[
     }
   }
   if (emails.length === 0) return facts
-  const q = keysTable(emails)
+  const q = keysTable(emails, collation)
   // Any email row of a non-deleted Individual, matched as emailMatches() does (equal under the
-  // _ci collation, or equal once trimmed of leading spaces); primary first, then lowest id.
+  // collation, or equal once trimmed of leading spaces, and exactly equal trimmed and
+  // lowercased); primary first, then lowest id.
+  const exact = exactEmailSql('e.email', 'q.x')
   const candidates = await run(
-    `SELECT q.k, c.id AS contact_id, e.is_primary, m.uf_id FROM ${q.text} q
-       JOIN civicrm_email e ON e.email = q.k
+    `SELECT q.x AS k, c.id AS contact_id, e.is_primary, m.uf_id FROM ${q.text} q
+       JOIN civicrm_email e ON e.email = q.k AND ${exact}
        JOIN civicrm_contact c ON c.id = e.contact_id AND c.contact_type = 'Individual' AND c.is_deleted = 0
        LEFT JOIN civicrm_uf_match m ON m.contact_id = c.id AND m.domain_id = ?
      UNION ALL
-     SELECT q.k, c.id, e.is_primary, m.uf_id FROM ${q.text} q
-       JOIN civicrm_email e ON e.email LIKE ' %' AND TRIM(e.email) = q.k
+     SELECT q.x, c.id, e.is_primary, m.uf_id FROM ${q.text} q
+       JOIN civicrm_email e ON e.email LIKE ' %' AND TRIM(e.email) = q.k AND ${exact}
        JOIN civicrm_contact c ON c.id = e.contact_id AND c.contact_type = 'Individual' AND c.is_deleted = 0
        LEFT JOIN civicrm_uf_match m ON m.contact_id = c.id AND m.domain_id = ?`,
     [...q.values, domainId, ...q.values, domainId]) as Array<{ k: string, contact_id: number, is_primary: number, uf_id: number | null }>
@@ -80,7 +87,8 @@ export async function readChunkFacts (run: Run, domainId: number, ufIds: number[
     list.sort((a, b) => b.primary - a.primary || a.contactId - b.contactId)
     facts.candidates.set(k, list.map(({ contactId, linkedUfId }) => ({ contactId, linkedUfId })))
   }
-  const holders = await run(`SELECT q.k, m.uf_id FROM ${q.text} q JOIN civicrm_uf_match m ON m.uf_name = q.k AND m.domain_id = ? ORDER BY m.id`, [...q.values, domainId]) as Array<{ k: string, uf_id: number }>
+  // Under the collation, as CiviCRM's unique key on uf_name compares (see SqlLinkStore.findUserByUfName).
+  const holders = await run(`SELECT q.x AS k, m.uf_id FROM ${q.text} q JOIN civicrm_uf_match m ON m.uf_name = q.k AND m.domain_id = ? ORDER BY m.id`, [...q.values, domainId]) as Array<{ k: string, uf_id: number }>
   for (const h of holders) if (!facts.ufNameHolders.has(h.k)) facts.ufNameHolders.set(h.k, h.uf_id)
   return facts
 }
@@ -115,7 +123,7 @@ export async function writeDecisions (unit: Unit, domainId: number, decisions: S
   if (notWaiting.length > 0) await unit.query('DELETE FROM civibridge_wanted_email WHERE domain_id = ? AND uf_id IN (?)', [domainId, notWaiting])
   if (waiting.length > 0) {
     await unit.query(`INSERT INTO civibridge_wanted_email (domain_id, uf_id, email, created_at) VALUES ?
-      ON DUPLICATE KEY UPDATE created_at = IF(email = VALUES(email), created_at, VALUES(created_at)), email = VALUES(email)`, [waiting.map((d) => [domainId, d.ufId, d.wantedEmail, now])])
+      ON DUPLICATE KEY UPDATE created_at = IF(CAST(email AS BINARY) = CAST(VALUES(email) AS BINARY), created_at, VALUES(created_at)), email = VALUES(email)`, [waiting.map((d) => [domainId, d.ufId, d.wantedEmail, now])])
   }
   // The same audit trail linkUser leaves, for the decisions that wrote something.
   const audit = [

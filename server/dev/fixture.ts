@@ -19,7 +19,19 @@ export function withDatabaseName (url: string, name: string): string {
 export interface FixtureOptions {
   joomlaPrefix?: string | null
   civicrm?: boolean
+  /** Runs `migrate` (default: when CiviCRM's tables are created). */
   migrate?: boolean
+  /** CiviCRM's tables in this character set and collation instead of the fixture's utf8mb4_unicode_ci (a legacy `utf8` site: utf8mb3, utf8mb3_unicode_ci). */
+  civicrmCollation?: { charset: string, collation: string }
+  /** Joomla's users table in this character set and collation. */
+  joomlaCollation?: { charset: string, collation: string }
+}
+
+/** The fixture's DDL with its tables' character set and collation replaced. */
+function withCollation (ddl: string, c: { charset: string, collation: string } | undefined): string {
+  if (!c) return ddl
+  if (!/^[a-z0-9_]+$/.test(c.charset + c.collation)) throw new Error(`bad collation ${c.collation}`)
+  return ddl.replaceAll('CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci', `CHARSET=${c.charset} COLLATE=${c.collation}`)
 }
 
 /** Creates (or re-creates) database `name` on the server of `serverUrl` and returns its URL. */
@@ -28,22 +40,25 @@ export async function createFixtureDatabase (serverUrl: string, name: string, op
   const conn = await mysql.createConnection({ uri: withDatabaseName(serverUrl, ''), multipleStatements: true })
   try {
     await conn.query(`DROP DATABASE IF EXISTS \`${name}\``)
-    await conn.query(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`)
+    // No COLLATE: the server's default, as a hosting panel creates a site's database (often
+    // utf8mb4_general_ci while CiviCRM's tables carry utf8mb4_unicode_ci).
+    await conn.query(`CREATE DATABASE \`${name}\``)
     await conn.query(`USE \`${name}\``)
     await conn.query("SET time_zone = '+00:00'")
     if (opts.civicrm !== false) {
-      await conn.query(await readFile(fixtures('civicrm-schema.sql'), 'utf8'))
+      await conn.query(withCollation(await readFile(fixtures('civicrm-schema.sql'), 'utf8'), opts.civicrmCollation))
       await conn.query(await readFile(fixtures('civicrm-data.sql'), 'utf8'))
     }
     if (opts.joomlaPrefix !== null) {
       const ddl = await readFile(fixtures('joomla-users.sql'), 'utf8')
-      await conn.query(ddl.replaceAll('{prefix}', opts.joomlaPrefix ?? 'jos_'))
+      await conn.query(withCollation(ddl, opts.joomlaCollation).replaceAll('{prefix}', opts.joomlaPrefix ?? 'jos_'))
     }
   } finally {
     await conn.end()
   }
   const url = withDatabaseName(serverUrl, name)
-  if (opts.migrate !== false) {
+  // `migrate` refuses a database without CiviCRM's tables.
+  if (opts.migrate ?? opts.civicrm !== false) {
     const db = new Database(url, { poolSize: 1 })
     try { await migrateBridgeTables(db) } finally { await db.close() }
   }

@@ -40,6 +40,11 @@ export async function buildApp (config: Config, opts: { logger?: FastifyServerOp
     // Refuse what the schemas do not allow instead of quietly fixing it up.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
     return503OnClosing: true,
+    // A client gets the whole request (headers and body) in at most requestTimeout, checked
+    // every second (Node checks every 30 s by default), and a silent connection is closed.
+    requestTimeout: config.httpRequestTimeoutMs,
+    connectionTimeout: config.httpIdleTimeoutMs,
+    http: { requestTimeout: config.httpRequestTimeoutMs, headersTimeout: Math.min(config.httpRequestTimeoutMs, 60_000), connectionsCheckingInterval: 1000 },
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   await app.register(sensible)

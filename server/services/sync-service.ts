@@ -173,7 +173,8 @@ export class SyncService {
         const write = (users: JoomlaUser[], facts: ChunkFacts | null) => this.writeChunk(job.id, users, facts).then((counts) => { state.advance(counts); return counts })
         const outcomes = await this.database.withLocks(chunkLockKeys(chunks.flat()), async () => {
           // Each chunk's facts on a connection of its own: MariaDB reads them on two threads.
-          const facts = await Promise.all(chunks.map((users) => readChunkFacts(this.poolQuery, this.domainId, users.map((u) => u.id), chunkEmails(users))))
+          const collation = await this.database.collation()
+          const facts = await Promise.all(chunks.map((users) => readChunkFacts(this.poolQuery, collation, this.domainId, users.map((u) => u.id), chunkEmails(users))))
           if (chunks.length === 1 || !chunksInteract(chunks[0], facts[0], chunks[1], facts[1])) {
             return Promise.allSettled(chunks.map((users, i) => write(users, facts[i])))
           }
@@ -223,7 +224,7 @@ export class SyncService {
   private writeChunk (jobId: number, users: JoomlaUser[], facts: ChunkFacts | null): Promise<SyncCounts> {
     let given = facts
     return this.database.unit(async (unit) => {
-      const known = given ?? await readChunkFacts(unit.query, this.domainId, users.map((u) => u.id), chunkEmails(users))
+      const known = given ?? await readChunkFacts(unit.query, await this.database.collation(), this.domainId, users.map((u) => u.id), chunkEmails(users))
       given = null
       const { decisions, counts } = decideChunk(users, known)
       const now = new Date()
@@ -247,7 +248,7 @@ export class SyncService {
         const users = await this.users.after(after, batchSize)
         if (users.length === 0) break
         const emails = chunkEmails(users)
-        const facts = overlay(await readChunkFacts(this.poolQuery, this.domainId, users.map((u) => u.id), emails), emails, claimedNames, claimedContacts)
+        const facts = overlay(await readChunkFacts(this.poolQuery, await this.database.collation(), this.domainId, users.map((u) => u.id), emails), emails, claimedNames, claimedContacts)
         const { decisions, counts } = decideChunk(users, facts)
         for (const d of decisions) {
           if (d.kind === 'skip') skipped.push({ id: d.ufId, reason: d.reason })

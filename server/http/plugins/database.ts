@@ -4,6 +4,7 @@ import { Database } from '../../data/db.js'
 import { EventService } from '../../services/event-service.js'
 import { BufferedEventLog } from '../../data/event-log.js'
 import type { Config } from '../../config.js'
+import type { JoomlaTarget } from '../../data/schema-check.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -11,21 +12,25 @@ declare module 'fastify' {
     database: Database
     eventLog: BufferedEventLog
     events: EventService
+    /** Joomla's users table: its database's pool (CiviCRM's when they share one) and prefix. */
+    joomla: JoomlaTarget
   }
 }
 
 export default fp(async (app, { config }: { config: Config }) => {
-  const database = new Database(config.civicrmDbUrl, { poolSize: config.dbPoolSize, domainId: config.domainId })
+  const database = new Database(config.civicrmDbUrl, { poolSize: config.dbPoolSize, domainId: config.domainId, queryTimeoutMs: config.dbQueryTimeoutMs })
   const eventLog = new BufferedEventLog(database, config.domainId, {
     flushMs: config.eventLogFlushMs,
     maxBatch: 500,
     onError: (err, rows) => app.log.warn({ err: (err as Error).message, rows }, 'event log not written yet; will retry'),
   })
+  const joomlaDb = config.joomlaDbUrl === config.civicrmDbUrl ? null : new Database(config.joomlaDbUrl, { poolSize: 2, queryTimeoutMs: config.dbQueryTimeoutMs })
+  app.decorate('joomla', { pool: (joomlaDb ?? database).pool, prefix: config.joomlaDbPrefix })
   app.decorate('config', config)
   app.decorate('database', database)
   app.decorate('eventLog', eventLog)
   app.decorate('events', new EventService(database, config.domainId, eventLog))
   // Hooks run in reverse order of registration: the log is flushed before the pool closes.
-  app.addHook('onClose', async () => { await database.close() })
+  app.addHook('onClose', async () => { await database.close(); await joomlaDb?.close() })
   app.addHook('onClose', async () => { await eventLog.close() })
 })

@@ -5,9 +5,15 @@ import fp from 'fastify-plugin'
 import { isUnavailable, errorCode } from '../../data/db.js'
 
 export const RETRY_AFTER_S = 5
+const CLIENT_GONE = new Set(['ECONNRESET', 'ECONNABORTED', 'EPIPE', 'ERR_STREAM_PREMATURE_CLOSE'])
 
 export default fp(async (app) => {
   app.setErrorHandler((err: Error & { statusCode?: number, validation?: unknown }, request, reply) => {
+    // A client that left while its body was being read: its socket's error, not the database's.
+    if (request.raw.destroyed && !(err as { fatal?: boolean }).fatal && CLIENT_GONE.has(errorCode(err) ?? '')) {
+      request.log.info({ reason: err.message }, 'client closed the connection')
+      return reply.code(400).send({ error: 'Bad Request', message: 'the request was not received whole' })
+    }
     if (isUnavailable(err)) {
       request.log.warn({ err: err.message }, 'database unavailable')
       return reply.code(503).header('Retry-After', String(RETRY_AFTER_S)).send({ error: 'Service Unavailable', message: 'the database is not reachable; retry later' })

@@ -1,7 +1,6 @@
 // Administration: Synchronize Users to Contacts as a JSON API (admin token) and as pages
 // (admin login, the confirm step, a live progress bar, the final message), the Change Log
 // (contacts created or modified in a window, from civicrm_log) and a contact's details.
-import mysql from 'mysql2/promise'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@fastify/type-provider-typebox'
 import type { FastifyReply, FastifyRequest } from 'fastify'
@@ -38,14 +37,10 @@ const utcDay = (d: Date) => d.toISOString().slice(0, 10)
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
   const config = app.config
-  const joomlaPool = config.joomlaDbUrl === config.civicrmDbUrl
-    ? null
-    : mysql.createPool({ uri: config.joomlaDbUrl, connectionLimit: 2, charset: 'utf8mb4_unicode_ci', timezone: 'Z' })
-  const service = new SyncService(app.database, new JoomlaUsers(joomlaPool ?? app.database.pool, config.joomlaDbPrefix), config.domainId)
+  const service = new SyncService(app.database, new JoomlaUsers(app.joomla.pool, app.joomla.prefix), config.domainId)
   let current: SyncRun | null = null
   const abort = new AbortController()
-  // Hooks run in reverse order: the running job stops after its chunk, then the pools close.
-  app.addHook('onClose', async () => { await joomlaPool?.end() })
+  // The running job stops after its chunk (the pools close after: they were opened earlier).
   app.addHook('onClose', async () => {
     abort.abort()
     await current?.done.catch(() => {})

@@ -11,7 +11,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   /** Ready for traffic: the database answers and the schema check passes. */
   app.get('/ready', async (request, reply) => {
     if (!await app.database.ping()) return reply.code(503).header('Retry-After', '5').send({ ready: false, reason: 'database unreachable' })
-    const problem = await schemaProblem(app.database)
+    const problem = await schemaProblem(app.database, { joomla: app.joomla })
     if (problem) return reply.code(503).send({ ready: false, reason: problem })
     return { ready: true }
   })
