@@ -76,13 +76,32 @@ t.test('migrate then check on a CiviCRM database; check names what is missing', 
   const c = run(['check'], env)
   t.equal(c.status, 0)
   t.match(c.stdout, /schema ok/)
+  const prefix = run(['check'], { ...env, JOOMLA_DB_PREFIX: 'j4_' })
+  t.equal(prefix.status, 1, 'a wrong JOOMLA_DB_PREFIX is caught by check')
+  t.equal(prefix.stderr, `civicrm-bridge: Joomla users table j4_users missing in database ${db.name} (check JOOMLA_DB_PREFIX and JOOMLA_DB_URL)\n`)
+})
+
+t.test('check and serve find Joomla\'s users table in JOOMLA_DB_URL\'s database under JOOMLA_DB_PREFIX, and refuse to start without it', async (t) => {
+  const db = await testDatabase(t, { joomlaPrefix: null })
+  const joomla = await testDatabase(t, { civicrm: false, joomlaPrefix: 'j3x_' })
+  const env = { ...baseEnv(db.url), JOOMLA_DB_URL: joomla.url, JOOMLA_DB_PREFIX: 'j3x_' }
+  const lines: string[] = []
+  t.equal(await runCli(['check'], env, (l) => lines.push(l)), 0)
+  t.same(lines, [`schema ok in ${db.name}`])
+  await t.rejects(runCli(['check'], { ...env, JOOMLA_DB_PREFIX: 'jos_' }, () => {}), { name: 'CliError', message: `Joomla users table jos_users missing in database ${joomla.name} (check JOOMLA_DB_PREFIX and JOOMLA_DB_URL)` })
+  await t.rejects(startServer(testConfig(db.url, { PORT: '0', JOOMLA_DB_URL: joomla.url })), { name: 'CliError', message: /^Joomla users table jos_users missing in database/ }, 'serve refuses a wrong prefix at start')
+  const app = await startServer(testConfig(db.url, { PORT: '0', JOOMLA_DB_URL: joomla.url, JOOMLA_DB_PREFIX: 'j3x_' }))
+  t.same((await app.inject('/ready')).json(), { ready: true })
+  await joomla.sql.query('DROP TABLE j3x_users')
+  t.same((await app.inject('/ready')).json(), { ready: false, reason: `Joomla users table j3x_users missing in database ${joomla.name} (check JOOMLA_DB_PREFIX and JOOMLA_DB_URL)` })
+  await app.close()
 })
 
 t.test('serve refuses to start without CiviCRM\'s tables, naming them', async (t) => {
   const db = await testDatabase(t, { civicrm: false })
   const r = run(['serve'], { ...baseEnv(db.url), PORT: String(await freePort()) })
   t.equal(r.status, 1)
-  t.match(r.stderr, /^civicrm-bridge: CiviCRM tables missing in database cbt_\w+: civicrm_domain, civicrm_contact, civicrm_email, civicrm_uf_match, civicrm_log\n$/)
+  t.match(r.stderr, /^civicrm-bridge: CiviCRM tables missing in database cbt_\w+: civicrm_domain, civicrm_contact, civicrm_email, civicrm_uf_match, civicrm_log, civicrm_contribution, .*civicrm_location_type, .*civicrm_uf_group \(check CIVICRM_DB_URL\)\n$/)
 })
 
 t.test('serve refuses to start when the database does not answer', async (t) => {
@@ -125,9 +144,12 @@ t.test('in process: migrate, check and demo through runCli', async (t) => {
   t.same(lines, [`bridge tables migrated in ${db.name}`, `schema ok in ${db.name}`])
   const broken = await testDatabase(t, { civicrm: false })
   await t.rejects(runCli(['serve'], { ...baseEnv(broken.url), PORT: '0' }, out), /CiviCRM tables missing/)
+  await t.rejects(runCli(['migrate'], baseEnv(broken.url), out), { name: 'CliError', message: /^CiviCRM tables missing in database \w+: civicrm_domain, .*; nothing created \(check CIVICRM_DB_URL\)$/ })
+  t.same(await broken.rows('SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME LIKE \'civibridge%\''), [], 'migrate created nothing')
   const msgs: string[] = []
-  t.equal(await runCli(['migrate'], baseEnv(broken.url), (l) => msgs.push(l)), 0)
-  t.match(msgs[0], /^bridge tables migrated; CiviCRM tables missing/)
+  t.equal(await runCli(['migrate'], baseEnv(db.url), (l) => msgs.push(l)), 0)
+  t.equal(await runCli(['migrate'], { ...baseEnv(db.url), CIVICRM_DOMAIN_ID: '9' }, (l) => msgs.push(l)), 0)
+  t.match(msgs[1], /^bridge tables migrated; CiviCRM domain 9 does not exist/)
   for (const env of [{ DEMO_DB_SERVER_URL: process.env.DEMO_DB_SERVER_URL }, { DEMO_DB_SERVER_URL: process.env.TEST_DB_SERVER_URL ?? 'mysql://root@127.0.0.1:3306/test' }]) {
     const demo: string[] = []
     t.equal(await runCli(['demo'], env, (l) => demo.push(l)), 0)

@@ -267,7 +267,7 @@ t.test('/ready fails, naming it, when a CiviCRM column is missing', async (t) =>
   await db.sql.query('ALTER TABLE civicrm_contact DROP COLUMN hash')
   const r = await app.inject('/ready')
   t.equal(r.statusCode, 503)
-  t.same(r.json(), { ready: false, reason: `CiviCRM columns missing in database ${db.name}: civicrm_contact.hash` })
+  t.same(r.json(), { ready: false, reason: `CiviCRM columns missing in database ${db.name}: civicrm_contact.hash (CiviCRM 5.x expected)` })
 })
 
 t.test('the error policy: a duplicate key is 409, an unavailable database 503, anything else a JSON 500', async (t) => {

@@ -1,0 +1,127 @@
+// The bridge on the databases real sites run: a legacy CiviCRM still in utf8 (utf8mb3_unicode_ci)
+// and a Joomla users table in a collation other than CiviCRM's, both in a database created with
+// the server's default collation (as every test database is). Each: a registration, a login,
+// an email change, a delete, a sync and a profile save; look-alike emails (accents, full-width
+// forms, ligatures) are never taken for a contact's; jti values compare exactly.
+import t from 'tap'
+import { testDatabase, buildTestApp, insertContact, sendEvent, SECRET, SITE, type TestDb } from './helper.js'
+import { insertJoomlaUsers, syncService } from './sync-helper.js'
+import { signAssertion } from '../server/protocol/sign.js'
+import { CookieJar } from './cookie-jar.js'
+import type { FixtureOptions } from '../server/dev/fixture.js'
+
+const cases: Record<string, { opts: FixtureOptions, civicrm: string }> = {
+  'a legacy CiviCRM in utf8mb3_unicode_ci': {
+    opts: { civicrmCollation: { charset: 'utf8mb3', collation: 'utf8mb3_unicode_ci' } },
+    civicrm: 'utf8mb3_unicode_ci',
+  },
+  'Joomla\'s users table in utf8mb3_general_ci, CiviCRM in utf8mb4_unicode_ci': {
+    opts: { joomlaCollation: { charset: 'utf8mb3', collation: 'utf8mb3_general_ci' } },
+    civicrm: 'utf8mb4_unicode_ci',
+  },
+  'Joomla\'s users table in utf8mb4_general_ci, CiviCRM in utf8mb3_unicode_ci': {
+    opts: { joomlaCollation: { charset: 'utf8mb4', collation: 'utf8mb4_general_ci' }, civicrmCollation: { charset: 'utf8mb3', collation: 'utf8mb3_unicode_ci' } },
+    civicrm: 'utf8mb3_unicode_ci',
+  },
+}
+
+const linkOf = async (db: TestDb, ufId: number) => db.rows<{ uf_name: string, contact_id: number }>('SELECT uf_name, contact_id FROM civicrm_uf_match WHERE uf_id = ?', [ufId])
+const emailsOf = async (db: TestDb, contactId: number) => (await db.rows<{ email: string }>('SELECT email FROM civicrm_email WHERE contact_id = ? ORDER BY id', [contactId])).map((r) => r.email)
+
+for (const [name, { opts, civicrm }] of Object.entries(cases)) {
+  t.test(name, async (t) => {
+    const db = await testDatabase(t, opts)
+    const [dbDefault] = await db.rows<{ coll: string }>('SELECT DEFAULT_COLLATION_NAME AS coll FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = DATABASE()')
+    t.not(dbDefault.coll, civicrm, 'the database default is not CiviCRM\'s collation')
+    const bridgeColls = await db.rows<{ coll: string }>(`SELECT DISTINCT COLLATION_NAME AS coll FROM information_schema.COLUMNS
+      WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN ('civibridge_wanted_email', 'civibridge_audit', 'civibridge_sync_skip') AND COLLATION_NAME IS NOT NULL`)
+    t.same(bridgeColls, [{ coll: civicrm }], 'the bridge\'s tables took CiviCRM\'s collation')
+    const app = await buildTestApp(t, db)
+    t.same((await app.inject('/ready')).json(), { ready: true })
+
+    const ann = await insertContact(db, { first: 'Ann', last: 'Lee', emails: [{ email: 'ann@example.org', primary: true }] })
+    const vicky = await insertContact(db, { first: 'Vicky', last: 'P', emails: [{ email: 'vicky.p@gmail.com', primary: true }] })
+    const vickyQ = await insertContact(db, { first: 'Vicky', last: 'Q', emails: [{ email: 'vicky.q@gmail.com', primary: true }] })
+    const strasse = await insertContact(db, { first: 'Sam', last: 'Strasse', emails: [{ email: 'strasse@example.org', primary: true }] })
+
+    t.test('a registration links the contact by its email, trimmed and case-insensitively', async (t) => {
+      const r = await sendEvent(app, { user: { id: 42, email: ' Ann@Example.org ', name: 'Ann Lee' }, isNew: true })
+      t.same(r.json, { action: 'linked-existing', contactId: ann, reason: null })
+      t.same(await linkOf(db, 42), [{ uf_name: 'ann@example.org', contact_id: ann }])
+    })
+
+    t.test('look-alike emails (an accent, full-width letters, a ligature) get contacts of their own', async (t) => {
+      for (const [id, email, other] of [[60, 'vicky.p@gmäil.com', vicky], [61, 'vicky.q@ｇｍａｉｌ.com', vickyQ], [62, 'straße@example.org', strasse]] as const) {
+        const r = await sendEvent(app, { user: { id, email, name: 'Look Alike' }, isNew: true })
+        t.equal(r.status, 200, email)
+        t.equal(r.json.action, 'created-contact', email)
+        t.not(r.json.contactId, other, `${email} is not the contact of its look-alike`)
+        t.same(await emailsOf(db, r.json.contactId), [email], 'the new contact has the email as given')
+      }
+      t.same(await db.rows('SELECT uf_id FROM civicrm_uf_match WHERE contact_id IN (?, ?, ?)', [vicky, vickyQ, strasse]), [], 'the look-alikes\' contacts stay unlinked')
+      t.same(await emailsOf(db, vicky), ['vicky.p@gmail.com'])
+    })
+
+    t.test('a login of a linked user is already linked', async (t) => {
+      const r = await sendEvent(app, { event: 'onUserLogin', user: { id: 42, email: 'ann@example.org' } })
+      t.same(r.json, { action: 'already-linked', contactId: ann, reason: null })
+    })
+
+    t.test('an email change follows to uf_name and the primary email', async (t) => {
+      const r = await sendEvent(app, { user: { id: 42, email: 'ann.lee@example.org', name: 'Ann Lee' } })
+      t.same(r.json, { action: 'already-linked', contactId: ann, reason: 'email-updated' })
+      t.same(await linkOf(db, 42), [{ uf_name: 'ann.lee@example.org', contact_id: ann }])
+      t.same(await emailsOf(db, ann), ['ann.lee@example.org'])
+    })
+
+    t.test('a delete removes the link only, and records it', async (t) => {
+      const r = await sendEvent(app, { event: 'onUserAfterDelete', user: { id: 62, email: 'straße@example.org' } })
+      t.equal(r.json.action, 'unlinked')
+      t.same(await linkOf(db, 62), [])
+      t.equal((await db.rows('SELECT uf_id FROM civibridge_user_tombstone WHERE uf_id = 62')).length, 1)
+    })
+
+    t.test('jti values compare exactly: two jtis differing in case are two events', async (t) => {
+      const a = await sendEvent(app, { user: { id: 42, email: 'ann.case@example.org' } }, { jti: 'CaseJti-x' })
+      const b = await sendEvent(app, { user: { id: 42, email: 'ann.lee@example.org' } }, { jti: 'casejti-x' })
+      t.same([a.json.reason, b.json.reason], ['email-updated', 'email-updated'], 'the second is not taken for a replay of the first')
+      t.same(await linkOf(db, 42), [{ uf_name: 'ann.lee@example.org', contact_id: ann }])
+      t.same((await db.rows<{ jti: string }>("SELECT jti FROM civibridge_event WHERE jti IN ('CaseJti-x', 'casejti-x') ORDER BY jti")).map((r) => r.jti), ['CaseJti-x', 'casejti-x'])
+    })
+
+    t.test('the sync (dry run, then for real) reads Joomla\'s users in their collation and matches exactly', async (t) => {
+      const bob = await insertContact(db, { first: 'Bob', last: 'Berg', emails: [{ email: 'bob@example.org', primary: true }] })
+      const vickyR = await insertContact(db, { first: 'Vicky', last: 'R', emails: [{ email: 'vicky.r@gmail.com', primary: true }] })
+      await insertJoomlaUsers(db, [
+        { id: 42, name: 'Ann Lee', email: 'ann.lee@example.org' },
+        { id: 70, name: 'Bob Berg', email: 'Bob@Example.org' },
+        { id: 71, name: 'Vicky R', email: 'vicky.r@gmäil.com' },
+        { id: 72, name: 'Wide Wendy', email: 'ｗｅｎｄｙ@example.org' },
+      ])
+      const { service } = syncService(t, db)
+      const dry = await service.run({ dryRun: true })
+      t.equal(dry.status, 'done')
+      t.same(await linkOf(db, 70), [], 'the dry run wrote nothing')
+      const run = await service.run({})
+      t.match(run.message, /Checked 4 user records\. Found 2 matching contact records\. Created 2 new contact records\./)
+      t.same(await linkOf(db, 70), [{ uf_name: 'bob@example.org', contact_id: bob }])
+      const [v] = await linkOf(db, 71)
+      t.not(v.contact_id, vickyR, 'the accented look-alike got a contact of its own')
+      t.same(await emailsOf(db, v.contact_id), ['vicky.r@gmäil.com'])
+      t.same(await db.rows('SELECT uf_id FROM civicrm_uf_match WHERE contact_id = ?', [vickyR]), [])
+      const [w] = await linkOf(db, 72)
+      t.same(await emailsOf(db, w.contact_id), ['ｗｅｎｄｙ@example.org'])
+    })
+
+    t.test('a profile save through "Edit my details" updates the linked contact', async (t) => {
+      const b = new CookieJar(app)
+      const user = { id: 42, username: 'ann', email: 'ann.lee@example.org', name: 'Ann Lee' }
+      const res = await b.get(`/civicrm/profile/edit?gid=1&assertion=${signAssertion(SECRET, SITE, user, 'profile')}`)
+      t.equal(res.statusCode, 303)
+      const saved = await b.submit('/civicrm/profile/edit?gid=1', { first_name: 'Anna', last_name: 'Lée', email: 'anna.lee@example.org' })
+      t.equal(saved.statusCode, 200)
+      t.match(await db.rows('SELECT first_name, last_name FROM civicrm_contact WHERE id = ?', [ann]), [{ first_name: 'Anna', last_name: 'Lée' }])
+      t.same(await emailsOf(db, ann), ['anna.lee@example.org'])
+    })
+  })
+}
