@@ -25,6 +25,10 @@ export interface PrivateMariaDb {
   running: boolean
   /** Stops the server with this signal and waits for the process to end. */
   stop (signal: 'SIGTERM' | 'SIGKILL'): Promise<void>
+  /** SIGSTOP: the server keeps its connections open and stops answering (a hung database). */
+  pause (): void
+  /** SIGCONT after pause(). */
+  resume (): void
   /** Starts the server again on the same data directory and port; resolves once it answers. */
   start (): Promise<number>
   /** The server's error log, for failure messages. */
@@ -88,6 +92,8 @@ export async function privateMariaDb (t: Teardown): Promise<PrivateMariaDb> {
       await exited
     },
     start,
+    pause () { child?.kill('SIGSTOP') },
+    resume () { child?.kill('SIGCONT') },
     async log () {
       const { readFile } = await import('node:fs/promises')
       return readFile(errLog, 'utf8').catch(() => '')
