@@ -166,6 +166,7 @@ t.test('in process: startServer listens, and refuses a database without CiviCRM'
   const empty = await testDatabase(t, { civicrm: false })
   await t.rejects(startServer(testConfig(empty.url, { PORT: '0' })), { name: 'CliError', message: /CiviCRM tables missing/ })
   await t.rejects(startServer(testConfig(db.url.replace(':3306/', ':1/'), { PORT: '0' })), { name: 'CliError', message: /cannot reach the database/ })
+  await t.rejects(runCli(['migrate'], baseEnv(db.url.replace(':3306/', ':1/')), () => {}), { code: 'ECONNREFUSED' }, 'migrate passes a database error through')
 })
 
 t.test('in process: sync passes a database error through as it is (not as a usage error), leaving no job and no lock behind', async (t) => {

@@ -4,11 +4,11 @@
 // an email change, a delete, a sync and a profile save; look-alike emails (accents, full-width
 // forms, ligatures) are never taken for a contact's; jti values compare exactly.
 import t from 'tap'
-import { testDatabase, buildTestApp, insertContact, sendEvent, SECRET, SITE, type TestDb } from './helper.js'
+import { testDatabase, buildTestApp, insertContact, sendEvent, SECRET, SITE, SERVER_URL, type TestDb } from './helper.js'
 import { insertJoomlaUsers, syncService } from './sync-helper.js'
 import { signAssertion } from '../server/protocol/sign.js'
 import { CookieJar } from './cookie-jar.js'
-import type { FixtureOptions } from '../server/dev/fixture.js'
+import { createFixtureDatabase, dropDatabase, type FixtureOptions } from '../server/dev/fixture.js'
 
 const cases: Record<string, { opts: FixtureOptions, civicrm: string }> = {
   'a legacy CiviCRM in utf8mb3_unicode_ci': {
@@ -24,6 +24,11 @@ const cases: Record<string, { opts: FixtureOptions, civicrm: string }> = {
     civicrm: 'utf8mb3_unicode_ci',
   },
 }
+
+t.test('the fixture refuses a collation name that is not one', async (t) => {
+  t.teardown(() => dropDatabase(SERVER_URL, 'cbt12_never'))
+  await t.rejects(createFixtureDatabase(SERVER_URL, 'cbt12_never', { civicrmCollation: { charset: 'utf8mb4', collation: 'x; DROP' } }), /bad collation/)
+})
 
 const linkOf = async (db: TestDb, ufId: number) => db.rows<{ uf_name: string, contact_id: number }>('SELECT uf_name, contact_id FROM civicrm_uf_match WHERE uf_id = ?', [ufId])
 const emailsOf = async (db: TestDb, contactId: number) => (await db.rows<{ email: string }>('SELECT email FROM civicrm_email WHERE contact_id = ? ORDER BY id', [contactId])).map((r) => r.email)

@@ -7,7 +7,7 @@ import * as bridge from '../drizzle/schema/bridge.js'
 import { Database } from '../server/data/db.js'
 import { schemaProblem } from '../server/data/schema-check.js'
 import { migrateBridgeTables } from '../server/data/migrate.js'
-import { convertBridgeTables } from '../server/data/collation.js'
+import { collationProblem, convertBridgeTables } from '../server/data/collation.js'
 import { testDatabase } from './helper.js'
 import { readEventContext } from '../server/data/link-store.js'
 
@@ -116,6 +116,12 @@ t.test('migrate refuses a database without CiviCRM\'s tables and creates nothing
   t.teardown(() => database.close())
   await t.rejects(migrateBridgeTables(database), { name: 'NotCivicrmError', message: `CiviCRM tables missing in database ${db.name}: civicrm_domain, civicrm_contact, civicrm_email, civicrm_uf_match, civicrm_log; nothing created (check CIVICRM_DB_URL)` })
   t.same(await db.rows('SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()'), [])
+  t.equal(await collationProblem(database.pool), null, 'no CiviCRM collation to compare with')
+  t.same(await database.collation(), { charset: 'utf8mb4', collation: 'utf8mb4_unicode_ci' }, 'the fixture\'s collation when CiviCRM has none yet')
+  const gone = new Database(db.url.replace(/\/[^/]+$/, '/cbt12_no_such_database'))
+  t.teardown(() => gone.close())
+  await t.rejects(gone.collation(), { code: 'ER_BAD_DB_ERROR' })
+  await t.rejects(gone.collation(), { code: 'ER_BAD_DB_ERROR' }, 'a failed read is not kept: read again')
 })
 
 t.test('the bridge\'s tables take CiviCRM\'s collation, not the database default; tables an earlier version created otherwise are converted by migrate', async (t) => {
@@ -137,6 +143,12 @@ t.test('the bridge\'s tables take CiviCRM\'s collation, not the database default
   t.same(await collations(), cols, 'converted back')
   const [job] = await db.rows<{ nullable: string, comment: string }>("SELECT IS_NULLABLE AS nullable, COLUMN_COMMENT AS comment FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'civibridge_sync_job' AND COLUMN_NAME = 'message'")
   t.same(job, { nullable: 'YES', comment: 'the job\'s message' }, 'NULL-ability and comment kept')
+  // A text column with a default (a later migration's), as MariaDB reports it: a quoted literal.
+  await db.sql.query("ALTER TABLE civibridge_sync_skip ADD COLUMN note varchar(16) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NOT NULL DEFAULT 'it''s'")
+  t.same(await convertBridgeTables(database.pool, { charset: 'utf8mb4', collation: 'utf8mb4_unicode_ci' }), ['civibridge_sync_skip'])
+  t.same(await db.rows("SELECT COLLATION_NAME AS coll, COLUMN_DEFAULT AS def, IS_NULLABLE AS nullable FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'civibridge_sync_skip' AND COLUMN_NAME = 'note'"),
+    [{ coll: 'utf8mb4_unicode_ci', def: "'it''s'", nullable: 'NO' }], 'the default kept')
+  await db.sql.query('ALTER TABLE civibridge_sync_skip DROP COLUMN note')
   t.equal(await schemaProblem(database), null)
   await migrateBridgeTables(database)
   t.same(await convertBridgeTables(database.pool, { charset: 'utf8mb4', collation: 'utf8mb4_unicode_ci' }), [], 'nothing left to convert')
