@@ -25,8 +25,8 @@ export interface PrivateMariaDb {
   running: boolean
   /** Stops the server with this signal and waits for the process to end. */
   stop (signal: 'SIGTERM' | 'SIGKILL'): Promise<void>
-  /** SIGSTOP: the server keeps its connections open and stops answering (a hung database). */
-  pause (): void
+  /** SIGSTOP: the server keeps its connections open and stops answering (a hung database); resolves once it is stopped. */
+  pause (): Promise<void>
   /** SIGCONT after pause(). */
   resume (): void
   /** Starts the server again on the same data directory and port; resolves once it answers. */
@@ -92,7 +92,12 @@ export async function privateMariaDb (t: Teardown): Promise<PrivateMariaDb> {
       await exited
     },
     start,
-    pause () { child?.kill('SIGSTOP') },
+    async pause () {
+      child!.kill('SIGSTOP')
+      // The signal takes effect when the kernel next runs the process: wait until it is stopped ('T').
+      const { readFile } = await import('node:fs/promises')
+      for (let i = 0; i < 500 && !/^\d+ \(.*\) T /.test(await readFile(`/proc/${child!.pid}/stat`, 'utf8')); i++) await sleep(10)
+    },
     resume () { child?.kill('SIGCONT') },
     async log () {
       const { readFile } = await import('node:fs/promises')

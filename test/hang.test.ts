@@ -25,7 +25,7 @@ t.test('a paused database: 503 within the statement timeout, /health says down; 
   const warm = await sendEvent(app, { user: { id: 1, email: 'one@example.org', name: 'One' }, isNew: true })
   t.equal(warm.json.action, 'created-contact', 'the pool has connections to the database')
 
-  mdb.pause()
+  await mdb.pause()
   const body = eventBody({ user: { id: 2, email: 'two@example.org', name: 'Two Tee' }, isNew: true })
   const started = performance.now()
   const first = await sendEvent(app, body, { jti: 'paused-1' })
