@@ -9,8 +9,9 @@ const CLIENT_GONE = new Set(['ECONNRESET', 'ECONNABORTED', 'EPIPE', 'ERR_STREAM_
 
 export default fp(async (app) => {
   app.setErrorHandler((err: Error & { statusCode?: number, validation?: unknown }, request, reply) => {
-    // A client that left while its body was being read: its socket's error, not the database's.
-    if (request.raw.destroyed && !(err as { fatal?: boolean }).fatal && CLIENT_GONE.has(errorCode(err) ?? '')) {
+    // A client that left while its body was being read: its socket's error (the driver's are
+    // `fatal`), not the database's.
+    if (request.raw.destroyed && CLIENT_GONE.has(errorCode(err) as string) && (err as { fatal?: boolean }).fatal !== true) {
       request.log.info({ reason: err.message }, 'client closed the connection')
       return reply.code(400).send({ error: 'Bad Request', message: 'the request was not received whole' })
     }
