@@ -1,5 +1,5 @@
 // civicrm-bridge <command>: migrate, check, serve, demo (and sync, see its module).
-import { loadConfig, ConfigError, type Config } from './config.js'
+import { loadConfig, ConfigError, configDomains, type Config } from './config.js'
 import { Database } from './data/db.js'
 import { migrateBridgeTables, NotCivicrmError } from './data/migrate.js'
 import { schemaProblem } from './data/schema-check.js'
@@ -55,14 +55,14 @@ export async function runCli (argv: string[], env: Record<string, string | undef
           if (err instanceof NotCivicrmError) throw new CliError(err.message)
           throw err
         }
-        const problem = await schemaProblem(db)
+        const problem = await schemaProblem(db, { domains: configDomains(config) })
         out(problem ? `bridge tables migrated; ${problem}` : `bridge tables migrated in ${db.name}`)
       })
       return 0
     case 'check':
       return withDatabase(config, async (db) => {
         const joomlaDb = config.joomlaDbUrl === config.civicrmDbUrl ? db : new Database(config.joomlaDbUrl, { poolSize: 1 })
-        const problem = await schemaProblem(db, { joomla: { pool: joomlaDb.pool, prefix: config.joomlaDbPrefix } })
+        const problem = await schemaProblem(db, { joomla: { pool: joomlaDb.pool, prefix: config.joomlaDbPrefix }, domains: configDomains(config) })
           .finally(() => joomlaDb === db ? undefined : joomlaDb.close())
         if (problem) throw new CliError(problem)
         out(`schema ok in ${db.name}`)

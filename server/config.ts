@@ -1,5 +1,6 @@
 // Configuration from the environment, validated once at start. A bad value is one line on
 // stderr and a non-zero exit (see cli.ts); nothing starts half-configured.
+import { readFileSync } from 'node:fs'
 import envSchema from 'env-schema'
 import { Type, type Static } from 'typebox'
 
@@ -12,12 +13,22 @@ const EnvSchema = Type.Object({
   JOOMLA_DB_URL: Type.Optional(DbUrl),
   JOOMLA_DB_PREFIX: Type.String({ pattern: '^[A-Za-z0-9_]{0,32}$', default: 'jos_' }),
   CIVICRM_DOMAIN_ID: Type.Integer({ minimum: 1, default: 1 }),
-  BRIDGE_SECRET: Secret,
+  // Required unless BRIDGE_SITES_FILE gives every site its own secret.
+  BRIDGE_SECRET: Type.Optional(Secret),
   // Accepted as well as BRIDGE_SECRET while a secret is being rotated.
   BRIDGE_SECRET_PREVIOUS: Type.Optional(Secret),
   BRIDGE_ADMIN_TOKEN: Secret,
+  // The key of the bridge's own cookies (admin and page sessions); default: derived from
+  // BRIDGE_ADMIN_TOKEN. Never a Joomla site's secret, so no site can forge a session.
+  BRIDGE_SESSION_SECRET: Type.Optional(Secret),
   // Comma-separated site ids (the JWT iss) allowed to send events; empty: any.
   BRIDGE_SITES: Type.String({ default: '' }),
+  // Several Joomla sites, each with its own secret and CiviCRM domain (README, "Several sites").
+  BRIDGE_SITES_FILE: Type.Optional(Type.String({ minLength: 1 })),
+  // Fastify's trustProxy: true, a hop count, or comma-separated addresses/CIDRs of the proxies.
+  TRUST_PROXY: Type.Optional(Type.String({ minLength: 1, maxLength: 1000 })),
+  // When set, /metrics and /docs need it (Authorization: Bearer, or Basic with it as password).
+  METRICS_TOKEN: Type.Optional(Secret),
   HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
   PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 8080 }),
   LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info' }),
@@ -34,14 +45,25 @@ const EnvSchema = Type.Object({
 
 type Env = Static<typeof EnvSchema>
 
+/** What a site may do: sign with its secrets (the first signs, all verify), in its CiviCRM domain. */
+export interface Site { secrets: string[], domainId: number }
+
 export interface Config {
   civicrmDbUrl: string
   joomlaDbUrl: string
   joomlaDbPrefix: string
+  /** The domain of the single-site settings, of the sync and of the admin pages. */
   domainId: number
+  /** BRIDGE_SECRET (and the previous one); empty with a sites file. */
   secrets: string[]
   adminToken: string
+  /** Key of the bridge's own session cookies. */
+  sessionSecret: string
   sites: string[]
+  /** From BRIDGE_SITES_FILE: each site's secrets and domain; null with the single-site settings. */
+  siteFile: ReadonlyMap<string, Site> | null
+  trustProxy: boolean | number | string
+  metricsToken: string | null
   host: string
   port: number
   logLevel: string
@@ -64,14 +86,20 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
   } catch (err) {
     throw new ConfigError(`invalid configuration: ${(err as Error).message.replace(/\s+/g, ' ')}`)
   }
+  const siteFile = parsed.BRIDGE_SITES_FILE === undefined ? null : loadSitesFile(parsed.BRIDGE_SITES_FILE)
+  if (siteFile === null && parsed.BRIDGE_SECRET === undefined) throw new ConfigError('invalid configuration: BRIDGE_SECRET is required (or BRIDGE_SITES_FILE)')
   return {
     civicrmDbUrl: parsed.CIVICRM_DB_URL,
     joomlaDbUrl: parsed.JOOMLA_DB_URL ?? parsed.CIVICRM_DB_URL,
     joomlaDbPrefix: parsed.JOOMLA_DB_PREFIX,
     domainId: parsed.CIVICRM_DOMAIN_ID,
-    secrets: [parsed.BRIDGE_SECRET, ...(parsed.BRIDGE_SECRET_PREVIOUS ? [parsed.BRIDGE_SECRET_PREVIOUS] : [])],
+    secrets: siteFile ? [] : [parsed.BRIDGE_SECRET!, ...(parsed.BRIDGE_SECRET_PREVIOUS ? [parsed.BRIDGE_SECRET_PREVIOUS] : [])],
     adminToken: parsed.BRIDGE_ADMIN_TOKEN,
-    sites: parsed.BRIDGE_SITES.split(',').map((s) => s.trim()).filter(Boolean),
+    sessionSecret: parsed.BRIDGE_SESSION_SECRET ?? parsed.BRIDGE_ADMIN_TOKEN,
+    sites: siteFile ? [...siteFile.keys()] : parsed.BRIDGE_SITES.split(',').map((s) => s.trim()).filter(Boolean),
+    siteFile,
+    trustProxy: parseTrustProxy(parsed.TRUST_PROXY),
+    metricsToken: parsed.METRICS_TOKEN ?? null,
     host: parsed.HOST,
     port: parsed.PORT,
     logLevel: parsed.LOG_LEVEL,
@@ -81,4 +109,75 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     httpRequestTimeoutMs: parsed.HTTP_REQUEST_TIMEOUT_MS,
     httpIdleTimeoutMs: parsed.HTTP_IDLE_TIMEOUT_MS,
   }
+}
+
+/** TRUST_PROXY as Fastify's trustProxy takes it: a boolean, a hop count, or the proxies' addresses. */
+export function parseTrustProxy (value: string | undefined): boolean | number | string {
+  if (value === undefined || value === 'false') return false
+  if (value === 'true') return true
+  if (/^[0-9]{1,2}$/.test(value)) return Number(value)
+  const addresses = value.split(',').map((a) => a.trim())
+  // An IPv4/IPv6 address or CIDR, or one of proxy-addr's names (loopback, linklocal, uniquelocal).
+  if (addresses.some((a) => !/^([0-9a-fA-F.:]+(\/[0-9]{1,3})?|loopback|linklocal|uniquelocal)$/.test(a))) {
+    throw new ConfigError(`invalid configuration: TRUST_PROXY must be true, a hop count, or comma-separated proxy addresses, not ${JSON.stringify(value.slice(0, 80))}`)
+  }
+  return addresses.join(',')
+}
+
+/** Site ids are JWT iss values (docs/protocol.md): printable ASCII, compared exactly (ascii_bin columns). */
+export const SITE_ID_RE = /^[\x21-\x7e]{1,64}$/
+
+/** Reads BRIDGE_SITES_FILE: {"sites": {"<id>": {"secret", "previousSecret"?, "domainId"}}}; any flaw is one ConfigError line. */
+export function loadSitesFile (path: string): Map<string, Site> {
+  const fail = (why: string): never => { throw new ConfigError(`invalid configuration: BRIDGE_SITES_FILE ${path}: ${why}`) }
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (err) {
+    return fail(`cannot be read (${(err as NodeJS.ErrnoException).code})`)
+  }
+  let data: unknown
+  try {
+    data = JSON.parse(text)
+  } catch {
+    return fail('is not valid JSON')
+  }
+  const sites = (data as { sites?: unknown } | null)?.sites
+  if (typeof sites !== 'object' || sites === null || Array.isArray(sites)) return fail('must hold {"sites": {"<site id>": {...}}}')
+  const out = new Map<string, Site>()
+  for (const [id, site] of Object.entries(sites as Record<string, unknown>)) {
+    if (!SITE_ID_RE.test(id)) fail(`site id ${JSON.stringify(id.slice(0, 80))} must be 1-64 printable ASCII characters without spaces`)
+    const s = site as { secret?: unknown, previousSecret?: unknown, domainId?: unknown } | null
+    if (typeof s !== 'object' || s === null || Array.isArray(s)) return fail(`site ${id} must be an object`)
+    const unknownKeys = Object.keys(s).filter((k) => !['secret', 'previousSecret', 'domainId'].includes(k))
+    if (unknownKeys.length) fail(`site ${id}: unknown setting ${unknownKeys[0]}`)
+    const strong = (v: unknown) => typeof v === 'string' && Buffer.byteLength(v) >= 32
+    if (!strong(s.secret)) fail(`site ${id}: secret must be a string of at least 32 bytes`)
+    if (s.previousSecret !== undefined && !strong(s.previousSecret)) fail(`site ${id}: previousSecret must be a string of at least 32 bytes`)
+    if (!Number.isSafeInteger(s.domainId) || (s.domainId as number) < 1) fail(`site ${id}: domainId must be a positive integer`)
+    out.set(id, { secrets: [s.secret as string, ...(s.previousSecret === undefined ? [] : [s.previousSecret as string])], domainId: s.domainId as number })
+  }
+  if (out.size === 0) fail('names no site')
+  // A secret shared by two sites would let each sign for the other.
+  const owner = new Map<string, string>()
+  for (const [id, site] of out) {
+    for (const secret of new Set(site.secrets)) {
+      const other = owner.get(secret)
+      if (other !== undefined) fail(`sites ${other} and ${id} share a secret; each site needs its own`)
+      owner.set(secret, id)
+    }
+  }
+  return out
+}
+
+/** The site a token's iss names, with its secrets and domain; null when it may not send anything. */
+export function siteOf (config: Config, iss: string): Site | null {
+  if (config.siteFile) return config.siteFile.get(iss) ?? null
+  if (config.sites.length > 0 && !config.sites.includes(iss)) return null
+  return { secrets: config.secrets, domainId: config.domainId }
+}
+
+/** Every CiviCRM domain the bridge writes to: the single-site one (sync, admin) and each site's. */
+export function configDomains (config: Config): number[] {
+  return [...new Set([config.domainId, ...[...config.siteFile?.values() ?? []].map((s) => s.domainId)])]
 }

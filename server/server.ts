@@ -4,11 +4,11 @@ import closeWithGrace from 'close-with-grace'
 import { buildApp } from './http/app.js'
 import { schemaProblem } from './data/schema-check.js'
 import { CliError } from './cli.js'
-import type { Config } from './config.js'
+import { configDomains, type Config } from './config.js'
 
 export async function startServer (config: Config) {
   const app = await buildApp(config)
-  const problem = await schemaProblem(app.database, { joomla: app.joomla }).catch((err: Error) => `cannot reach the database: ${err.message}`)
+  const problem = await schemaProblem(app.database, { joomla: app.joomla, domains: configDomains(config) }).catch((err: Error) => `cannot reach the database: ${err.message}`)
   if (problem) {
     await app.close()
     throw new CliError(problem)

@@ -5,7 +5,9 @@
 import t from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { buildApp } from '../server/http/app.js'
+import { Signer } from '@fastify/cookie'
 import { ADMIN_COOKIE, ADMIN_SESSION_TTL_S } from '../server/http/routes/admin.js'
+import { adminCookieKey } from '../server/http/plugins/admin-session.js'
 import { SYNC_JS } from '../server/http/admin/views.js'
 import { CHANGE_LOG_LIMIT } from '../server/data/admin-store.js'
 import { isLockHeld } from '../server/data/sync-store.js'
@@ -14,6 +16,8 @@ import { createFixtureDatabase, dropDatabase } from '../server/dev/fixture.js'
 import { testDatabase, testConfig, buildTestApp, insertContact, ADMIN_TOKEN, SERVER_URL, type TestDb, cookieSigner } from './helper.js'
 import { insertJoomlaUsers, seedExample, SEED_MESSAGE } from './sync-helper.js'
 import { CookieJar } from './cookie-jar.js'
+
+const adminSigner = new Signer([adminCookieKey(ADMIN_TOKEN)])
 
 const AUTH = { authorization: `Bearer ${ADMIN_TOKEN}` }
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
@@ -373,18 +377,19 @@ t.test('the pages: login, the confirm step, the job page, the Change Log, a cont
     const cookie = ok.cookies.find((c) => c.name === ADMIN_COOKIE)!
     t.match(cookie, { httpOnly: true, sameSite: 'Lax', path: '/', maxAge: ADMIN_SESSION_TTL_S })
     t.notOk(cookie.secure, 'not Secure over plain http')
-    const { valid, value } = cookieSigner.unsign(cookie.value)
-    t.ok(valid, 'signed')
-    const exp = Number(/^admin\.(\d+)$/.exec(value!)![1])
-    t.ok(exp >= before + ADMIN_SESSION_TTL_S && exp <= Math.ceil(Date.now() / 1000) + ADMIN_SESSION_TTL_S, 'expires in 8 hours')
+    const { valid, value: id } = adminSigner.unsign(cookie.value)
+    t.ok(valid, 'signed with the admin session key')
+    t.match(id, /^[A-Za-z0-9_-]{43}$/, 'a random id, nothing else')
+    const [row] = await db.rows<{ expires_at: Date }>('SELECT expires_at FROM civibridge_admin_session WHERE id_sha256 = SHA2(?, 256)', [id])
+    const exp = row.expires_at.getTime() / 1000
+    t.ok(exp >= before + ADMIN_SESSION_TTL_S && exp <= Math.ceil(Date.now() / 1000) + ADMIN_SESSION_TTL_S, 'the session row expires in 8 hours')
     t.equal((await jar.get('/admin/change-log?from=2024-03-10')).statusCode, 200)
 
     t.equal((await new Jar(app).submit('/admin/login', { token: ADMIN_TOKEN, next: 'https://evil.example/' })).headers.location, '/admin/sync', 'next elsewhere: /admin/sync')
     t.equal((await new Jar(app).submit('/admin/login', { token: ADMIN_TOKEN })).headers.location, '/admin/sync')
 
-    // Unsigned, expired or malformed session cookies are no session.
-    const now = Math.floor(Date.now() / 1000)
-    for (const [what, value] of [['unsigned', `admin.${now + 3600}`], ['expired', cookieSigner.sign(`admin.${now - 1}`)], ['malformed', cookieSigner.sign(`root.${now + 3600}`)]]) {
+    // Unsigned cookies, cookies signed with another key (the pages' cookie key) and ids that are not an open session are no session.
+    for (const [what, value] of [['unsigned', id!], ['signed with the pages\' key', cookieSigner.sign(id!)], ['unknown id', adminSigner.sign('A'.repeat(43))], ['malformed', adminSigner.sign('admin.9999999999')]]) {
       const forged = new Jar(app)
       forged.cookies.set(ADMIN_COOKIE, value)
       t.equal((await forged.get('/admin/sync')).statusCode, 303, what)

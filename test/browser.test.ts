@@ -63,6 +63,12 @@ t.test('the seed\'s four steps in headless Chromium', async (t) => {
     await page.goto(`${joomla.url}/?user=42`)
     const firstLink = await page.getByRole('link', { name: 'Edit my details' }).getAttribute('href')
     await page.getByRole('link', { name: 'Edit my details' }).click()
+    // The link lands on a page naming the account; only the person's click signs them in.
+    await page.waitForURL(/\/civicrm\/profile\/edit\?gid=1&assertion=/)
+    t.equal(await page.title(), 'Continue to your details')
+    t.equal(await count(db, 'civicrm_uf_match'), 0, 'opening the link links nobody')
+    await shot(page, 'sign-in-continue')
+    await page.getByRole('button', { name: 'Continue as Ann Lee' }).click()
     await page.waitForURL(`${bridge}/civicrm/profile/edit?gid=1`)
 
     // 4. The profile shows the contact of step 1; exactly one link joins the user to it.
@@ -85,6 +91,7 @@ t.test('the seed\'s four steps in headless Chromium', async (t) => {
     // A second visit is already linked.
     await page.goto(`${joomla.url}/?user=42`)
     await page.getByRole('link', { name: 'Edit my details' }).click()
+    await page.getByRole('button', { name: 'Continue as Ann Lee' }).click()
     await page.waitForURL(`${bridge}/civicrm/profile/edit?gid=1`)
     t.equal(await page.getByLabel('First name').inputValue(), 'Annie')
     t.same(await db.rows('SELECT action FROM civibridge_audit WHERE uf_id = 42 ORDER BY id'), [{ action: 'linked-existing' }, { action: 'already-linked' }])

@@ -13,9 +13,9 @@ import { cookieKey } from '../server/http/plugins/web.js'
 
 export const SERVER_URL = process.env.TEST_DB_SERVER_URL ?? 'mysql://root@127.0.0.1:3306/test'
 export const SECRET = 'test-secret-0123456789abcdef-0123456789abcdef'
-/** Signs and reads cookies as the app does with SECRET (the pages' context has the cookie plugin, not the root app). */
-export const cookieSigner = new Signer([cookieKey(SECRET)])
 export const ADMIN_TOKEN = 'test-admin-token-0123456789abcdef-0123456789'
+/** Signs and reads cookies as the app does (key from the session secret, by default the admin token; the pages' context has the cookie plugin, not the root app). */
+export const cookieSigner = new Signer([cookieKey(ADMIN_TOKEN)])
 export const SITE = 'test-site'
 
 interface Teardown { teardown (fn: () => unknown): void }

@@ -428,9 +428,10 @@ t.test('the event contexts of many users read in one statement are each user\'s 
   const other = await insertContact(db, { first: 'Dup', emails: [{ email: 'dup@x.org', primary: true }] })
   await db.sql.query("INSERT INTO civicrm_uf_match (domain_id, uf_id, uf_name, contact_id) VALUES (1, 1, 'dup@x.org', ?)", [other]) // a second link row: the first one counts
   await db.sql.query("INSERT INTO civibridge_event (jti, site, body_sha256, event, uf_id, occurred_at, received_at, result) VALUES ('seen', 's', REPEAT('a', 64), 'onUserLogin', 2, NOW(3), NOW(3), '{\"action\":\"already-linked\",\"contactId\":5,\"reason\":null}')")
-  const keys = [{ ufId: 3, jti: 'x' }, { ufId: 2, jti: 'seen' }, { ufId: 99, jti: '' }, { ufId: 4, jti: 'seen' }, { ufId: 1, jti: 'y' }, { ufId: 2, jti: 'z' }]
+  // A jti is its site's: 'seen' of another site is not this delivery's.
+  const keys = [{ ufId: 3, jti: 'x', site: 's' }, { ufId: 2, jti: 'seen', site: 's' }, { ufId: 99, jti: '', site: 's' }, { ufId: 4, jti: 'seen', site: 's' }, { ufId: 1, jti: 'y', site: 's' }, { ufId: 2, jti: 'z', site: 's' }, { ufId: 2, jti: 'seen', site: 'other' }]
   const together = await readEventContexts(database.prepared, 1, keys)
-  const oneByOne = await Promise.all(keys.map((k) => readEventContext(database.prepared, 1, k.ufId, k.jti)))
+  const oneByOne = await Promise.all(keys.map((k) => readEventContext(database.prepared, 1, k.ufId, k.jti, k.site)))
   t.same(together, oneByOne)
   t.match(together, [
     { link: { ufName: 'c@x.org' }, wantedEmail: 'b@x.org', deletedAt: null, prior: undefined },
@@ -438,6 +439,7 @@ t.test('the event contexts of many users read in one statement are each user\'s 
     { link: null, wantedEmail: null, deletedAt: null, prior: undefined },
     { link: null, deletedAt: new Date('2030-01-01T00:00:00Z'), prior: { bodySha256: 'a'.repeat(64) } },
     { link: { ufName: 'a@x.org', contactId: a.contactId }, prior: undefined },
+    { link: { ufName: 'b@x.org' }, prior: undefined },
     { link: { ufName: 'b@x.org' }, prior: undefined },
   ])
 })

@@ -30,7 +30,7 @@ t.test('pages', async (t) => {
   t.test('"Edit my details": the assertion links, sets the session and redirects to the clean URL', async (t) => {
     const contact = await insertContact(db, { first: 'Ann', last: 'Lee', emails: [{ email: 'ann@example.org', primary: true }] })
     const b = new CookieJar(app)
-    const res = await b.get(`/civicrm/profile/edit?gid=1&assertion=${assertion('profile')}`)
+    const res = await b.arrive(`/civicrm/profile/edit?gid=1&assertion=${assertion('profile')}`)
     t.equal(res.statusCode, 303, res.body.replace(/[\s\S]*<main>/, ''))
     t.equal(res.headers.location, '/civicrm/profile/edit?gid=1')
     const cookie = res.cookies.find((c) => c.name === SESSION_COOKIE)!
@@ -59,7 +59,7 @@ t.test('pages', async (t) => {
     t.match(bad.body, 'email: must be an email address')
     t.match(bad.body, 'id="email" name="email" type="email" value="not-an-email" required autocomplete="email" aria-invalid="true"')
 
-    const again = await b.get(`/civicrm/profile/edit?gid=1&assertion=${assertion('profile')}`)
+    const again = await b.arrive(`/civicrm/profile/edit?gid=1&assertion=${assertion('profile')}`)
     t.equal(again.statusCode, 303, 'a second visit is already linked')
     t.match(await db.rows('SELECT action FROM civibridge_audit WHERE uf_id = 42 ORDER BY id'), [{ action: 'linked-existing' }, { action: 'already-linked' }])
     t.equal(await count(db, 'civicrm_uf_match'), 1)
@@ -68,19 +68,22 @@ t.test('pages', async (t) => {
   t.test('expired, replayed, forged or misdirected assertions get a clear error page and change nothing', async (t) => {
     const b = new CookieJar(app)
     const used = assertion('profile', { ...ann, id: 43, email: 'ann43@example.org' })
-    t.equal((await b.get(`/civicrm/profile/edit?gid=1&assertion=${used}`)).statusCode, 303)
+    t.equal((await b.arrive(`/civicrm/profile/edit?gid=1&assertion=${used}`)).statusCode, 303)
     const replay = await unchanged(t, () => new CookieJar(app).get(`/civicrm/profile/edit?gid=1&assertion=${used}`), 401, /expired or was already used/)
-    t.match(replay.body, 'already used')
+    t.match(replay.body, 'The sign-in link was already used: each link works once.')
     t.notOk(replay.cookies.find((c) => c.name === SESSION_COOKIE), 'no session')
     const iat = Math.floor(Date.now() / 1000) - 200
     const expired = createSigner({ key: SECRET, algorithm: 'HS256' })({ iss: SITE, aud: 'civicrm-bridge', iat, exp: iat + 60, jti: 'exp-1', act: 'profile', sub: '42', email: 'ann@example.org' })
-    await unchanged(t, () => b.get(`/civicrm/profile/edit?gid=1&assertion=${expired}`), 401, /expired/)
-    await unchanged(t, () => b.get(`/civicrm/profile/edit?gid=1&assertion=${assertion('contribution')}`), 401, /not profile/)
+    const old = await unchanged(t, () => b.get(`/civicrm/profile/edit?gid=1&assertion=${expired}`), 401, /expired/)
+    t.match(old.body, 'The sign-in link has expired: each link works for one minute.')
+    t.notMatch(old.body, /token|at \d{4}/i, 'plain words: no library text')
+    await unchanged(t, () => b.get(`/civicrm/profile/edit?gid=1&assertion=${assertion('contribution')}`), 401, /sign-in link could not be accepted/)
     await unchanged(t, () => b.get('/civicrm/profile/edit?gid=1&assertion=abc.def.ghi'), 401, /expired or was already used/)
     await unchanged(t, () => b.get(`/civicrm/profile/edit?gid=99&assertion=${assertion('profile')}`), 404, /no active profile 99/)
-    await unchanged(t, () => b.get('/civicrm/profile/edit?gid=abc'), 400, /could not be accepted/)
+    const malformed = await unchanged(t, () => b.get('/civicrm/profile/edit?gid=abc'), 400, /The link or the form is incomplete or not valid/)
+    t.notMatch(malformed.body, /querystring|pattern/, 'plain words: no schema text')
     await sendEvent(app, { user: { id: 80, email: 'taken@example.org' } })
-    await unchanged(t, () => b.get(`/civicrm/profile/edit?gid=1&assertion=${assertion('profile', { ...ann, id: 81, email: 'taken@example.org' })}`), 409, /cannot be linked/)
+    await unchanged(t, () => b.arrive(`/civicrm/profile/edit?gid=1&assertion=${assertion('profile', { ...ann, id: 81, email: 'taken@example.org' })}`), 409, /cannot be linked/)
   })
 
   t.test('the profile page needs a live session; forms need their CSRF token', async (t) => {
@@ -89,12 +92,12 @@ t.test('pages', async (t) => {
     forged.cookies.set(SESSION_COOKIE, '42.2.99999999999')
     await unchanged(t, () => forged.get('/civicrm/profile/edit?gid=1'), 401, /Please sign in first/)
     const expired = new CookieJar(app)
-    expired.cookies.set(SESSION_COOKIE, cookieSigner.sign(`42.2.${Math.floor(Date.now() / 1000) - 1}`))
+    expired.cookies.set(SESSION_COOKIE, cookieSigner.sign(`1.42.2.${Math.floor(Date.now() / 1000) - 1}`))
     await unchanged(t, () => expired.get('/civicrm/profile/edit?gid=1'), 401, /Please sign in first/)
 
     const b = new CookieJar(app)
     const user = { id: 44, username: 'cy', email: 'cy@example.org', name: 'Cy Young' }
-    await b.get(`/civicrm/profile/edit?gid=2&assertion=${assertion('profile', user)}`)
+    await b.arrive(`/civicrm/profile/edit?gid=2&assertion=${assertion('profile', user)}`)
     t.match((await b.get('/civicrm/profile/edit?gid=2')).body, '<h1>New Individual</h1>')
     await unchanged(t, () => b.post('/civicrm/profile/edit?gid=2', { first_name: 'X', last_name: 'Y', email: 'cy@example.org' }), 403, /This form has expired/)
     await unchanged(t, () => b.post('/civicrm/profile/edit?gid=2', { _csrf: 'forged', first_name: 'X', last_name: 'Y', email: 'cy@example.org' }), 403, /This form has expired/)
@@ -109,7 +112,7 @@ t.test('pages', async (t) => {
   })
 
   t.test('a malformed address is a 400 page', async (t) => {
-    await unchanged(t, () => app.inject({ method: 'GET', url: '/civicrm/profile/edit?gid=abc' }), 400, /The request could not be accepted/)
+    await unchanged(t, () => app.inject({ method: 'GET', url: '/civicrm/profile/edit?gid=abc' }), 400, /The link or the form is incomplete or not valid/)
   })
 
   t.test('a linked contact without name or email; database errors inside a form are error pages', async (t) => {
@@ -117,7 +120,7 @@ t.test('pages', async (t) => {
     await db.sql.query('INSERT INTO civicrm_uf_match (domain_id, uf_id, uf_name, contact_id) VALUES (1, 47, ?, ?)', ['bare@example.org', bare])
     const b = new CookieJar(app)
     const user = { id: 47, username: 'bare', email: 'bare@example.org', name: '' }
-    t.equal((await b.get(`/civicrm/profile/edit?gid=1&assertion=${assertion('profile', user)}`)).statusCode, 303)
+    t.equal((await b.arrive(`/civicrm/profile/edit?gid=1&assertion=${assertion('profile', user)}`)).statusCode, 303)
     const form = await b.get('/civicrm/profile/edit?gid=1')
     t.match(form.body, 'id="first_name" name="first_name" type="text" value=""')
     t.match(form.body, 'id="email" name="email" type="email" value=""')
@@ -150,8 +153,9 @@ t.test('pages', async (t) => {
     t.equal(readSession(req(undefined)), null)
     t.equal(readSession(req('garbage')), null)
     t.equal(readSession(req(cookieSigner.sign('1.2'))), null)
-    t.same(readSession(req(cookieSigner.sign('1.2.2000000000')), 1_000_000_000_000), { ufId: 1, contactId: 2 })
-    t.equal(readSession(req(cookieSigner.sign('1.2.2000000000')), 2_000_000_000_000), null)
+    t.equal(readSession(req(cookieSigner.sign('1.2.2000000000'))), null, 'no domain: an older cookie is no session')
+    t.same(readSession(req(cookieSigner.sign('3.1.2.2000000000')), 1_000_000_000_000), { domainId: 3, ufId: 1, contactId: 2 })
+    t.equal(readSession(req(cookieSigner.sign('3.1.2.2000000000')), 2_000_000_000_000), null)
     t.equal(escapeHtml(`<a href="x">'&'</a>`), '&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;')
     t.equal(escapeHtml(null), '')
   })

@@ -87,7 +87,7 @@ t.test('a domain id that is not in civicrm_domain is named at start; an event af
   const db = await testDatabase(t)
   const other = new Database(db.url, { domainId: 7 })
   t.teardown(() => other.close())
-  t.equal(await schemaProblem(other), `CiviCRM domain 7 does not exist in database ${db.name} (CIVICRM_DOMAIN_ID)`)
+  t.equal(await schemaProblem(other), `CiviCRM domain 7 does not exist in database ${db.name} (CIVICRM_DOMAIN_ID or BRIDGE_SITES_FILE)`)
   await t.rejects(readEventContext(other.prepared, 7, 1, 'jti-1'), { message: 'CiviCRM domain 7 does not exist' })
 })
 
@@ -95,7 +95,7 @@ t.test('without migrate, the check says to run it', async (t) => {
   const db = await testDatabase(t, { migrate: false })
   const database = new Database(db.url)
   t.teardown(() => database.close())
-  t.match(await schemaProblem(database), /^bridge tables missing \(run: civicrm-bridge migrate\): civibridge_audit, civibridge_event/)
+  t.match(await schemaProblem(database), /^bridge tables missing \(run: civicrm-bridge migrate\): civibridge_admin_session, civibridge_audit, civibridge_event/)
 })
 
 t.test('migrate creates only civibridge_ tables', async (t) => {

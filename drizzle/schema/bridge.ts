@@ -2,9 +2,9 @@
 // drizzle/migrations; `civicrm-bridge migrate` applies them.
 import { mysqlTable, int, bigint, varchar, char, datetime, json, tinyint, primaryKey, index, text } from 'drizzle-orm/mysql-core'
 
-/** One row per signed event received: the idempotency record (jti) and its first result. */
+/** One row per signed event received: the idempotency record (a jti is unique per site) and its first result. */
 export const bridgeEvent = mysqlTable('civibridge_event', {
-  jti: varchar('jti', { length: 64 }).primaryKey(),
+  jti: varchar('jti', { length: 64 }).notNull(),
   site: varchar('site', { length: 64 }).notNull(),
   bodySha256: char('body_sha256', { length: 64 }).notNull(),
   event: varchar('event', { length: 32 }).notNull(),
@@ -12,7 +12,7 @@ export const bridgeEvent = mysqlTable('civibridge_event', {
   occurredAt: datetime('occurred_at', { mode: 'date', fsp: 3 }).notNull(),
   receivedAt: datetime('received_at', { mode: 'date', fsp: 3 }).notNull(),
   result: json('result').$type<{ action: string, contactId: number | null, reason?: string | null }>().notNull(),
-}, (t) => [index('idx_civibridge_event_received').on(t.receivedAt)])
+}, (t) => [primaryKey({ columns: [t.site, t.jti] }), index('idx_civibridge_event_received').on(t.receivedAt)])
 
 /** Every linking decision, for admins (GET /v1/users/:id/link). */
 export const bridgeAudit = mysqlTable('civibridge_audit', {
@@ -45,12 +45,25 @@ export const bridgeWantedEmail = mysqlTable('civibridge_wanted_email', {
   createdAt: datetime('created_at', { mode: 'date', fsp: 3 }).notNull(),
 }, (t) => [primaryKey({ columns: [t.domainId, t.ufId] }), index('idx_civibridge_wanted_email_email').on(t.domainId, t.email)])
 
-/** Single-use tokens other than events (signed assertions of the lazy-linking pages). */
+/** Single-use tokens other than events (signed assertions of the lazy-linking pages): a jti is unique per site. */
 export const bridgeUsedToken = mysqlTable('civibridge_used_token', {
-  jti: varchar('jti', { length: 64 }).primaryKey(),
+  site: varchar('site', { length: 64 }).notNull().default(''),
+  jti: varchar('jti', { length: 64 }).notNull(),
   purpose: varchar('purpose', { length: 32 }).notNull(),
   usedAt: datetime('used_at', { mode: 'date', fsp: 3 }).notNull(),
-})
+}, (t) => [primaryKey({ columns: [t.site, t.jti] })])
+
+/**
+ * Admin sessions, held here so that logging out or rotating the admin token ends them: the
+ * cookie carries a random id, this table its SHA-256 and a fingerprint of the admin token it
+ * was opened with.
+ */
+export const bridgeAdminSession = mysqlTable('civibridge_admin_session', {
+  idSha256: char('id_sha256', { length: 64 }).primaryKey(),
+  tokenFingerprint: char('token_fingerprint', { length: 64 }).notNull(),
+  createdAt: datetime('created_at', { mode: 'date', fsp: 3 }).notNull(),
+  expiresAt: datetime('expires_at', { mode: 'date', fsp: 3 }).notNull(),
+}, (t) => [index('idx_civibridge_admin_session_expires').on(t.expiresAt)])
 
 /** Synchronize Users to Contacts: one row per job, its checkpoint and running counts. */
 export const bridgeSyncJob = mysqlTable('civibridge_sync_job', {

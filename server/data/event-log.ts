@@ -8,7 +8,10 @@ import { INSERT_AUDIT, INSERT_EVENT, type EventRecord } from './event-store.js'
 import type { Database } from './db.js'
 
 
-interface Pending { event: EventRecord, result: LinkResult, trigger: LinkTrigger, at: Date }
+interface Pending { event: EventRecord, domainId: number, result: LinkResult, trigger: LinkTrigger, at: Date }
+
+/** A jti is unique per site. */
+const keyOf = (site: string, jti: string) => `${site}\n${jti}`
 
 export class BufferedEventLog {
   private pending = new Map<string, Pending>()
@@ -20,13 +23,13 @@ export class BufferedEventLog {
 
   constructor (
     private readonly database: Database,
-    private readonly domainId: number,
     private readonly opts: { flushMs: number, maxBatch: number, maxQueued?: number, onError: (err: unknown, rows: number) => void },
   ) {}
 
-  /** The queued record of this jti, if it is not in the database yet. */
-  find (jti: string): Pending | undefined {
-    return this.pending.get(jti) ?? this.inFlight.get(jti)
+  /** The queued record of the site's jti, if it is not in the database yet. */
+  find (site: string, jti: string): Pending | undefined {
+    const key = keyOf(site, jti)
+    return this.pending.get(key) ?? this.inFlight.get(key)
   }
 
   /**
@@ -34,9 +37,9 @@ export class BufferedEventLog {
    * transactional path: the jti is already queued (a concurrent retry), or the queue is full
    * (the database is slow or down: back-pressure instead of unbounded memory).
    */
-  add (event: EventRecord, result: LinkResult, trigger: LinkTrigger): boolean {
-    if (this.find(event.jti) || this.size >= (this.opts.maxQueued ?? 50_000)) return false
-    this.pending.set(event.jti, { event, result, trigger, at: new Date() })
+  add (event: EventRecord, domainId: number, result: LinkResult, trigger: LinkTrigger): boolean {
+    if (this.find(event.site, event.jti) || this.size >= (this.opts.maxQueued ?? 50_000)) return false
+    this.pending.set(keyOf(event.site, event.jti), { event, domainId, result, trigger, at: new Date() })
     if (this.pending.size >= this.opts.maxBatch) void this.flush()
     else this.timer ??= setTimeout(() => { void this.flush() }, this.opts.flushMs)
     return true
@@ -47,7 +50,7 @@ export class BufferedEventLog {
     if (this.timer) { clearTimeout(this.timer); this.timer = null }
     if (this.pending.size === 0) return this.flushing
     const batch = [...this.pending.values()]
-    for (const p of batch) this.inFlight.set(p.event.jti, p)
+    for (const p of batch) this.inFlight.set(keyOf(p.event.site, p.event.jti), p)
     this.pending = new Map()
     this.flushing = this.flushing.then(() => this.write(batch))
     return this.flushing
@@ -59,15 +62,18 @@ export class BufferedEventLog {
         await unit.query(`${INSERT_EVENT} ?`,
           [batch.map((p) => [p.event.jti, p.event.site, p.event.bodySha256, p.event.event, p.event.ufId, p.event.occurredAt, p.at, JSON.stringify(p.result)])])
         await unit.query(`${INSERT_AUDIT} ?`,
-          [batch.map((p) => [this.domainId, p.event.ufId, p.trigger, p.result.action, p.result.contactId, p.result.reason, p.at])])
+          [batch.map((p) => [p.domainId, p.event.ufId, p.trigger, p.result.action, p.result.contactId, p.result.reason, p.at])])
       })
     } catch (err) {
       // Back in the queue for the next flush; the database may be back by then.
-      for (const p of batch) if (!this.pending.has(p.event.jti)) this.pending.set(p.event.jti, p)
+      for (const p of batch) {
+        const key = keyOf(p.event.site, p.event.jti)
+        if (!this.pending.has(key)) this.pending.set(key, p)
+      }
       this.opts.onError(err, batch.length)
       if (!this.closed) this.timer ??= setTimeout(() => { void this.flush() }, 1000)
     } finally {
-      for (const p of batch) this.inFlight.delete(p.event.jti)
+      for (const p of batch) this.inFlight.delete(keyOf(p.event.site, p.event.jti))
     }
   }
 

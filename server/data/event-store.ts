@@ -1,4 +1,4 @@
-// The bridge's event log: one row per jti, holding the first result (idempotent retries).
+// The bridge's event log: one row per site and jti, holding the first result (idempotent retries).
 import { and, desc, eq } from 'drizzle-orm'
 import { bridgeAudit, bridgeEvent, bridgeUsedToken } from '../../drizzle/schema/bridge.js'
 import { civicrmUfMatch } from '../../drizzle/schema/civicrm.js'
@@ -27,7 +27,7 @@ type Header = { affectedRows: number }
 
 /**
  * Records the event with its result, as the last statement of its unit of work: true when this
- * call inserted the jti, false when another delivery of it already has (a delivery in flight
+ * call inserted the site's jti, false when another delivery of it already has (a delivery in flight
  * holds the row: this waits until it commits). On false the caller rolls its unit back and
  * answers the first result, so a jti changes CiviCRM once. (A prepared statement, like every
  * statement of an event's unit of work: parsed once per connection.)
@@ -38,8 +38,8 @@ export async function recordEvent (unit: Pick<Unit, 'prepared'>, rec: EventRecor
   return res.affectedRows === 1
 }
 
-export async function findEvent (tx: Pick<Db, 'select'>, jti: string): Promise<{ bodySha256: string, result: LinkResult } | undefined> {
-  const rows = await tx.select({ bodySha256: bridgeEvent.bodySha256, result: bridgeEvent.result }).from(bridgeEvent).where(eq(bridgeEvent.jti, jti))
+export async function findEvent (tx: Pick<Db, 'select'>, site: string, jti: string): Promise<{ bodySha256: string, result: LinkResult } | undefined> {
+  const rows = await tx.select({ bodySha256: bridgeEvent.bodySha256, result: bridgeEvent.result }).from(bridgeEvent).where(and(eq(bridgeEvent.site, site), eq(bridgeEvent.jti, jti)))
   return rows[0] as { bodySha256: string, result: LinkResult } | undefined
 }
 

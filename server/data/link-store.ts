@@ -106,16 +106,16 @@ const candidatesQuery = new QueryBuilder().select({ contactId: civicrmContact.id
  * (no row at all when the domain is gone), and the link (uf_id is not unique in
  * civicrm_uf_match: the user's link is the one with the lowest id) by MIN(id) in a subquery
  * (ORDER BY id LIMIT 1 sorted the join in a table on disk, because of the JSON result column).
- * The jti column has the event table's binary collation: its primary key is used, and jti
- * values compare exactly.
+ * The jti and site columns have the event table's binary collation: its primary key (site,
+ * jti) is used, and both compare exactly.
  */
 const EVENT_CONTEXTS = `SELECT k.i, m.id, m.uf_name, m.contact_id, t.deleted_at, w.email, e.body_sha256, e.result
 FROM civicrm_domain d
-JOIN JSON_TABLE(?, '$[*]' COLUMNS (i FOR ORDINALITY, uf_id INT UNSIGNED PATH '$[0]', jti VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin PATH '$[1]')) AS k
+JOIN JSON_TABLE(?, '$[*]' COLUMNS (i FOR ORDINALITY, uf_id INT UNSIGNED PATH '$[0]', jti VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin PATH '$[1]', site VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin PATH '$[2]')) AS k
 LEFT JOIN civicrm_uf_match m ON m.id = (SELECT MIN(f.id) FROM civicrm_uf_match f WHERE f.uf_id = k.uf_id AND f.domain_id = d.id)
 LEFT JOIN civibridge_user_tombstone t ON t.domain_id = d.id AND t.uf_id = k.uf_id
 LEFT JOIN civibridge_wanted_email w FORCE INDEX (PRIMARY) ON w.domain_id = d.id AND w.uf_id = k.uf_id
-LEFT JOIN civibridge_event e ON e.jti = k.jti
+LEFT JOIN civibridge_event e ON e.site = k.site AND e.jti = k.jti
 WHERE d.id = ?`
 
 // mysql2 hands a JSON column over parsed in the binary protocol (MariaDB marks it as JSON).
@@ -128,8 +128,8 @@ export type EventContext = UserState & { prior: { bodySha256: string, result: Li
  * an earlier delivery of each jti ('' for none), in one round trip for all the pairs. A
  * server-side prepared statement: MariaDB parses it once per connection, not once per event.
  */
-export async function readEventContexts (run: PreparedQuery, domainId: number, keys: ReadonlyArray<{ ufId: number, jti: string }>): Promise<EventContext[]> {
-  const rows = await run(EVENT_CONTEXTS, [JSON.stringify(keys.map((k) => [k.ufId, k.jti])), domainId]) as ContextRow[]
+export async function readEventContexts (run: PreparedQuery, domainId: number, keys: ReadonlyArray<{ ufId: number, jti: string, site: string }>): Promise<EventContext[]> {
+  const rows = await run(EVENT_CONTEXTS, [JSON.stringify(keys.map((k) => [k.ufId, k.jti, k.site])), domainId]) as ContextRow[]
   // The start-up check saw the domain; it can only have been deleted since.
   if (rows.length === 0) throw new Error(`CiviCRM domain ${domainId} does not exist`)
   const contexts: EventContext[] = new Array(keys.length)
@@ -145,8 +145,8 @@ export async function readEventContexts (run: PreparedQuery, domainId: number, k
 }
 
 /** readEventContexts for one user. */
-export async function readEventContext (run: PreparedQuery, domainId: number, ufId: number, jti: string): Promise<EventContext> {
-  return (await readEventContexts(run, domainId, [{ ufId, jti }]))[0]
+export async function readEventContext (run: PreparedQuery, domainId: number, ufId: number, jti: string, site = ''): Promise<EventContext> {
+  return (await readEventContexts(run, domainId, [{ ufId, jti, site }]))[0]
 }
 
 export class SqlLinkStore implements LinkStore {

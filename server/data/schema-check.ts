@@ -46,7 +46,7 @@ export async function missingCivicrmTables (database: Pick<Database, 'pool'>): P
 }
 
 /** One line naming what is missing (and the setting to fix), or null when the schema is usable. */
-export async function schemaProblem (database: Database, opts: { required?: Record<string, string[]>, joomla?: JoomlaTarget } = {}): Promise<string | null> {
+export async function schemaProblem (database: Database, opts: { required?: Record<string, string[]>, joomla?: JoomlaTarget, domains?: number[] } = {}): Promise<string | null> {
   const required = opts.required ?? civicrmRequirements
   const { have } = await columnsOf(database.pool)
   const missingTables = Object.keys(required).filter((t) => !have.has(t))
@@ -57,8 +57,11 @@ export async function schemaProblem (database: Database, opts: { required?: Reco
   if (missingOwn.length) return `bridge tables missing (run: civicrm-bridge migrate): ${missingOwn.join(', ')}`
   const collation = await collationProblem(database.pool)
   if (collation) return collation
-  const [domains] = await database.pool.query('SELECT id FROM civicrm_domain WHERE id = ?', [database.domainId])
-  if ((domains as unknown[]).length === 0) return `CiviCRM domain ${database.domainId} does not exist in database ${database.name} (CIVICRM_DOMAIN_ID)`
+  // Every domain written to: CIVICRM_DOMAIN_ID's and each site's of BRIDGE_SITES_FILE.
+  const domains = opts.domains ?? [database.domainId]
+  const [found] = await database.pool.query('SELECT id FROM civicrm_domain WHERE id IN (?)', [domains])
+  const missing = domains.filter((d) => !(found as Array<{ id: number }>).some((r) => r.id === d))
+  if (missing.length) return `CiviCRM domain ${missing.join(', ')} does not exist in database ${database.name} (CIVICRM_DOMAIN_ID or BRIDGE_SITES_FILE)`
   if (opts.joomla) return joomlaProblem(opts.joomla)
   return null
 }

@@ -10,9 +10,15 @@ type Header = { affectedRows: number, insertId: number }
 const header = (res: unknown): Header => (res as [Header])[0]
 
 /** Records a single-use token; false when its jti was used before (a concurrent use waits for the first to commit). */
-export async function claimToken (tx: Tx, jti: string, purpose: string, at: Date): Promise<boolean> {
-  const res = header(await tx.insert(bridgeUsedToken).ignore().values({ jti, purpose, usedAt: at }))
+export async function claimToken (tx: Tx, site: string, jti: string, purpose: string, at: Date): Promise<boolean> {
+  const res = header(await tx.insert(bridgeUsedToken).ignore().values({ site, jti, purpose, usedAt: at }))
   return res.affectedRows === 1
+}
+
+/** The site's single-use token was spent already. */
+export async function tokenUsed (db: Tx | Db, site: string, jti: string): Promise<boolean> {
+  const rows = await db.select({ jti: bridgeUsedToken.jti }).from(bridgeUsedToken).where(and(eq(bridgeUsedToken.site, site), eq(bridgeUsedToken.jti, jti)))
+  return rows.length === 1
 }
 
 /** The contact a user is linked to in the domain (lowest link id), or null. */

@@ -10,6 +10,7 @@ import rawJsonPlugin from './plugins/raw-json.js'
 import databasePlugin from './plugins/database.js'
 import authPlugin from './plugins/auth.js'
 import webPlugin from './plugins/web.js'
+import adminSessionPlugin from './plugins/admin-session.js'
 import metricsPlugin from './plugins/metrics.js'
 import openapiPlugin from './plugins/openapi.js'
 import healthRoutes from './routes/health.js'
@@ -31,6 +32,15 @@ export function loggerOptions (level: string): FastifyServerOptions['logger'] {
   }
 }
 
+/**
+ * Fastify's trustProxy. A hop count trusts that many proxies in front (Fastify 5.12 treats a
+ * bare number as "trust none", so it is a function here); the proxies' addresses are safer, as
+ * a client that reaches the bridge directly cannot then pose as a proxy.
+ */
+export function trustProxyOption (value: boolean | number | string): boolean | string | ((address: string, hop: number) => boolean) {
+  return typeof value === 'number' ? (_address, hop) => hop < value : value
+}
+
 export async function buildApp (config: Config, opts: { logger?: FastifyServerOptions['logger'] } = {}): Promise<FastifyInstance> {
   const app = Fastify({
     logger: opts.logger ?? loggerOptions(config.logLevel),
@@ -45,6 +55,9 @@ export async function buildApp (config: Config, opts: { logger?: FastifyServerOp
     requestTimeout: config.httpRequestTimeoutMs,
     connectionTimeout: config.httpIdleTimeoutMs,
     http: { requestTimeout: config.httpRequestTimeoutMs, headersTimeout: Math.min(config.httpRequestTimeoutMs, 60_000), connectionsCheckingInterval: 1000 },
+    // Behind a reverse proxy: the client's address (rate limits) and protocol (Secure cookies,
+    // HSTS) come from X-Forwarded-For/-Proto, set by the proxies trusted here (TRUST_PROXY).
+    trustProxy: trustProxyOption(config.trustProxy),
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   await app.register(sensible)
@@ -64,6 +77,7 @@ export async function buildApp (config: Config, opts: { logger?: FastifyServerOp
   // plugin's event route does without their hooks, ~5 % of its CPU per event.
   await app.register(async (web) => {
     await web.register(webPlugin, { config })
+    await web.register(adminSessionPlugin, { config })
     await web.register((await import('./routes/admin.js')).default)
     await web.register((await import('./routes/transactions.js')).default)
   })

@@ -33,17 +33,26 @@ export class EventService {
    * event loop) have their contexts read in one statement: under load, one round trip and one
    * statement for many logins instead of one each; alone, an event waits for nothing.
    */
-  private readonly contexts: DataLoader<{ ufId: number, jti: string }, EventContext>
+  private readonly contexts = new Map<number, DataLoader<{ ufId: number, jti: string, site: string }, EventContext>>()
 
-  constructor (private readonly database: Database, private readonly domainId: number, private readonly log: BufferedEventLog) {
-    this.contexts = new DataLoader((keys) => readEventContexts(database.prepared, domainId, keys), {
-      cache: false, // every read is fresh: a context is the database's state now, not a memo
-      batchScheduleFn: (dispatch) => setImmediate(dispatch), // after the turn's I/O callbacks
-      maxBatchSize: 100,
-    })
+  constructor (private readonly database: Database, private readonly log: BufferedEventLog) {}
+
+  /** One loader per CiviCRM domain (a site's users live in its domain). */
+  private contextsOf (domainId: number) {
+    let loader = this.contexts.get(domainId)
+    if (!loader) {
+      loader = new DataLoader((keys) => readEventContexts(this.database.prepared, domainId, keys), {
+        cache: false, // every read is fresh: a context is the database's state now, not a memo
+        batchScheduleFn: (dispatch) => setImmediate(dispatch), // after the turn's I/O callbacks
+        maxBatchSize: 100,
+      })
+      this.contexts.set(domainId, loader)
+    }
+    return loader
   }
 
-  async apply (site: string, jti: string, bodySha256: string, body: JoomlaEvent): Promise<EventOutcome> {
+  /** Applies a site's event to the links of the site's domain; the jti is the site's. */
+  async apply (site: string, domainId: number, jti: string, bodySha256: string, body: JoomlaEvent): Promise<EventOutcome> {
     const effect = eventEffect(body.event)
     if (effect === null) return { kind: 'unknown-event' }
     const occurredAt = new Date(body.occurredAt)
@@ -57,19 +66,19 @@ export class EventService {
     // Hot path: one read (link, last delete, an earlier delivery of this jti), shared with the
     // events that arrive with this one; a decision that writes nothing to CiviCRM is answered
     // at once and logged by the write-behind log.
-    const known = await this.contexts.load({ ufId: user.id, jti })
-    const queued = this.log.find(jti)
+    const known = await this.contextsOf(domainId).load({ ufId: user.id, jti, site })
+    const queued = this.log.find(site, jti)
     const earlier = known.prior ?? (queued && { bodySha256: queued.event.bodySha256, result: queued.result })
     if (earlier) return this.answerRetry(earlier, bodySha256)
     if (links) {
       const quick = decideWithoutLock(user, trigger, known, { occurredAt })
-      if (quick && this.log.add(event, quick, trigger)) return { kind: 'applied', result: quick, replay: false }
+      if (quick && this.log.add(event, domainId, quick, trigger)) return { kind: 'applied', result: quick, replay: false }
     }
 
     try {
       return await this.database.unit(async (unit) => {
         // The state read before the unit serves linkUser's first, lock-free look (re-read under the locks).
-        const store = new SqlLinkStore(unit, this.domainId, undefined, known)
+        const store = new SqlLinkStore(unit, domainId, undefined, known)
         let result: EventResultBody
         if (links) result = await linkUser(store, user, trigger, { occurredAt })
         else if (effect === 'unlink' && succeeded) result = await unlinkUser(store, user.id, { occurredAt })
@@ -80,7 +89,7 @@ export class EventService {
     } catch (err) {
       // Another delivery of this jti was recorded first: this unit's work is rolled back.
       if (!(err instanceof JtiTaken)) throw err
-      return this.answerRetry(await findEvent(this.database.db, jti), bodySha256)
+      return this.answerRetry(await findEvent(this.database.db, site, jti), bodySha256)
     }
   }
 

@@ -6,13 +6,13 @@
 import { AssertionError, CannotLink, NotFound, assertionUser, namesFromParts, type Act, type ProfileInput } from '../domain/transactions.js'
 import { linkUser, type LinkAction } from '../domain/link-user.js'
 import { SqlLinkStore } from '../data/link-store.js'
-import { claimToken, contactProfile, linkedContactId, ufGroup, updateContactNames, type ContactProfile } from '../data/transaction-store.js'
+import { claimToken, tokenUsed, contactProfile, linkedContactId, ufGroup, updateContactNames, type ContactProfile } from '../data/transaction-store.js'
 import type { Database, Unit } from '../data/db.js'
 
 /** Who does the transaction. */
 export type Actor =
-  | { kind: 'assertion', claims: Record<string, unknown> }
-  | { kind: 'session', ufId: number, contactId: number }
+  | { kind: 'assertion', claims: Record<string, unknown>, domainId: number }
+  | { kind: 'session', domainId: number, ufId: number, contactId: number }
 
 export interface Resolved { ufId: number, contactId: number, action: LinkAction }
 
@@ -25,8 +25,13 @@ export class TransactionService {
   async link (claims: Record<string, unknown>, act: Act, gid?: number): Promise<Resolved> {
     return this.database.unit(async (unit) => {
       if (gid !== undefined) await this.requireProfile(unit, gid)
-      return this.resolve(unit, { kind: 'assertion', claims }, act)
+      return this.resolve(unit, { kind: 'assertion', claims, domainId: this.domainId }, act)
     })
+  }
+
+  /** The site's assertion was spent already (a replayed link). */
+  async assertionUsed (site: string, jti: string): Promise<boolean> {
+    return tokenUsed(this.database.db, site, jti)
   }
 
   /** An active profile (civicrm_uf_group), or NotFound. */
@@ -69,9 +74,11 @@ export class TransactionService {
 
   /** The contact of the transaction, inside the unit: the user's linked contact. */
   private async resolve (unit: Unit, actor: Actor, act: Act): Promise<Resolved> {
+    // A site's user is linked in its own domain only: the caller picks this domain's service.
+    if (actor.domainId !== this.domainId) throw new Error(`actor of domain ${actor.domainId} given to domain ${this.domainId}`)
     if (actor.kind === 'assertion') {
       const user = assertionUser(actor.claims, act)
-      if (!await claimToken(unit.tx, actor.claims.jti as string, act, this.now())) throw new AssertionError('this link was already used')
+      if (!await claimToken(unit.tx, actor.claims.iss as string, actor.claims.jti as string, act, this.now())) throw new AssertionError('this link was already used')
       const result = await linkUser(new SqlLinkStore(unit, this.domainId, `Joomla ${act}`), user, act)
       if (result.contactId === null) throw new CannotLink(String(result.reason)) // linkUser gives a reason whenever it links nobody
       return { ufId: user.id, contactId: result.contactId, action: result.action }

@@ -1,12 +1,12 @@
-// Who may call what. Events: an HS256 JWT from a Joomla site, signed with BRIDGE_SECRET (or
-// the previous secret during a rotation), bound to the body by body_sha256. Admin routes: the
-// admin token. Every verification failure is a 401, never a 500.
+// Who may call what. Events: an HS256 JWT from a Joomla site, signed with that site's secret
+// (or its previous secret during a rotation), bound to the body by body_sha256. Admin routes:
+// the admin token. Every verification failure is a 401, never a 500.
 import { createHash, timingSafeEqual } from 'node:crypto'
 import fp from 'fastify-plugin'
-import jwt from '@fastify/jwt'
+import { createDecoder, createVerifier } from 'fast-jwt'
 import rateLimit from '@fastify/rate-limit'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import type { Config } from '../../config.js'
+import { SITE_ID_RE, siteOf, type Config } from '../../config.js'
 
 export const AUDIENCE = 'civicrm-bridge'
 export const MAX_EVENT_TTL_S = 300
@@ -17,19 +17,24 @@ const SHA256_RE = /^[0-9a-f]{64}$/
 
 export interface EventClaims { iss: string, aud: string, iat: number, exp: number, jti: string, body_sha256: string }
 
+/** A verified token: its claims and the CiviCRM domain of the site that signed it. */
+export interface Verified { claims: Record<string, unknown>, domainId: number }
+
 export const AUTH_FAILURES_PER_MINUTE = 20
 
 declare module 'fastify' {
   interface FastifyInstance {
-    verifyBridgeToken (token: string, maxTtlS: number): Record<string, unknown>
+    verifyBridgeToken (token: string, maxTtlS: number): Verified
     requireAdmin (request: FastifyRequest, reply: FastifyReply): Promise<void>
+    /** /metrics and /docs: METRICS_TOKEN as a bearer token or a Basic password, when it is set. */
+    requireMetricsToken (request: FastifyRequest, reply: FastifyReply): Promise<void>
     /**
      * Runs an authentication check with brute-force protection: an address with more than
      * AUTH_FAILURES_PER_MINUTE failures gets 429 for a minute, whatever it sends.
      */
     guardAuth<T> (request: FastifyRequest, reply: FastifyReply, check: () => T | Promise<T>): Promise<T>
   }
-  interface FastifyRequest { eventClaims?: EventClaims }
+  interface FastifyRequest { eventClaims?: EventClaims, eventDomainId?: number }
 }
 
 export class AuthError extends Error {
@@ -74,19 +79,39 @@ export default fp(async (app, { config }: { config: Config }) => {
     }
   })
 
-  await app.register(jwt, {
-    secret: config.secrets[0],
-    verify: { algorithms: ['HS256'], allowedAud: AUDIENCE, clockTolerance: CLOCK_SKEW_S * 1000, requiredClaims: ['iss', 'aud', 'iat', 'exp', 'jti'] },
-  })
+  // One verifier per key (HS256 only), made once: a verifier per call cost the hot path.
+  const verifiers = new Map<string, (token: string) => Record<string, unknown>>()
+  const verifierOf = (key: string) => {
+    let v = verifiers.get(key)
+    if (!v) {
+      v = createVerifier({ key, algorithms: ['HS256'], allowedAud: AUDIENCE, clockTolerance: CLOCK_SKEW_S * 1000, requiredClaims: ['iss', 'aud', 'iat', 'exp', 'jti'] })
+      verifiers.set(key, v)
+    }
+    return v
+  }
+  const decode = createDecoder()
 
-  /** Verifies signature, alg, aud, iss, times and jti; returns the claims or throws AuthError. */
-  app.decorate('verifyBridgeToken', (token: string, maxTtlS: number) => {
+  /**
+   * Verifies signature, alg, aud, iss, times and jti; returns the claims and the site's domain
+   * or throws AuthError. The unverified iss only picks the keys: a token verifies with its own
+   * site's secrets alone, so one site cannot sign for another.
+   */
+  app.decorate('verifyBridgeToken', (token: string, maxTtlS: number): Verified => {
     if (token.length > MAX_TOKEN_LENGTH) throw new AuthError('token too long')
+    let iss: unknown
+    try {
+      iss = (decode(token) as { iss?: unknown }).iss
+    } catch (err) {
+      throw new AuthError(`invalid token: ${(err as Error).message}`)
+    }
+    if (typeof iss !== 'string' || !SITE_ID_RE.test(iss)) throw new AuthError('invalid token: iss must name the site (1-64 printable ASCII characters)')
+    const site = siteOf(config, iss)
+    if (site === null) throw new AuthError('invalid token: unknown site')
     let claims: Record<string, unknown> | undefined
     let lastError: unknown
-    for (const key of config.secrets) {
+    for (const key of site.secrets) {
       try {
-        claims = (key === config.secrets[0] ? app.jwt.verify(token) : app.jwt.verify(token, { key })) as Record<string, unknown>
+        claims = verifierOf(key)(token)
         break
       } catch (err) {
         lastError = err
@@ -94,29 +119,50 @@ export default fp(async (app, { config }: { config: Config }) => {
       }
     }
     if (!claims) throw new AuthError(`invalid token: ${(lastError as Error).message}`)
-    const { iss, iat, exp, jti } = claims
-    if (typeof iss !== 'string' || iss.length < 1 || iss.length > 64) throw new AuthError('invalid token: iss must name the site')
-    if (config.sites.length > 0 && !config.sites.includes(iss)) throw new AuthError('invalid token: unknown site')
+    const { iat, exp, jti } = claims
     if (typeof iat !== 'number' || typeof exp !== 'number' || exp - iat > maxTtlS) throw new AuthError(`invalid token: exp must be at most ${maxTtlS} s after iat`)
     if (iat > Date.now() / 1000 + CLOCK_SKEW_S) throw new AuthError('invalid token: issued in the future')
     if (typeof jti !== 'string' || !JTI_RE.test(jti)) throw new AuthError('invalid token: jti must be 1-64 characters [A-Za-z0-9._:-]')
-    return claims
+    return { claims, domainId: site.domainId }
   })
 
   app.decorate('requireAdmin', async (request: FastifyRequest, reply: FastifyReply) => app.guardAuth(request, reply, () => {
     const token = bearerToken(request)
     if (token === null || !safeEqual(token, config.adminToken)) throw new AuthError('admin token required')
   }))
+
+  app.decorate('requireMetricsToken', async (request: FastifyRequest, reply: FastifyReply) => {
+    const expected = config.metricsToken
+    if (expected === null) return
+    await app.guardAuth(request, reply, () => {
+      const given = bearerToken(request) ?? basicPassword(request)
+      if (given === null || !safeEqual(given, expected)) {
+        // A browser asks for it (any user name, the token as password): /docs is read in one.
+        reply.header('www-authenticate', 'Basic realm="civicrm-bridge", charset="UTF-8"')
+        throw new AuthError('METRICS_TOKEN required')
+      }
+    })
+  })
 })
+
+/** The password of a Basic Authorization header (any user name), or null. */
+export function basicPassword (request: FastifyRequest): string | null {
+  const m = /^Basic ([A-Za-z0-9+/=]{1,1400})$/i.exec(String(request.headers.authorization ?? '').trim())
+  if (!m) return null
+  const decoded = Buffer.from(m[1], 'base64').toString('utf8')
+  const colon = decoded.indexOf(':')
+  return colon < 0 ? null : decoded.slice(colon + 1)
+}
 
 /** onRequest hook of the event route: the token, before the body is even read. */
 export async function requireEventToken (request: FastifyRequest, reply: FastifyReply): Promise<void> {
   await request.server.guardAuth(request, reply, () => {
     const token = bearerToken(request)
     if (token === null) throw new AuthError('missing bearer token')
-    const claims = request.server.verifyBridgeToken(token, MAX_EVENT_TTL_S)
+    const { claims, domainId } = request.server.verifyBridgeToken(token, MAX_EVENT_TTL_S)
     if (typeof claims.body_sha256 !== 'string' || !SHA256_RE.test(claims.body_sha256)) throw new AuthError('invalid token: body_sha256 must be lowercase hex SHA-256')
     request.eventClaims = claims as unknown as EventClaims
+    request.eventDomainId = domainId
   })
 }
 

@@ -19,7 +19,7 @@ declare module 'fastify' {
 
 export default fp(async (app, { config }: { config: Config }) => {
   const database = new Database(config.civicrmDbUrl, { poolSize: config.dbPoolSize, domainId: config.domainId, queryTimeoutMs: config.dbQueryTimeoutMs })
-  const eventLog = new BufferedEventLog(database, config.domainId, {
+  const eventLog = new BufferedEventLog(database, {
     flushMs: config.eventLogFlushMs,
     maxBatch: 500,
     onError: (err, rows) => app.log.warn({ err: (err as Error).message, rows }, 'event log not written yet; will retry'),
@@ -29,7 +29,7 @@ export default fp(async (app, { config }: { config: Config }) => {
   app.decorate('config', config)
   app.decorate('database', database)
   app.decorate('eventLog', eventLog)
-  app.decorate('events', new EventService(database, config.domainId, eventLog))
+  app.decorate('events', new EventService(database, eventLog))
   // Hooks run in reverse order of registration: the log is flushed before the pool closes.
   app.addHook('onClose', async () => { await database.close(); await joomlaDb?.close() })
   app.addHook('onClose', async () => { await eventLog.close() })

@@ -15,5 +15,6 @@ export default fp(async (app) => {
       },
     },
   })
-  await app.register(swaggerUi, { routePrefix: '/docs' })
+  // With METRICS_TOKEN set, the document and its UI are not public either.
+  await app.register(swaggerUi, { routePrefix: '/docs', uiHooks: { onRequest: app.requireMetricsToken } })
 })

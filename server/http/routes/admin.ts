@@ -10,23 +10,8 @@ import { changeLog, contactDetails } from '../../data/admin-store.js'
 import { SyncBusyError, SyncService, DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE, type SyncRun } from '../../services/sync-service.js'
 import * as view from '../admin/views.js'
 
-export const ADMIN_COOKIE = 'civibridge_admin'
-export const ADMIN_SESSION_TTL_S = 8 * 3600
-
-/** A signed, HttpOnly, SameSite=Lax cookie naming an admin session and its expiry. */
-function setAdminSession (request: FastifyRequest, reply: FastifyReply, now = Date.now()): void {
-  reply.setCookie(ADMIN_COOKIE, `admin.${Math.floor(now / 1000) + ADMIN_SESSION_TTL_S}`, {
-    signed: true, httpOnly: true, sameSite: 'lax', secure: request.protocol === 'https', path: '/', maxAge: ADMIN_SESSION_TTL_S,
-  })
-}
-
-export function hasAdminSession (request: FastifyRequest, now = Date.now()): boolean {
-  const raw = request.cookies[ADMIN_COOKIE]
-  if (raw === undefined) return false
-  const { valid, value } = request.unsignCookie(raw)
-  const m = valid ? /^admin\.([0-9]{1,12})$/.exec(value!) : null
-  return m !== null && Number(m[1]) * 1000 > now
-}
+export { ADMIN_COOKIE, ADMIN_SESSION_TTL_S } from '../plugins/admin-session.js'
+import type { AdminCookie } from '../plugins/admin-session.js'
 
 const html = (reply: FastifyReply, status: number, body: string) =>
   reply.code(status).header('content-type', 'text/html; charset=utf-8').header('cache-control', 'no-store').send(body)
@@ -84,11 +69,16 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     }
   }
 
-  /** Admin token (any method) or admin session cookie (reads only: writes by cookie go through the CSRF-protected pages). */
-  async function requireAdminRead (request: FastifyRequest): Promise<void> {
-    const token = bearerToken(request)
-    if (token !== null ? safeEqual(token, config.adminToken) : hasAdminSession(request)) return
-    throw new AuthError('admin token or admin session required')
+  /**
+   * Admin token (any method) or admin session cookie (reads only: writes by cookie go through
+   * the CSRF-protected pages). Failures count towards the address's lock-out.
+   */
+  async function requireAdminRead (request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    await app.guardAuth(request, reply, async () => {
+      const token = bearerToken(request)
+      if (token !== null ? safeEqual(token, config.adminToken) : await app.adminSessions.check(request) === 'open') return
+      throw new AuthError('admin token or admin session required')
+    })
   }
 
   // ---- JSON API ----------------------------------------------------------------------
@@ -126,11 +116,21 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
 
   // ---- pages -------------------------------------------------------------------------
 
-  /** Pages need a session; without one the browser goes to the login form and comes back. */
+  /**
+   * Pages need a session; without one the browser goes to the login form and comes back. A
+   * cookie we did not sign counts as a failed attempt (a locked-out address gets 429).
+   */
   async function requireAdminPage (request: FastifyRequest, reply: FastifyReply): Promise<void> {
-    if (!hasAdminSession(request)) {
-      return reply.redirect(`/admin/login?next=${encodeURIComponent(request.url)}`, 303)
+    let state = 'none' as AdminCookie
+    try {
+      await app.guardAuth(request, reply, async () => {
+        state = await app.adminSessions.check(request)
+        if (state === 'forged') throw new AuthError('admin cookie not signed by this bridge')
+      })
+    } catch (err) {
+      if (!(err instanceof AuthError)) throw err
     }
+    if (state !== 'open') return reply.redirect(`/admin/login?next=${encodeURIComponent(request.url)}`, 303)
   }
   const safeNext = (next: unknown): string => (typeof next === 'string' && /^\/admin\/[A-Za-z0-9/_?=&.%-]*$/.test(next) ? next : '/admin/sync')
 
@@ -143,16 +143,26 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     preHandler: app.csrfProtection,
     schema: { body: Type.Object({ token: Type.String({ maxLength: 1000 }), next: Type.Optional(Type.String({ maxLength: 500 })), _csrf: Type.Optional(Type.String()) }) },
   }, async (request, reply) => {
-    if (!safeEqual(request.body.token, config.adminToken)) {
-      request.log.info('admin login refused')
-      return html(reply, 401, view.loginPage(reply.generateCsrf(), safeNext(request.body.next), 'That is not the administrator token.'))
+    try {
+      // Wrong tokens count per address like the event route's failures: past the limit even the right one gets 429.
+      await app.guardAuth(request, reply, () => {
+        if (!safeEqual(request.body.token, config.adminToken)) throw new AuthError('wrong admin token')
+      })
+    } catch (err) {
+      const status = (err as { statusCode?: number }).statusCode
+      // guardAuth throws only these two; anything else would be a bug, not a refusal.
+      /* c8 ignore next */
+      if (!(err instanceof AuthError) && status !== 429) throw err
+      request.log.info({ status }, 'admin login refused')
+      const message = status === 429 ? 'Too many wrong attempts from your address. Wait a minute, then try again.' : 'That is not the administrator token.'
+      return html(reply, status === 429 ? 429 : 401, view.loginPage(reply.generateCsrf(), safeNext(request.body.next), message))
     }
-    setAdminSession(request, reply)
+    await app.adminSessions.open(request, reply)
     return reply.redirect(safeNext(request.body.next), 303)
   })
 
-  app.post('/admin/logout', { preHandler: app.csrfProtection }, async (_request, reply) => {
-    reply.clearCookie(ADMIN_COOKIE, { path: '/' })
+  app.post('/admin/logout', { preHandler: app.csrfProtection }, async (request, reply) => {
+    await app.adminSessions.close(request, reply)
     return reply.redirect('/admin/login', 303)
   })
 

@@ -10,13 +10,17 @@ import { TransactionService, type Actor } from '../../services/transaction-servi
 import pageRoutes from './pages.js'
 
 declare module 'fastify' {
-  interface FastifyInstance { transactions: TransactionService }
+  interface FastifyInstance {
+    /** "Edit my details" in a site's CiviCRM domain. */
+    transactionsFor (domainId: number): TransactionService
+  }
 }
 
-/** The verified claims of an assertion. */
-export function assertionActor (request: FastifyRequest, token: string): Actor {
+/** The verified claims of an assertion, and the domain of the site that signed it. */
+export function assertionActor (request: FastifyRequest, token: string): Extract<Actor, { kind: 'assertion' }> {
   try {
-    return { kind: 'assertion', claims: request.server.verifyBridgeToken(token, ASSERTION_TTL_S) }
+    const { claims, domainId } = request.server.verifyBridgeToken(token, ASSERTION_TTL_S)
+    return { kind: 'assertion', claims, domainId }
   } catch (err) {
     throw new AssertionError((err as Error).message)
   }
@@ -30,7 +34,12 @@ const Common = {
 }
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
-  app.decorate('transactions', new TransactionService(app.database, app.config.domainId))
+  const services = new Map<number, TransactionService>()
+  app.decorate('transactionsFor', (domainId: number) => {
+    let service = services.get(domainId)
+    if (!service) services.set(domainId, service = new TransactionService(app.database, domainId))
+    return service
+  })
 
   // Refused input names its field; everything else goes to the app's error policy.
   app.setErrorHandler((err, request, reply) => {
@@ -41,7 +50,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     throw err
   })
 
-  const actor = (request: FastifyRequest): Actor => {
+  const actor = (request: FastifyRequest) => {
     const token = bearerToken(request)
     if (token === null) throw new AssertionError('missing or malformed bearer assertion')
     return assertionActor(request, token)
@@ -52,7 +61,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   }, async (request) => {
     const who = actor(request)
     const input = parseProfile(request.body)
-    const r = await app.transactions.saveProfile(who, input)
+    const r = await app.transactionsFor(who.domainId).saveProfile(who, input)
     request.log.info({ act: 'profile', userId: r.ufId, contactId: r.contactId, action: r.action }, 'transaction')
     return { contactId: r.contactId, action: r.action }
   })

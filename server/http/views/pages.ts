@@ -62,3 +62,19 @@ export function profileSaved (p: { title: string, editUrl: string, firstName: st
 export function errorPage (title: string, message: string, advice: string): string {
   return layout(title, `<div class="error" role="alert"><p>${escapeHtml(message)}</p></div>\n<p>${escapeHtml(advice)}</p>`)
 }
+
+/**
+ * Where a sign-in link lands: it names the account and waits for the person's click. Only that
+ * same-site POST opens the session, so a link made by someone else and opened here (login
+ * CSRF) shows whose account it is and signs nobody in.
+ */
+export function continuePage (p: { csrf: string, assertion: string, to: string, name: string, email: string }): string {
+  return layout('Continue to your details', `<p>You are about to continue as <strong>${escapeHtml(p.name || p.email)}</strong>${p.name ? ` (${escapeHtml(p.email)})` : ''}.</p>
+<form method="post" action="/civicrm/session">
+<input type="hidden" name="_csrf" value="${escapeHtml(p.csrf)}">
+<input type="hidden" name="assertion" value="${escapeHtml(p.assertion)}">
+<input type="hidden" name="to" value="${escapeHtml(p.to)}">
+<button type="submit">Continue as ${escapeHtml(p.name || p.email)}</button>
+</form>
+<p class="hint">Not you? Do not continue: close this page and sign in to the site with your own account.</p>`)
+}
