@@ -129,7 +129,7 @@ for (const [name, { opts, civicrm }] of Object.entries(cases)) {
     t.test('a profile save through "Edit my details" updates the linked contact', async (t) => {
       const b = new CookieJar(app)
       const user = { id: 42, username: 'ann', email: 'ann.lee@example.org', name: 'Ann Lee' }
-      const res = await b.get(`/civicrm/profile/edit?gid=1&assertion=${signAssertion(SECRET, SITE, user, 'profile')}`)
+      const res = await b.arrive(`/civicrm/profile/edit?gid=1&assertion=${signAssertion(SECRET, SITE, user, 'profile')}`)
       t.equal(res.statusCode, 303)
       const saved = await b.submit('/civicrm/profile/edit?gid=1', { first_name: 'Anna', last_name: 'Lée', email: 'anna.lee@example.org' })
       t.equal(saved.statusCode, 200)
