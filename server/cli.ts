@@ -26,7 +26,7 @@ export class CliError extends Error {
 }
 
 async function withDatabase<T> (config: Config, fn: (db: Database) => Promise<T>): Promise<T> {
-  const database = new Database(config.civicrmDbUrl, { poolSize: 2, domainId: config.domainId, queryTimeoutMs: config.dbQueryTimeoutMs })
+  const database = new Database(config.civicrmDbUrl, { poolSize: 2, domainId: config.domainId, queryTimeoutMs: config.dbQueryTimeoutMs, timeZone: config.timeZone })
   try {
     return await fn(database)
   } finally {

@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs'
 import envSchema from 'env-schema'
 import { Type, type Static } from 'typebox'
+import { parseTimeZone, type SiteTimeZone } from './domain/time.js'
 
 const DbUrl = Type.String({ pattern: '^mysql://[^/]+/[A-Za-z0-9_$-]+(\\?.*)?$' })
 // 32 characters are at least 32 bytes.
@@ -13,6 +14,8 @@ const EnvSchema = Type.Object({
   JOOMLA_DB_URL: Type.Optional(DbUrl),
   JOOMLA_DB_PREFIX: Type.String({ pattern: '^[A-Za-z0-9_]{0,32}$', default: 'jos_' }),
   CIVICRM_DOMAIN_ID: Type.Integer({ minimum: 1, default: 1 }),
+  // The site's time zone (IANA name or ±HH:MM); unset: the database server's.
+  CIVICRM_TIME_ZONE: Type.Optional(Type.String({ minLength: 1 })),
   // Required unless BRIDGE_SITES_FILE gives every site its own secret.
   BRIDGE_SECRET: Type.Optional(Secret),
   // Accepted as well as BRIDGE_SECRET while a secret is being rotated.
@@ -54,6 +57,8 @@ export interface Config {
   joomlaDbPrefix: string
   /** The domain of the single-site settings, of the sync and of the admin pages. */
   domainId: number
+  /** The CiviCRM site's time zone; null: the database server's. */
+  timeZone: SiteTimeZone | null
   /** BRIDGE_SECRET (and the previous one); empty with a sites file. */
   secrets: string[]
   adminToken: string
@@ -86,6 +91,10 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
   } catch (err) {
     throw new ConfigError(`invalid configuration: ${(err as Error).message.replace(/\s+/g, ' ')}`)
   }
+  const timeZone = parsed.CIVICRM_TIME_ZONE === undefined ? null : parseTimeZone(parsed.CIVICRM_TIME_ZONE)
+  if (parsed.CIVICRM_TIME_ZONE !== undefined && timeZone === null) {
+    throw new ConfigError(`invalid configuration: CIVICRM_TIME_ZONE must be an IANA time zone (Europe/Berlin) or an offset (+02:00), not ${JSON.stringify(parsed.CIVICRM_TIME_ZONE)}`)
+  }
   const siteFile = parsed.BRIDGE_SITES_FILE === undefined ? null : loadSitesFile(parsed.BRIDGE_SITES_FILE)
   if (siteFile === null && parsed.BRIDGE_SECRET === undefined) throw new ConfigError('invalid configuration: BRIDGE_SECRET is required (or BRIDGE_SITES_FILE)')
   return {
@@ -93,6 +102,7 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     joomlaDbUrl: parsed.JOOMLA_DB_URL ?? parsed.CIVICRM_DB_URL,
     joomlaDbPrefix: parsed.JOOMLA_DB_PREFIX,
     domainId: parsed.CIVICRM_DOMAIN_ID,
+    timeZone,
     secrets: siteFile ? [] : [parsed.BRIDGE_SECRET!, ...(parsed.BRIDGE_SECRET_PREVIOUS ? [parsed.BRIDGE_SECRET_PREVIOUS] : [])],
     adminToken: parsed.BRIDGE_ADMIN_TOKEN,
     sessionSecret: parsed.BRIDGE_SESSION_SECRET ?? parsed.BRIDGE_ADMIN_TOKEN,

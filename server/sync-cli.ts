@@ -42,7 +42,7 @@ export interface SyncCliIo {
 export async function runSyncCommand (argv: string[], config: Config, io: SyncCliIo): Promise<number> {
   const args = parseSyncArgs(argv)
   // The sync lock, the chunks' locks, two chunks written at once, and Joomla's users when on the same database.
-  const database = new Database(config.civicrmDbUrl, { poolSize: 5, domainId: config.domainId, queryTimeoutMs: config.dbQueryTimeoutMs })
+  const database = new Database(config.civicrmDbUrl, { poolSize: 5, domainId: config.domainId, queryTimeoutMs: config.dbQueryTimeoutMs, timeZone: config.timeZone })
   const joomlaPool = config.joomlaDbUrl === config.civicrmDbUrl ? null : mysql.createPool({ uri: config.joomlaDbUrl, connectionLimit: 1, charset: 'utf8mb4_unicode_ci', timezone: 'Z' })
   const bar = !args.json && io.tty?.isTTY ? progressBar(io.tty) : null
   const abort = new AbortController()

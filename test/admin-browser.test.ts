@@ -96,7 +96,7 @@ t.test('an administrator synchronizes users to contacts, then finds the new cont
   t.equal(await page.getByRole('heading', { level: 1 }).innerText(), 'Dana Berg')
   const main = await page.locator('main').innerText()
   t.match(main, 'dana@example.org (Home, primary)')
-  t.match(main, 'User 45 (dana@example.org)')
+  t.match(main, 'User 45 (Dana@Example.org)')
   t.match(main, `civicrm_contact,${dana}`)
   await shot(page, 'admin-contact')
 

@@ -31,8 +31,8 @@ async function assertSeedSynced (t: Tap.Test, db: TestDb, seed: { ann: number, b
   const links = await db.rows<{ uf_id: number, uf_name: string, contact_id: number }>('SELECT uf_id, uf_name, contact_id FROM civicrm_uf_match ORDER BY uf_id')
   const [dana, eve] = [links[3]?.contact_id, links[4]?.contact_id]
   t.same(links, [
-    { uf_id: 42, uf_name: 'ann@example.org', contact_id: seed.ann }, { uf_id: 43, uf_name: 'bob@example.org', contact_id: seed.bob },
-    { uf_id: 44, uf_name: 'cy@example.org', contact_id: seed.cy }, { uf_id: 45, uf_name: 'dana@example.org', contact_id: dana }, { uf_id: 46, uf_name: 'eve@example.org', contact_id: eve },
+    { uf_id: 42, uf_name: 'ANN@example.org', contact_id: seed.ann }, { uf_id: 43, uf_name: 'bob@example.org', contact_id: seed.bob },
+    { uf_id: 44, uf_name: 'cy@example.org', contact_id: seed.cy }, { uf_id: 45, uf_name: 'Dana@Example.org', contact_id: dana }, { uf_id: 46, uf_name: 'eve@example.org', contact_id: eve },
   ], 'one link per user')
   t.ok(dana > seed.cy && eve > seed.cy && dana !== eve, 'users 45 and 46 have new contacts')
   t.same(await db.rows('SELECT c.id, c.contact_type, c.first_name, c.middle_name, c.last_name, c.display_name, c.source, e.email, e.is_primary FROM civicrm_contact c JOIN civicrm_email e ON e.contact_id = c.id WHERE c.id > ? ORDER BY c.id', [seed.cy]), [
@@ -298,7 +298,7 @@ t.test('job figures without users, without a total, without a finish time', asyn
   const res = await jar.submit('/admin/sync/start', {}, '/admin/sync/confirm')
   t.equal(res.statusCode, 303)
   const id = Number(/^\/admin\/sync\/jobs\/(\d+)$/.exec(res.headers.location as string)![1])
-  t.match(await finished(app, id, { cookie: jar.header }), { status: 'done', done: 0, total: 0, percent: 100, message: 'Synchronize Users to Contacts completed. Checked 0 user records. Found 0 matching contact records. Created 0 new contact records.' })
+  t.match(await finished(app, id, { cookie: jar.header }), { status: 'done', done: 0, total: 0, percent: 100, message: 'Synchronize Users to Contacts completed. Checked 0 user records. Created 0 new contact records.' })
   // Rows another version may leave: a running job without a total, a done job without a finish time.
   const now = new Date()
   const [running] = await db.sql.query("INSERT INTO civibridge_sync_job (domain_id, status, batch_size, started_at, heartbeat_at) VALUES (1, 'running', 10, ?, ?)", [now, now]) as unknown as [{ insertId: number }]
@@ -522,7 +522,7 @@ t.test('the pages: login, the confirm step, the job page, the Change Log, a cont
     t.match(page.body, '<title>Dana Berg | CiviCRM bridge</title>')
     t.match(page.body, `<dt>Contact id</dt><dd>${dana}</dd>\n<dt>Type</dt><dd>Individual</dd>\n<dt>First name</dt><dd>Dana</dd>\n<dt>Middle name</dt><dd>van der</dd>\n<dt>Last name</dt><dd>Berg</dd>\n<dt>Sort name</dt><dd>Berg, Dana</dd>\n<dt>Source</dt><dd>Joomla user sync</dd>\n<dt>Created</dt><dd>${created.created_date.toISOString()}</dd>\n<dt>In the trash</dt><dd>no</dd>`)
     t.match(page.body, '<ul><li>dana@example.org (Home, primary)</li></ul>')
-    t.match(page.body, '<ul><li>User 45 (dana@example.org)</li></ul>')
+    t.match(page.body, '<ul><li>User 45 (Dana@Example.org)</li></ul>')
     t.match(page.body, new RegExp(`<ul><li>\\d{4}-\\d\\d-\\d\\dT[0-9:.]+Z: civicrm_contact,${dana}</li></ul>`))
 
     // Bob: matched, emails at two locations and one without; no log row of the sync.

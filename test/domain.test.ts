@@ -1,39 +1,103 @@
 // The framework-free rules: names, emails, event names, candidate choice.
 import t from 'tap'
-import { splitName, contactNames } from '../server/domain/names.js'
+import { canRender, extractName, renderFormat } from '../server/domain/names.js'
+import { CIVICRM_DEFAULTS, defaultSiteSettings, greetingsOnSave, newContact, renderNames } from '../server/domain/contact.js'
 import { emailProblem, maskEmail, normalizeEmail } from '../server/domain/email.js'
 import { eventEffect, EVENT_NAMES } from '../server/domain/events.js'
 import { firstFreeCandidate, lockKeys, LOCK_STRIPES } from '../server/domain/link-user.js'
+import { localTimeIn, parseTimeZone } from '../server/domain/time.js'
 
-t.test('a name is split as CiviCRM does, but a long name keeps every word', async (t) => {
-  t.same(splitName('Ann'), { first: 'Ann', middle: '', last: '' })
-  t.same(splitName('Ann Lee'), { first: 'Ann', middle: '', last: 'Lee' })
-  t.same(splitName('Ann Marie Lee'), { first: 'Ann', middle: 'Marie', last: 'Lee' })
-  t.same(splitName('  Jan   van der   Berg '), { first: 'Jan', middle: 'van der', last: 'Berg' })
-  t.same(splitName(''), { first: '', middle: '', last: '' })
-  t.same(splitName(null), { first: '', middle: '', last: '' })
+const name = (first: string, middle = '', last = '') => ({ first, middle, last })
+
+t.test('extractName: CiviCRM\'s own cases (StringTest::testExtractName)', async (t) => {
+  t.same(extractName('Alan'), name('Alan'))
+  t.same(extractName('Alan Arkin'), name('Alan', '', 'Arkin'))
+  t.same(extractName('"Alan Arkin"'), name('Alan', '', 'Arkin'), 'quotes stripped')
+  t.same(extractName('Alan A Arkin'), name('Alan', 'A', 'Arkin'))
+  t.same(extractName('Adams, Amy'), name('Amy', '', 'Adams'), '"Last, First" with a comma')
+  t.same(extractName('Adams, Amy A'), name('Amy', 'A', 'Adams'))
+  t.same(extractName('"Adams, Amy A"'), name('Amy', 'A', 'Adams'))
 })
 
-t.test('display_name is "First Last" and sort_name "Last, First"', async (t) => {
-  t.same(contactNames('Jan van der Berg', 'jan@example.org'), {
-    firstName: 'Jan', middleName: 'van der', lastName: 'Berg', displayName: 'Jan Berg', sortName: 'Berg, Jan',
-  })
-  t.same(contactNames('Cher', 'cher@example.org'), { firstName: 'Cher', middleName: null, lastName: null, displayName: 'Cher', sortName: 'Cher' })
+t.test('extractName, the deliberate improvements: every word of a long name kept, an apostrophe inside a word kept', async (t) => {
+  t.same(extractName('  Jan   van der   Berg '), name('Jan', 'van der', 'Berg'), 'CiviCRM would drop Berg')
+  t.same(extractName('Adams, Amy Anne Beth'), name('Amy', 'Anne Beth', 'Adams'))
+  t.same(extractName('Seán O\'Brien'), name('Seán', '', 'O\'Brien'), 'CiviCRM would store OBrien')
+  t.same(extractName('\'Alan Arkin\''), name('Alan', '', 'Arkin'), 'quoting single quotes still go')
+  t.same(extractName(''), name(''))
+  t.same(extractName(null), name(''))
+  t.same(extractName('Adams,'), name('', '', 'Adams'))
 })
 
-t.test('without a name, display_name and sort_name are the email', async (t) => {
-  const n = contactNames('   ', 'x@example.org')
-  t.equal(n.displayName, 'x@example.org')
-  t.equal(n.sortName, 'x@example.org')
+t.test('name formats render as CRM_Utils_Address::format: separators only between values', async (t) => {
+  const f = CIVICRM_DEFAULTS.displayNameFormat
+  t.equal(renderFormat(f, { first_name: 'Paula', last_name: 'Prefixed', individual_prefix: 'Dr.' }), 'Dr. Paula Prefixed')
+  t.equal(renderFormat(f, { first_name: 'Paula', last_name: 'Prefixed', individual_suffix: 'Jr.' }), 'Paula Prefixed Jr.')
+  t.equal(renderFormat(f, { last_name: 'Prefixed' }), 'Prefixed')
+  t.equal(renderFormat(CIVICRM_DEFAULTS.sortNameFormat, { first_name: 'Amy', last_name: 'Adams' }), 'Adams, Amy')
+  t.equal(renderFormat(CIVICRM_DEFAULTS.sortNameFormat, { first_name: 'Cher' }), 'Cher')
+  t.equal(renderFormat('{contact.last_name}{, }{contact.first_name}', { first_name: '$1', last_name: 'A' }), 'A, $1', 'a value is inserted as it is')
+  t.equal(renderFormat('{contact.last_name}{, }{contact.first_name}', { first_name: 'B{x}y', last_name: 'A' }), 'A, Bxy', 'braces in a value go, as in CiviCRM')
+  t.ok(canRender(f))
+  t.notOk(canRender('{contact.custom_12} {contact.first_name}'))
+})
+
+const site = defaultSiteSettings({
+  prefixes: new Map([[4, 'Dr.']]),
+  suffixes: new Map([[1, 'Jr.']]),
+  displayNameFormat: '{contact.first_name}{ }{contact.last_name}{ }({contact.email})',
+  sortNameFormat: '{contact.last_name}{, }{contact.first_name}{ }{contact.middle_name}',
+})
+
+t.test('display and sort names follow the site\'s formats; a format with a token the bridge cannot render falls back to CiviCRM\'s default', async (t) => {
+  t.same(renderNames({ firstName: 'Ann', middleName: 'M', lastName: 'Lee', email: 'Ann@X.org' }, site),
+    { firstName: 'Ann', middleName: 'M', lastName: 'Lee', displayName: 'Ann Lee (Ann@X.org)', sortName: 'Lee, Ann M' })
+  const custom = defaultSiteSettings({ prefixes: site.prefixes, displayNameFormat: '{contact.custom_3}{ }{contact.first_name}', sortNameFormat: '{contact.external_identifier}' })
+  t.same(renderNames({ firstName: 'Paula', middleName: null, lastName: 'Prefixed', prefixId: 4, email: 'p@x.org' }, custom),
+    { firstName: 'Paula', middleName: null, lastName: 'Prefixed', displayName: 'Dr. Paula Prefixed', sortName: 'Prefixed, Paula' })
+})
+
+t.test('a prefix or suffix id the site does not know renders as nothing', async (t) => {
+  t.equal(renderNames({ firstName: 'Ann', middleName: null, lastName: 'Lee', prefixId: 99, suffixId: 1, email: 'a@x.org' }, site).displayName, 'Ann Lee (a@x.org)')
+  t.equal(renderNames({ firstName: 'Ann', middleName: null, lastName: 'Lee', prefixId: 4, suffixId: 98, email: 'a@x.org' }, defaultSiteSettings({ prefixes: site.prefixes })).displayName, 'Dr. Ann Lee')
+  t.equal(defaultSiteSettings().localTime(new Date('2026-03-04T05:06:07Z')), '2026-03-04 05:06:07', 'the default site is on UTC')
+})
+
+t.test('without a name, display_name and sort_name are the email as typed', async (t) => {
+  const n = newContact('   ', ' X@Example.org ', defaultSiteSettings())
+  t.equal(n.displayName, 'X@Example.org')
+  t.equal(n.sortName, 'X@Example.org')
+  t.equal(n.email, 'x@example.org', 'the email row is lowercased, as CiviCRM stores it')
   t.equal(n.firstName, null)
 })
 
 t.test('names are cut to the column sizes, by characters not bytes', async (t) => {
   const long = '😀'.repeat(100)
-  const n = contactNames(`${long} ${long}`, 'x@example.org')
+  const n = newContact(`${long} ${long}`, 'x@example.org', defaultSiteSettings())
   t.equal([...n.firstName!].length, 64)
   t.equal([...n.lastName!].length, 64)
   t.equal([...n.displayName].length, 128)
+})
+
+t.test('greetings are rendered as processGreetings does; an edit re-renders an option greeting, never a custom one', async (t) => {
+  const g = defaultSiteSettings({
+    prefixes: new Map([[4, 'Dr.']]),
+    greetings: { email_greeting: new Map([[2, 'Dear {contact.individual_prefix} {contact.first_name} {contact.last_name}']]), postal_greeting: new Map([[1, 'Dear {contact.nick_name}{contact.custom_1}']]), addressee: new Map([[1, CIVICRM_DEFAULTS.greetings.addressee]]) },
+  })
+  const f = { firstName: 'Paula', middleName: null, lastName: 'Prefixed', prefixId: 4, email: 'p@x.org' }
+  t.same(greetingsOnSave({ email_greeting: 2, postal_greeting: 1, addressee: 1 }, { email_greeting: null, postal_greeting: null, addressee: null }, f, g),
+    { emailGreetingDisplay: 'Dear Dr. Paula Prefixed', postalGreetingDisplay: 'Dear Paula', addresseeDisplay: 'Dr. Paula Prefixed' }, 'an unrenderable token: CiviCRM\'s default greeting')
+  t.same(greetingsOnSave({ email_greeting: 2, postal_greeting: null, addressee: 9 }, { email_greeting: 'Hi you', postal_greeting: null, addressee: null }, f, g), {})
+})
+
+t.test('the site\'s local time: an IANA zone or a fixed offset', async (t) => {
+  const at = new Date('2026-07-01T10:00:00Z')
+  t.equal(localTimeIn(parseTimeZone('Europe/Berlin')!)(at), '2026-07-01 12:00:00', 'summer time')
+  t.equal(localTimeIn(parseTimeZone('Europe/Berlin')!)(new Date('2026-01-01T00:30:00Z')), '2026-01-01 01:30:00')
+  t.equal(localTimeIn(parseTimeZone('-05:30')!)(at), '2026-07-01 04:30:00')
+  t.equal(parseTimeZone('Mars/Olympus'), null)
+  t.equal(parseTimeZone('+15:00'), null)
+  t.equal(parseTimeZone('+02:60'), null)
 })
 
 t.test('emails are compared trimmed and lowercased', async (t) => {
@@ -50,7 +114,8 @@ t.test('an email that cannot be linked says why', async (t) => {
   t.equal(emailProblem('a b@example.org'), 'invalid-email')
   t.equal(emailProblem('a..b@example.org'), 'invalid-email')
   t.equal(emailProblem('a\u0000b@example.org'), 'invalid-email')
-  t.equal(emailProblem(`${'a'.repeat(120)}@example.org`), 'email-too-long')
+  t.equal(emailProblem(`${'a'.repeat(60)}@${'b'.repeat(60)}.example.org`), 'email-too-long')
+  t.equal(emailProblem(`${'a'.repeat(65)}@example.org`), 'invalid-email', 'PHP allows 64 characters before the @')
   t.equal(emailProblem('Ann@Example.org'), null)
 })
 

@@ -3,7 +3,7 @@
 import t, { type Test } from 'tap'
 import { Database } from '../server/data/db.js'
 import { SqlLinkStore, insertIndividuals, readEventContext, readEventContexts } from '../server/data/link-store.js'
-import { contactNames } from '../server/domain/names.js'
+import { defaultSiteSettings, newContact } from '../server/domain/contact.js'
 import { linkUser, unlinkUser, lockKeys, type JoomlaUser, type LinkTrigger } from '../server/domain/link-user.js'
 import { testDatabase, insertContact, type TestDb } from './helper.js'
 import { insertJoomlaUsers, syncService } from './sync-helper.js'
@@ -14,10 +14,11 @@ async function setup (t: Test) {
   const db = await testDatabase(t)
   const database = new Database(db.url, { poolSize: 8 })
   t.teardown(() => database.close())
+  const site = await database.siteSettings()
   const link = (u: JoomlaUser, trigger: LinkTrigger = 'save', occurredAt?: Date) =>
-    database.unit((unit) => linkUser(new SqlLinkStore(unit, 1), u, trigger, { occurredAt }))
-  const unlink = (id: number, occurredAt?: Date) => database.unit((unit) => unlinkUser(new SqlLinkStore(unit, 1), id, { occurredAt }))
-  return { db, database, link, unlink }
+    database.unit((unit) => linkUser(new SqlLinkStore(unit, 1, site), u, trigger, { occurredAt }))
+  const unlink = (id: number, occurredAt?: Date) => database.unit((unit) => unlinkUser(new SqlLinkStore(unit, 1, site), id, { occurredAt }))
+  return { db, database, site, link, unlink }
 }
 
 const count = async (db: TestDb, table: string) => Number((await db.rows<{ n: number }>(`SELECT COUNT(*) AS n FROM ${table}`))[0].n)
@@ -36,7 +37,7 @@ t.test('a new user with an unknown email gets a new Individual, its primary Home
   t.equal(logs.length, 1)
   t.match(logs[0], { entity_table: 'civicrm_contact', data: `civicrm_contact,${r.contactId}`, modified_id: r.contactId })
   t.ok((logs[0].modified_date as Date) >= before)
-  t.same(await db.rows('SELECT domain_id, uf_id, uf_name, contact_id FROM civicrm_uf_match'), [{ domain_id: 1, uf_id: 7, uf_name: 'jan.berg@example.org', contact_id: r.contactId }])
+  t.same(await db.rows('SELECT domain_id, uf_id, uf_name, contact_id FROM civicrm_uf_match'), [{ domain_id: 1, uf_id: 7, uf_name: 'Jan.Berg@Example.ORG', contact_id: r.contactId }], 'uf_name keeps the email as typed (trimmed)')
 })
 
 t.test('an existing Individual is matched by any email row, case-insensitively and trimmed', async (t) => {
@@ -127,10 +128,27 @@ t.test('an email change updates uf_name and the contact\'s primary email', async
   await link(user(1, 'old@example.org'))
   const r = await link(user(1, 'New@Example.org'))
   t.same(r, { action: 'already-linked', contactId: c, reason: 'email-updated' })
-  t.same(await db.rows('SELECT uf_name FROM civicrm_uf_match WHERE uf_id = 1'), [{ uf_name: 'new@example.org' }])
-  t.same(await db.rows('SELECT email, is_primary FROM civicrm_email WHERE contact_id = ? ORDER BY id', [c]), [
-    { email: 'new@example.org', is_primary: 1 }, { email: 'work@example.org', is_primary: 0 },
-  ])
+  t.same(await db.rows('SELECT uf_name FROM civicrm_uf_match WHERE uf_id = 1'), [{ uf_name: 'New@Example.org' }])
+  const emails = await db.rows<{ id: number, email: string, is_primary: number }>('SELECT id, email, is_primary FROM civicrm_email WHERE contact_id = ? ORDER BY id', [c])
+  t.same(emails.map((e) => [e.email, e.is_primary]), [['new@example.org', 1], ['work@example.org', 0]], 'the email row lowercased, as CiviCRM stores emails')
+  t.same(await db.rows('SELECT entity_table, entity_id, data, modified_id FROM civicrm_log'), [{ entity_table: 'civicrm_contact', entity_id: c, data: `civicrm_email,${emails[0].id}`, modified_id: c }],
+    'a civicrm_log row civicrm_email,<id> by the contact, as UFMatch::updateContactEmail writes')
+})
+
+t.test('syncCMSEmail off: an email change updates uf_name only; the contact\'s email stays and no log row is written', async (t) => {
+  const { db, database } = await setup(t)
+  await db.sql.query("INSERT INTO civicrm_setting (name, value, domain_id, is_domain) VALUES ('syncCMSEmail', 'b:0;', 1, 1)")
+  const fresh = new Database(db.url, { poolSize: 1 })
+  t.teardown(() => fresh.close())
+  const site = await fresh.siteSettings()
+  t.equal(site.syncCmsEmail, false)
+  const c = await insertContact(db, { first: 'Ann', emails: [{ email: 'old@example.org', primary: true }] })
+  const link = (u: JoomlaUser) => database.unit((unit) => linkUser(new SqlLinkStore(unit, 1, site), u, 'save'))
+  await link(user(1, 'old@example.org'))
+  t.same(await link(user(1, 'New@Example.org')), { action: 'already-linked', contactId: c, reason: 'email-updated' })
+  t.same(await db.rows('SELECT uf_name FROM civicrm_uf_match WHERE uf_id = 1'), [{ uf_name: 'New@Example.org' }])
+  t.same(await db.rows('SELECT email FROM civicrm_email WHERE contact_id = ?', [c]), [{ email: 'old@example.org' }])
+  t.equal(await count(db, 'civicrm_log'), 0)
 })
 
 t.test('an email change on a contact without a primary email adds one', async (t) => {
@@ -212,11 +230,11 @@ t.test('an older delete arriving late does not move the tombstone back', async (
 })
 
 t.test('no orphan contact when the link insert fails: the whole creation rolls back', async (t) => {
-  const { db, database } = await setup(t)
+  const { db, database, site } = await setup(t)
   class FailingStore extends SqlLinkStore {
     override async insertLink (): Promise<void> { throw new Error('link insert failed') }
   }
-  await t.rejects(database.unit((unit) => linkUser(new FailingStore(unit, 1), user(1, 'ann@example.org'), 'save')), /link insert failed/)
+  await t.rejects(database.unit((unit) => linkUser(new FailingStore(unit, 1, site), user(1, 'ann@example.org'), 'save')), /link insert failed/)
   t.equal(await count(db, 'civicrm_contact'), 1, 'only the domain organisation')
   t.equal(await count(db, 'civicrm_email'), 0)
   t.equal(await count(db, 'civicrm_log'), 0)
@@ -225,17 +243,17 @@ t.test('no orphan contact when the link insert fails: the whole creation rolls b
 })
 
 t.test('no orphan contact when the log insert fails (a CiviCRM trigger or constraint refuses it)', async (t) => {
-  const { db, database } = await setup(t)
+  const { db, database, site } = await setup(t)
   await db.sql.query("CREATE TRIGGER refuse_log BEFORE INSERT ON civicrm_log FOR EACH ROW SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'log refused'")
-  await t.rejects(database.unit((unit) => linkUser(new SqlLinkStore(unit, 1), user(1, 'ann@example.org'), 'save')), /log refused/)
+  await t.rejects(database.unit((unit) => linkUser(new SqlLinkStore(unit, 1, site), user(1, 'ann@example.org'), 'save')), /log refused/)
   t.equal(await count(db, 'civicrm_contact'), 1)
   t.equal(await count(db, 'civicrm_email'), 0)
 })
 
 t.test('contacts created in one statement get their own emails and log rows, whatever the auto-increment mode', async (t) => {
   const { db, database } = await setup(t)
-  const people = ['Ann Lee', 'Bob Berg', 'Cleo Diaz'].map((name, i) => ({ ...contactNames(name, `p${i}@example.org`), email: `p${i}@example.org` }))
-  const created = async (unit: Parameters<typeof insertIndividuals>[0]) => insertIndividuals(unit, people, 'test', new Date())
+  const people = ['Ann Lee', 'Bob Berg', 'Cleo Diaz'].map((name, i) => newContact(name, `p${i}@example.org`, defaultSiteSettings()))
+  const created = async (unit: Parameters<typeof insertIndividuals>[0]) => insertIndividuals(unit, people, 'test', new Date(), defaultSiteSettings())
   const byId = async (ids: number[]) => db.rows<{ id: number, display_name: string, email: string, data: string }>(
     `SELECT c.id, c.display_name, e.email, l.data FROM civicrm_contact c JOIN civicrm_email e ON e.contact_id = c.id AND e.is_primary = 1
       JOIN civicrm_log l ON l.entity_id = c.id AND l.entity_table = 'civicrm_contact' WHERE c.id IN (?) ORDER BY FIELD(c.id, ?)`, [ids, ids])
@@ -285,22 +303,22 @@ const primaryOf = async (db: TestDb, contactId: number | null) => (await db.rows
 const waiting = (db: TestDb) => db.rows('SELECT uf_id, email FROM civibridge_wanted_email ORDER BY uf_id')
 
 t.test('a change to an email another user holds waits, and is applied in the unit where that user changes away from it', async (t) => {
-  const { db, database, link } = await setup(t)
+  const { db, database, link, site } = await setup(t)
   const a = await link(user(1, 'a@example.org'))
   const b = await link(user(2, 'b@example.org'))
   t.same(await link(user(1, 'B@example.org')), { action: 'already-linked', contactId: a.contactId, reason: 'email-linked-to-user:2' })
-  t.same(await waiting(db), [{ uf_id: 1, email: 'b@example.org' }], 'the change waits')
+  t.same(await waiting(db), [{ uf_id: 1, email: 'B@example.org' }], 'the change waits, for the email as typed')
   t.same(await linkRows(db), [{ uf_id: 1, uf_name: 'a@example.org' }, { uf_id: 2, uf_name: 'b@example.org' }])
   // B's change frees b@: A takes it in B's unit of work (rolled back with it, committed with it).
   let handedInside: unknown
   const r = await database.unit(async (unit) => {
-    const res = await linkUser(new SqlLinkStore(unit, 1), user(2, 'c@example.org'), 'save')
+    const res = await linkUser(new SqlLinkStore(unit, 1, site), user(2, 'c@example.org'), 'save')
     handedInside = await unit.query('SELECT uf_name FROM civicrm_uf_match WHERE uf_id = 1', [])
     return res
   })
   t.same(r, { action: 'already-linked', contactId: b.contactId, reason: 'email-updated' })
-  t.same(handedInside, [{ uf_name: 'b@example.org' }], 'in the same unit of work')
-  t.same(await linkRows(db), [{ uf_id: 1, uf_name: 'b@example.org' }, { uf_id: 2, uf_name: 'c@example.org' }])
+  t.same(handedInside, [{ uf_name: 'B@example.org' }], 'in the same unit of work')
+  t.same(await linkRows(db), [{ uf_id: 1, uf_name: 'B@example.org' }, { uf_id: 2, uf_name: 'c@example.org' }])
   t.equal(await primaryOf(db, a.contactId), 'b@example.org', 'A\'s contact\'s primary email follows')
   t.equal(await primaryOf(db, b.contactId), 'c@example.org')
   t.same(await waiting(db), [], 'no change waits any more')
@@ -356,7 +374,7 @@ t.test('a waiting change is withdrawn by the user\'s next change: back to the em
 })
 
 t.test('waiters that changed their mind under the hand-over\'s locks are passed over; the releaser never takes its own email', async (t) => {
-  const { db, database, link } = await setup(t)
+  const { db, database, link, site } = await setup(t)
   await link(user(1, 'a@x.org'))
   await link(user(2, 'b@x.org'))
   await link(user(3, 'c@x.org'))
@@ -369,13 +387,13 @@ t.test('waiters that changed their mind under the hand-over\'s locks are passed 
       return email === 'b@x.org' ? [2, 8, 3, ...await super.usersWaitingFor(email)] : super.usersWaitingFor(email)
     }
   }
-  await database.unit((unit) => linkUser(new StaleQueue(unit, 1), user(2, 'd@x.org'), 'save'))
+  await database.unit((unit) => linkUser(new StaleQueue(unit, 1, site), user(2, 'd@x.org'), 'save'))
   t.same(await linkRows(db), [{ uf_id: 1, uf_name: 'b@x.org' }, { uf_id: 2, uf_name: 'd@x.org' }, { uf_id: 3, uf_name: 'c@x.org' }])
   t.same(await waiting(db), [{ uf_id: 3, email: 'z@x.org' }])
 })
 
 t.test('the email a user holds is locked before it is freed, even when it changed between the first read and the locks', async (t) => {
-  const { db, database, link } = await setup(t)
+  const { db, database, link, site } = await setup(t)
   await link(user(1, 'a@x.org'))
   await link(user(2, 'b@x.org'))
   await link(user(1, 'b@x.org'))
@@ -389,7 +407,7 @@ t.test('the email a user holds is locked before it is freed, even when it change
       return ufId === 2 && this.reads++ === 0 ? { ...state, link: { ...state.link!, ufName: 'old@x.org' } } : state
     }
   }
-  await database.unit((unit) => linkUser(new MovedBeforeTheLock(unit, 1), user(2, 'c@x.org'), 'save'))
+  await database.unit((unit) => linkUser(new MovedBeforeTheLock(unit, 1, site), user(2, 'c@x.org'), 'save'))
   t.same(locks.slice(0, 2), [[lockKeys.user(2), lockKeys.email('c@x.org'), lockKeys.email('old@x.org')], [lockKeys.email('b@x.org')]], 'b@ locked as soon as it is known')
   t.same(await linkRows(db), [{ uf_id: 1, uf_name: 'b@x.org' }, { uf_id: 2, uf_name: 'c@x.org' }])
 })

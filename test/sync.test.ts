@@ -1,6 +1,7 @@
 // Synchronize Users to Contacts: the seed's example and message, a second run, dry run,
 // agreement with the one-user rules, skips, prefixes, Joomla 3 dates, one sync at a time,
 // kill and resume, and live events during a sync.
+import { defaultSiteSettings } from '../server/domain/contact.js'
 import t from 'tap'
 import { spawn, spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
@@ -30,12 +31,18 @@ t.test('the seed\'s example: 5 users, 3 matching contacts, 2 created; the exact 
   t.equal(r.message, SEED_MESSAGE)
   t.match(r, { status: 'done', dryRun: false, resumed: false, counts: { checked: 5, matched: 3, created: 2, skipped: 0 }, skippedUsers: [] })
   const links = await db.rows<{ uf_id: number, uf_name: string, contact_id: number }>('SELECT uf_id, uf_name, contact_id FROM civicrm_uf_match ORDER BY uf_id')
-  t.same(links.slice(0, 3), [{ uf_id: 42, uf_name: 'ann@example.org', contact_id: ann }, { uf_id: 43, uf_name: 'bob@example.org', contact_id: bob }, { uf_id: 44, uf_name: 'cy@example.org', contact_id: cy }])
-  const created = await db.rows<Record<string, unknown>>('SELECT c.id, c.contact_type, c.first_name, c.middle_name, c.last_name, c.display_name, c.sort_name, e.email, e.is_primary, e.location_type_id FROM civicrm_contact c JOIN civicrm_email e ON e.contact_id = c.id WHERE c.id IN (?, ?) ORDER BY c.id', [links[3].contact_id, links[4].contact_id])
+  t.same(links.slice(0, 3), [{ uf_id: 42, uf_name: 'ANN@example.org', contact_id: ann }, { uf_id: 43, uf_name: 'bob@example.org', contact_id: bob }, { uf_id: 44, uf_name: 'cy@example.org', contact_id: cy }])
+  t.same(links.slice(3).map((l) => l.uf_name), ['Dana@Example.org', 'eve@example.org'], 'uf_name keeps the email as typed')
+  const created = await db.rows<Record<string, unknown>>(`SELECT c.id, c.contact_type, c.first_name, c.middle_name, c.last_name, c.display_name, c.sort_name, c.preferred_language, c.communication_style_id,
+      c.email_greeting_id, c.email_greeting_display, c.postal_greeting_id, c.postal_greeting_display, c.addressee_id, c.addressee_display, e.email, e.is_primary, e.location_type_id
+    FROM civicrm_contact c JOIN civicrm_email e ON e.contact_id = c.id WHERE c.id IN (?, ?) ORDER BY c.id`, [links[3].contact_id, links[4].contact_id])
+  const defaults = { contact_type: 'Individual', preferred_language: 'en_US', communication_style_id: 1, email_greeting_id: 1, postal_greeting_id: 1, addressee_id: 1, is_primary: 1, location_type_id: 1 }
   t.match(created, [
-    { contact_type: 'Individual', first_name: 'Dana', middle_name: 'van der', last_name: 'Berg', display_name: 'Dana Berg', sort_name: 'Berg, Dana', email: 'dana@example.org', is_primary: 1, location_type_id: 1 },
-    { contact_type: 'Individual', first_name: null, last_name: null, display_name: 'eve@example.org', sort_name: 'eve@example.org', email: 'eve@example.org', is_primary: 1, location_type_id: 1 },
-  ])
+    { ...defaults, first_name: 'Dana', middle_name: 'van der', last_name: 'Berg', display_name: 'Dana Berg', sort_name: 'Berg, Dana', email: 'dana@example.org',
+      email_greeting_display: 'Dear Dana', postal_greeting_display: 'Dear Dana', addressee_display: 'Dana van der Berg' },
+    { ...defaults, first_name: null, last_name: null, display_name: 'eve@example.org', sort_name: 'eve@example.org', email: 'eve@example.org',
+      email_greeting_display: 'Dear', postal_greeting_display: 'Dear', addressee_display: '' },
+  ], 'each new contact as Contact::create makes it: language, communication style, greetings for Individuals, the default location type')
   const logs = await db.rows<{ entity_id: number, modified_date: Date }>("SELECT entity_id, modified_date FROM civicrm_log WHERE entity_table = 'civicrm_contact' ORDER BY entity_id")
   t.same(logs.map((l) => l.entity_id), [links[3].contact_id, links[4].contact_id], 'one civicrm_log row per new contact, none for matched ones')
   t.ok(logs.every((l) => l.modified_date >= new Date(Math.floor(before.getTime() / 1000) * 1000)))
@@ -53,12 +60,12 @@ t.test('the seed\'s example: 5 users, 3 matching contacts, 2 created; the exact 
 
 t.test('the message: counts, singular forms, skip sentences', async (t) => {
   t.equal(syncMessage({ ...zeroCounts(), checked: 1, matched: 1, created: 1 }), 'Synchronize Users to Contacts completed. Checked one user record. Found one matching contact record. Created one new contact record.')
-  t.equal(syncMessage(zeroCounts()), 'Synchronize Users to Contacts completed. Checked 0 user records. Found 0 matching contact records. Created 0 new contact records.')
+  t.equal(syncMessage(zeroCounts()), 'Synchronize Users to Contacts completed. Checked 0 user records. Created 0 new contact records.')
   t.equal(syncMessage({ checked: 9, matched: 3, created: 2, skipped: 4, skippedInvalid: 2, skippedTaken: 2 }),
     'Synchronize Users to Contacts completed. Checked 9 user records. Found 3 matching contact records. Created 2 new contact records. Skipped 2 user records without a valid email. Skipped 2 user records whose email belongs to another user.')
   t.equal(syncMessage({ checked: 2, matched: 0, created: 0, skipped: 2, skippedInvalid: 1, skippedTaken: 1 }),
-    'Synchronize Users to Contacts completed. Checked 2 user records. Found 0 matching contact records. Created 0 new contact records. Skipped one user record without a valid email. Skipped one user record whose email belongs to another user.')
-  t.equal(dryRunMessage({ ...zeroCounts(), checked: 1, created: 1 }), 'Dry run, nothing was written. Synchronize Users to Contacts completed. Checked one user record. Found 0 matching contact records. Created one new contact record.')
+    'Synchronize Users to Contacts completed. Checked 2 user records. Created 0 new contact records. Skipped one user record without a valid email. Skipped one user record whose email belongs to another user.')
+  t.equal(dryRunMessage({ ...zeroCounts(), checked: 1, created: 1 }), 'Dry run, nothing was written. Synchronize Users to Contacts completed. Checked one user record. Created one new contact record.')
   t.equal(collationKey(' José@Example.ORG'), 'jose@example.org')
 })
 
@@ -113,7 +120,8 @@ t.test('dry run: the same counts as the run, nothing written, even across chunks
   t.not((await db.rows<{ c: number }>('SELECT contact_id AS c FROM civicrm_uf_match WHERE uf_id = 51'))[0].c, two)
 })
 
-t.test('in bulk, the same decisions as linkUser one user at a time (random data)', async (t) => {
+t.test('in bulk, the same decisions as linkUser one user at a time (random data): the same links and the same new contacts, as the site\'s settings make them', async (t) => {
+  const names = ['Adams, Amy A', '"Alan Arkin"', 'Jan van der Berg', '', 'Seán O\'Brien', 'Cher']
   const emails = ['a@x.org', 'B@x.org', 'c@x.org', 'd@x.org', 'e@x.org', 'bad', '']
   const scenario = fc.record({
     contacts: fc.array(fc.record({
@@ -129,14 +137,16 @@ t.test('in bulk, the same decisions as linkUser one user at a time (random data)
     const [a, b] = [await testDatabase(t), await testDatabase(t)]
     for (const db of [a, b]) {
       for (const c of s.contacts) await insertContact(db, { type: c.type, deleted: c.deleted, first: 'C', emails: c.emails })
-      await insertJoomlaUsers(db, s.users.map((email, k) => ({ id: k + 1, email, name: `User ${k + 1}` })))
+      await insertJoomlaUsers(db, s.users.map((email, k) => ({ id: k + 1, email, name: names[k % names.length] })))
+      await db.sql.query("INSERT INTO civicrm_setting (name, value, domain_id, is_domain) VALUES ('display_name_format', 's:60:\"{contact.first_name}{ }{contact.last_name}{ }{contact.email}\";', 1, 1), ('contact_default_language', 's:5:\"fr_FR\";', 1, 1)")
     }
     const { service } = syncService(t, a)
     const r = await service.run({ batchSize: s.batch })
     const database = new Database(b.url, { poolSize: 2 })
+    const site = await database.siteSettings()
     const one = { matched: 0, created: 0, skipped: 0 }
     for (const [k, email] of s.users.entries()) {
-      const res = await database.unit((unit) => linkUser(new SqlLinkStore(unit, 1), { id: k + 1, email, name: `User ${k + 1}`, username: `u${k + 1}`, block: false }, 'sync'))
+      const res = await database.unit((unit) => linkUser(new SqlLinkStore(unit, 1, site), { id: k + 1, email, name: names[k % names.length], username: `u${k + 1}`, block: false }, 'sync'))
       if (res.action === 'skipped') one.skipped++
       else if (res.action === 'created-contact') one.created++
       else one.matched++
@@ -150,6 +160,12 @@ t.test('in bulk, the same decisions as linkUser one user at a time (random data)
     t.same(await links(a), await links(b), `sample ${i}: same links`)
     const created = "SELECT COUNT(*) AS n FROM civicrm_contact c JOIN civicrm_uf_match m ON m.contact_id = c.id WHERE c.id > ?"
     t.same(await a.rows(created, [existing]), await b.rows(created, [existing]), `sample ${i}: each created contact linked once`)
+    const contacts = `SELECT m.uf_id, c.first_name, c.middle_name, c.last_name, c.display_name, c.sort_name, c.preferred_language, c.communication_style_id,
+        c.email_greeting_id, c.email_greeting_display, c.postal_greeting_display, c.addressee_id, c.addressee_display, e.email, e.location_type_id
+      FROM civicrm_uf_match m JOIN civicrm_contact c ON c.id = m.contact_id AND c.id > ? JOIN civicrm_email e ON e.contact_id = c.id AND e.is_primary = 1 ORDER BY m.uf_id`
+    const made = await a.rows<{ display_name: string, preferred_language: string }>(contacts, [existing])
+    t.same(made, await b.rows(contacts, [existing]), `sample ${i}: the same new contacts`)
+    t.ok(made.every((c) => c.preferred_language === 'fr_FR' && c.display_name.includes('@')), `sample ${i}: made by the site's settings`)
   }
 })
 
@@ -162,8 +178,10 @@ t.test('a user already linked keeps the link; a changed email is synced as linkU
   const { service } = syncService(t, db)
   const r = await service.run()
   t.match(r.counts, { checked: 2, matched: 2, created: 0, skipped: 0 })
-  t.same(await db.rows('SELECT uf_id, uf_name FROM civicrm_uf_match ORDER BY uf_id'), [{ uf_id: 1, uf_name: 'new@example.org' }, { uf_id: 2, uf_name: 'other@example.org' }], 'user 2 cannot take user 1\'s new email')
-  t.same(await db.rows('SELECT email FROM civicrm_email WHERE contact_id = ? AND is_primary = 1', [c]), [{ email: 'new@example.org' }])
+  t.same(await db.rows('SELECT uf_id, uf_name FROM civicrm_uf_match ORDER BY uf_id'), [{ uf_id: 1, uf_name: 'New@Example.org' }, { uf_id: 2, uf_name: 'other@example.org' }], 'user 2 cannot take user 1\'s new email')
+  const [primary] = await db.rows<{ id: number, email: string }>('SELECT id, email FROM civicrm_email WHERE contact_id = ? AND is_primary = 1', [c])
+  t.equal(primary.email, 'new@example.org', 'the email row lowercased, as CiviCRM stores emails')
+  t.same(await db.rows('SELECT entity_table, entity_id, data, modified_id FROM civicrm_log'), [{ entity_table: 'civicrm_contact', entity_id: c, data: `civicrm_email,${primary.id}`, modified_id: c }], 'the change is in the Change Log, by the contact')
   // A linked contact without a primary email gets one.
   await db.sql.query('DELETE FROM civicrm_email WHERE contact_id = ?', [c])
   await db.sql.query('UPDATE jos_users SET email = ? WHERE id = 1', ['newer@example.org'])
@@ -175,10 +193,23 @@ t.test('a user already linked keeps the link; a changed email is synced as linkU
   t.match((await service.run()).counts, { checked: 3, matched: 3 })
 })
 
+t.test('syncCMSEmail off: the sync changes uf_name only, as CiviCRM does; the contact\'s email and Change Log are left alone', async (t) => {
+  const db = await testDatabase(t)
+  await db.sql.query("INSERT INTO civicrm_setting (name, value, domain_id, is_domain) VALUES ('syncCMSEmail', 'i:0;', 1, 1)")
+  const c = await insertContact(db, { first: 'Old', emails: [{ email: 'old@example.org', primary: true }] })
+  await db.sql.query('INSERT INTO civicrm_uf_match (domain_id, uf_id, uf_name, contact_id) VALUES (1, 1, ?, ?)', ['old@example.org', c])
+  await insertJoomlaUsers(db, [{ id: 1, email: 'New@Example.org' }])
+  const { service } = syncService(t, db)
+  t.match((await service.run()).counts, { checked: 1, matched: 1 })
+  t.same(await db.rows('SELECT uf_name FROM civicrm_uf_match'), [{ uf_name: 'New@Example.org' }])
+  t.same(await db.rows('SELECT email FROM civicrm_email WHERE contact_id = ?', [c]), [{ email: 'old@example.org' }])
+  t.same(await db.rows('SELECT id FROM civicrm_log'), [])
+})
+
 t.test('decideChunk: the next free candidate when the first is taken, in and across chunks', async (t) => {
   const users = [{ id: 1, email: 'a@x.org', name: '', username: 'a', block: false }, { id: 2, email: 'a@x.org ', name: '', username: 'b', block: false }]
   const facts = { links: new Map(), candidates: new Map([['a@x.org', [{ contactId: 10, linkedUfId: 9 }, { contactId: 11, linkedUfId: null }]]]), ufNameHolders: new Map() }
-  const { decisions } = decideChunk(users, facts)
+  const { decisions } = decideChunk(users, facts, defaultSiteSettings())
   t.match(decisions, [{ kind: 'link-existing', ufId: 1, contactId: 11 }, { kind: 'skip', ufId: 2, reason: 'duplicate-email' }])
 })
 
@@ -203,7 +234,7 @@ t.test('another table prefix, a Joomla database apart from CiviCRM\'s, and Jooml
   await insertJoomlaUsers(other, [{ id: 5, email: 'solo@example.org' }], 'abc_')
   const solo: string[] = []
   t.equal(await runCli(['sync', '--batch-size=10'], env(other.url, { JOOMLA_DB_PREFIX: 'abc_' }), (l) => solo.push(l)), 0)
-  t.same(solo, ['Synchronize Users to Contacts completed. Checked one user record. Found 0 matching contact records. Created one new contact record.'])
+  t.same(solo, ['Synchronize Users to Contacts completed. Checked one user record. Created one new contact record.'])
   t.throws(() => new JoomlaUsers(other.sql, 'x`; DROP'), /bad Joomla table prefix/)
   t.equal(new JoomlaUsers(other.sql, 'abc_').tableName, 'abc_users')
 })
@@ -373,7 +404,7 @@ t.test('users of one chunk never share a contact: a contact matched by one user\
   t.same(await db.rows('SELECT email, is_primary FROM civicrm_email WHERE contact_id = ?', [links[1].contact_id]), [{ email: 'two@example.org', is_primary: 1 }])
   // linkUser, one user at a time, decides the same.
   const facts = { links: new Map(), candidates: new Map([['one@example.org', [{ contactId: both, linkedUfId: null }]], ['two@example.org', [{ contactId: both, linkedUfId: null }]]]), ufNameHolders: new Map() }
-  t.match(decideChunk([{ id: 1, email: 'one@example.org', name: '', username: 'a', block: false }, { id: 2, email: 'two@example.org', name: '', username: 'b', block: false }], facts).decisions,
+  t.match(decideChunk([{ id: 1, email: 'one@example.org', name: '', username: 'a', block: false }, { id: 2, email: 'two@example.org', name: '', username: 'b', block: false }], facts, defaultSiteSettings()).decisions,
     [{ kind: 'link-existing', ufId: 1, contactId: both }, { kind: 'create', ufId: 2, email: 'two@example.org' }])
 })
 
@@ -567,7 +598,7 @@ t.test('a resumed job skips a chunk that committed beyond its last_user_id, and 
   const result = await service.run({ batchSize: 2 })
   t.equal(result.jobId, jobId, 'the same job')
   t.ok(result.resumed)
-  t.equal(result.message, 'Synchronize Users to Contacts completed. Checked 6 user records. Found 0 matching contact records. Created 6 new contact records.')
+  t.equal(result.message, 'Synchronize Users to Contacts completed. Checked 6 user records. Created 6 new contact records.')
   t.same(await db.rows('SELECT first_user_id, last_user_id FROM civibridge_sync_chunk ORDER BY first_user_id'), [
     { first_user_id: 1, last_user_id: 2 }, { first_user_id: 3, last_user_id: 4 }, { first_user_id: 5, last_user_id: 6 },
   ], 'users 3 and 4 were not read into a chunk again')

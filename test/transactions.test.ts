@@ -3,7 +3,7 @@
 // it was. (Contributions and memberships are CiviCRM's own pages: test/lazy-link.test.ts.)
 import t from 'tap'
 import {
-  assertionUser, AssertionError, InvalidInput, namesFromParts, parseEmail, parseId, parseName, parseProfile,
+  assertionUser, AssertionError, InvalidInput, parseEmail, parseId, parseName, parseProfile,
 } from '../server/domain/transactions.js'
 import { signAssertion } from '../server/protocol/sign.js'
 import { createSigner } from 'fast-jwt'
@@ -38,7 +38,7 @@ t.test('validation rules', async (t) => {
   refused(t, () => parseEmail('email', 'nope', true), 'email', /email address/)
   refused(t, () => parseEmail('email', 'a..b@x.org', true), 'email', /email address/)
   refused(t, () => parseEmail('email', 7, true), 'email', /email address/)
-  refused(t, () => parseEmail('email', `${'a'.repeat(130)}@x.org`, true), 'email', /128/)
+  refused(t, () => parseEmail('email', `${'a'.repeat(60)}@${'b'.repeat(60)}.${'c'.repeat(10)}.org`, true), 'email', /128/)
   refused(t, () => parseEmail('email', `${'a'.repeat(400)}@x.org`, true), 'email', /email address/)
 
   t.equal(parseName('first_name', '  Ann   Marie '), 'Ann Marie')
@@ -63,8 +63,6 @@ t.test('profile inputs', async (t) => {
   refused(t, () => parseProfile(null), 'body')
   refused(t, () => parseProfile([]), 'body')
 
-  t.same(namesFromParts('Ann', 'Lee', 'a@x.org'), { firstName: 'Ann', middleName: null, lastName: 'Lee', displayName: 'Ann Lee', sortName: 'Lee, Ann' })
-  t.same(namesFromParts(null, null, 'a@x.org'), { firstName: null, middleName: null, lastName: null, displayName: 'a@x.org', sortName: 'a@x.org' })
 })
 
 t.test('the assertion names the user; its purpose must be the page\'s', async (t) => {

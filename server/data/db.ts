@@ -8,6 +8,9 @@ import type { MySqlTransaction } from 'drizzle-orm/mysql-core'
 import type { MySql2Database, MySql2QueryResultHKT, MySql2PreparedQueryHKT } from 'drizzle-orm/mysql2'
 import type { ExtractTablesWithRelations } from 'drizzle-orm'
 import { civicrmCollation, type Collation } from './collation.js'
+import type { SiteSettings } from '../domain/contact.js'
+import type { SiteTimeZone } from '../domain/time.js'
+import { SiteSettingsCache } from './site-settings.js'
 
 export type Tx = MySqlTransaction<MySql2QueryResultHKT, MySql2PreparedQueryHKT, Record<string, never>, ExtractTablesWithRelations<Record<string, never>>>
 export type Db = MySql2Database
@@ -99,8 +102,10 @@ export class Database {
 
   /** How long one statement may wait for its answer before its connection is given up (GET_LOCK: plus the lock's own wait). */
   readonly queryTimeoutMs: number
+  private readonly settings = new Map<number, SiteSettingsCache>()
+  private readonly timeZone: SiteTimeZone | null
 
-  constructor (url: string, opts: { poolSize?: number, domainId?: number, lockTimeoutS?: number, queryTimeoutMs?: number } = {}) {
+  constructor (url: string, opts: { poolSize?: number, domainId?: number, lockTimeoutS?: number, queryTimeoutMs?: number, timeZone?: SiteTimeZone | null } = {}) {
     const parsed = new URL(url)
     this.name = decodeURIComponent(parsed.pathname.slice(1))
     this.pool = mysql.createPool({
@@ -114,7 +119,9 @@ export class Database {
       // No caller stack captured per query: it cost ~7 % of the login hot path's CPU.
       trace: false,
     })
-    // Dates are UTC on both sides. READ COMMITTED for the whole session (not per transaction,
+    // Dates are UTC on both sides: TIMESTAMP columns store instants whatever the zone, the
+    // bridge's own times are UTC, and CiviCRM's local datetimes are written as the site's
+    // wall-clock strings (SiteSettings.localTime). READ COMMITTED for the whole session (not per transaction,
     // which would cost a round trip per unit): a re-check under a lock sees committed rows.
     this.queryTimeoutMs = opts.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS
     this.pool.pool.on('connection', (conn) => {
@@ -127,6 +134,14 @@ export class Database {
     this.domainId = opts.domainId ?? 1
     this.lockPrefix = `${this.name}|${this.domainId}|`
     this.lockTimeoutS = opts.lockTimeoutS ?? 10
+    this.timeZone = opts.timeZone ?? null
+  }
+
+  /** The CiviCRM configuration for contacts of a domain (this one by default), read at most once a minute. */
+  siteSettings (domainId = this.domainId): Promise<SiteSettings> {
+    let cache = this.settings.get(domainId)
+    if (!cache) this.settings.set(domainId, cache = new SiteSettingsCache(async (text, values) => (await this.pool.query(text, values))[0], domainId, this.timeZone))
+    return cache.get()
   }
 
   lockName (key: string): string {

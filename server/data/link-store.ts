@@ -5,6 +5,7 @@ import { QueryBuilder, type AnyMySqlColumn } from 'drizzle-orm/mysql-core'
 import { civicrmContact, civicrmEmail, civicrmUfMatch } from '../../drizzle/schema/civicrm.js'
 import { bridgeUserTombstone, bridgeWantedEmail } from '../../drizzle/schema/bridge.js'
 import type { Candidate, LinkResult, LinkStore, LinkTrigger, NewContact, UserState } from '../domain/link-user.js'
+import type { SiteSettings } from '../domain/contact.js'
 import type { PreparedQuery, Tx, Unit } from './db.js'
 import { INSERT_AUDIT } from './event-store.js'
 
@@ -31,42 +32,49 @@ export const exactEmail = (column: AnyMySqlColumn, value: string | Placeholder) 
 export const emailMatches = (email: string | Placeholder) =>
   sql`(${civicrmEmail.email} = ${email} OR (${civicrmEmail.email} LIKE ' %' AND TRIM(${civicrmEmail.email}) = ${email})) AND ${exactEmail(civicrmEmail.email, email)}`
 
-/** CiviCRM's Home location type, the one new contacts' emails get. */
-export const HOME_LOCATION_TYPE = "(SELECT id FROM civicrm_location_type WHERE name = 'Home')"
-
 type RawQuery = Pick<Unit, 'query'>
 
-/** The contact's primary email becomes `email`; a contact without one gets a primary Home email. */
-export async function setPrimaryEmail (unit: RawQuery, contactId: number, email: string): Promise<void> {
-  const res = await unit.query('UPDATE civicrm_email SET email = ? WHERE contact_id = ? AND is_primary = 1', [email, contactId]) as { affectedRows: number }
-  if (res.affectedRows === 0) {
-    await unit.query(`INSERT INTO civicrm_email (contact_id, location_type_id, email, is_primary) VALUES (?, ${HOME_LOCATION_TYPE}, ?, 1)`, [contactId, email])
-  }
+/** A civicrm_log row as CRM_Core_BAO_Log::register writes it: about contact `contactId`, `data` naming the row changed, by `actorId`, at the site's local time. */
+export interface LogRow { contactId: number, data: string, actorId: number, at: string }
+
+export async function insertLogRows (unit: RawQuery, rows: LogRow[]): Promise<void> {
+  if (rows.length === 0) return
+  await unit.query('INSERT INTO civicrm_log (entity_table, entity_id, data, modified_id, modified_date) VALUES ?',
+    [rows.map((r) => ['civicrm_contact', r.contactId, r.data, r.actorId, r.at])])
 }
 
 /**
- * Inserts contacts, their primary Home emails and their civicrm_log rows: the same few
- * statements whatever the number of contacts (the sync writes hundreds at once; Drizzle's
- * builder cost more than the statements).
+ * The contact's primary email becomes `email`; a contact without one gets a primary email on
+ * the site's default location type. Returns the email row's id (LAST_INSERT_ID(id) hands the
+ * updated row's id back in the same round trip).
  */
-export async function insertIndividuals (unit: RawQuery, contacts: NewContact[], source: string, now: Date): Promise<number[]> {
+export async function setPrimaryEmail (unit: RawQuery, contactId: number, email: string, site: SiteSettings): Promise<number> {
+  const res = await unit.query('UPDATE civicrm_email SET email = ?, id = LAST_INSERT_ID(id) WHERE contact_id = ? AND is_primary = 1', [email, contactId]) as { affectedRows: number, insertId: number }
+  if (res.affectedRows > 0) return res.insertId
+  const added = await unit.query('INSERT INTO civicrm_email (contact_id, location_type_id, email, is_primary) VALUES (?, ?, ?, 1)', [contactId, site.locationTypeId, email]) as { insertId: number }
+  return added.insertId
+}
+
+/**
+ * Inserts contacts, with everything Contact::create gives a new Individual (language,
+ * communication style, greetings and their display texts), their primary emails on the site's
+ * default location type, and their civicrm_log rows: the same few statements whatever the
+ * number of contacts (the sync writes hundreds at once; Drizzle's builder cost more than the
+ * statements).
+ */
+export async function insertIndividuals (unit: RawQuery, contacts: NewContact[], source: string, now: Date, site: SiteSettings): Promise<number[]> {
   if (contacts.length === 0) return []
   const hashes = newContactHashes(contacts.length)
   const res = await unit.query(
-    'INSERT INTO civicrm_contact (contact_type, first_name, middle_name, last_name, display_name, sort_name, hash, source) VALUES ?',
-    [contacts.map((c, i) => ['Individual', c.firstName, c.middleName, c.lastName, c.displayName, c.sortName, hashes[i], source])],
+    `INSERT INTO civicrm_contact (contact_type, first_name, middle_name, last_name, display_name, sort_name, hash, source, preferred_language, communication_style_id,
+       email_greeting_id, email_greeting_display, postal_greeting_id, postal_greeting_display, addressee_id, addressee_display) VALUES ?`,
+    [contacts.map((c, i) => ['Individual', c.firstName, c.middleName, c.lastName, c.displayName, c.sortName, hashes[i], source, c.preferredLanguage, c.communicationStyleId,
+      c.emailGreetingId, c.emailGreetingDisplay, c.postalGreetingId, c.postalGreetingDisplay, c.addresseeId, c.addresseeDisplay])],
   ) as { insertId: number }
   const ids = contacts.length === 1 ? [res.insertId] : await insertedIds(unit, res.insertId, hashes)
-  if (contacts.length === 1) {
-    // One row (a live event): the Home location type in the insert, one round trip less.
-    await unit.query(`INSERT INTO civicrm_email (contact_id, location_type_id, email, is_primary) VALUES (?, ${HOME_LOCATION_TYPE}, ?, 1)`, [ids[0], contacts[0].email])
-  } else {
-    // The Home location type read once: as a subquery in every row it cost more than the rows.
-    const [home] = await unit.query(`SELECT ${HOME_LOCATION_TYPE} AS id`, []) as Array<{ id: number | null }>
-    await unit.query('INSERT INTO civicrm_email (contact_id, location_type_id, email, is_primary) VALUES ?', [contacts.map((c, i) => [ids[i], home.id, c.email, 1])])
-  }
-  await unit.query('INSERT INTO civicrm_log (entity_table, entity_id, data, modified_id, modified_date) VALUES ?',
-    [ids.map((id) => ['civicrm_contact', id, `civicrm_contact,${id}`, id, now])])
+  await unit.query('INSERT INTO civicrm_email (contact_id, location_type_id, email, is_primary) VALUES ?', [contacts.map((c, i) => [ids[i], site.locationTypeId, c.email, 1])])
+  const at = site.localTime(now)
+  await insertLogRows(unit, ids.map((id) => ({ contactId: id, data: `civicrm_contact,${id}`, actorId: id, at })))
   return ids
 }
 
@@ -156,8 +164,13 @@ export class SqlLinkStore implements LinkStore {
    * first userState() (linkUser's lock-free look; everything it decides on is read again under
    * the locks).
    */
-  constructor (private readonly unit: Unit, private readonly domainId: number, private readonly source = 'Joomla user', private known: UserState | null = null) {
+  constructor (private readonly unit: Unit, private readonly domainId: number, private readonly site: SiteSettings, private readonly source = 'Joomla user', private known: UserState | null = null) {
     this.tx = unit.tx
+  }
+
+  /** Read by the caller before the unit took its connection: a read inside would wait for a second one. */
+  async siteSettings (): Promise<SiteSettings> {
+    return this.site
   }
 
   lock (keys: string[]): Promise<void> {
@@ -209,12 +222,14 @@ export class SqlLinkStore implements LinkStore {
     return rows.map((r) => r.ufId)
   }
 
-  setPrimaryEmail (contactId: number, email: string): Promise<void> {
-    return setPrimaryEmail(this.unit, contactId, email)
+  async setPrimaryEmail (contactId: number, email: string): Promise<void> {
+    const site = this.site
+    const emailId = await setPrimaryEmail(this.unit, contactId, email, site)
+    await insertLogRows(this.unit, [{ contactId, data: `civicrm_email,${emailId}`, actorId: contactId, at: site.localTime(new Date()) }])
   }
 
   async createIndividual (contact: NewContact): Promise<number> {
-    const [id] = await insertIndividuals(this.unit, [contact], this.source, new Date())
+    const [id] = await insertIndividuals(this.unit, [contact], this.source, new Date(), this.site)
     return id
   }
 

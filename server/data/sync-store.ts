@@ -4,8 +4,10 @@
 import type mysql from 'mysql2/promise'
 import type { Candidate, ExistingLink, JoomlaUser, NewContact } from '../domain/link-user.js'
 import { type ChunkFacts, type SyncCounts, type SyncDecision } from '../domain/sync.js'
-import { exactEmailSql, insertIndividuals, setPrimaryEmail } from './link-store.js'
+import { exactEmailSql, insertIndividuals, insertLogRows, setPrimaryEmail, type LogRow } from './link-store.js'
 import type { Collation } from './collation.js'
+import type { SiteSettings } from '../domain/contact.js'
+import { EMAIL_PROBLEMS, normalizeEmail } from '../domain/email.js'
 import { INSERT_AUDIT } from './event-store.js'
 import type { Unit } from './db.js'
 
@@ -100,20 +102,25 @@ export interface ChunkWrite {
 }
 
 /** Writes one chunk's decisions: contacts (with emails and civicrm_log rows), links, email updates, audit rows. */
-export async function writeDecisions (unit: Unit, domainId: number, decisions: SyncDecision[], now: Date, source = 'Joomla user sync'): Promise<ChunkWrite> {
+export async function writeDecisions (unit: Unit, domainId: number, decisions: SyncDecision[], now: Date, site: SiteSettings, source = 'Joomla user sync'): Promise<ChunkWrite> {
   const creates = decisions.filter((d): d is Extract<SyncDecision, { kind: 'create' }> => d.kind === 'create')
   const linksTo = decisions.filter((d): d is Extract<SyncDecision, { kind: 'link-existing' }> => d.kind === 'link-existing')
   const updates = decisions.filter((d): d is Extract<SyncDecision, { kind: 'already-linked' }> => d.kind === 'already-linked' && d.updateEmail !== null)
-  const newIds = await insertIndividuals(unit, creates.map((c) => c.contact satisfies NewContact), source, now)
+  const newIds = await insertIndividuals(unit, creates.map((c) => c.contact satisfies NewContact), source, now, site)
   const linkRows = [
     ...linksTo.map((d) => [domainId, d.ufId, d.email, d.contactId]),
     ...creates.map((d, i) => [domainId, d.ufId, d.email, newIds[i]]),
   ]
   if (linkRows.length > 0) await unit.query('INSERT INTO civicrm_uf_match (domain_id, uf_id, uf_name, contact_id) VALUES ?', [linkRows])
+  const logRows: LogRow[] = []
   for (const u of updates) {
     await unit.query('UPDATE civicrm_uf_match SET uf_name = ? WHERE id = ?', [u.updateEmail, u.linkId])
-    if (u.contactId !== null) await setPrimaryEmail(unit, u.contactId, u.updateEmail!)
+    if (u.contactId !== null && u.syncContactEmail) {
+      const emailId = await setPrimaryEmail(unit, u.contactId, normalizeEmail(u.updateEmail), site)
+      logRows.push({ contactId: u.contactId, data: `civicrm_email,${emailId}`, actorId: u.contactId, at: site.localTime(now) })
+    }
   }
+  await insertLogRows(unit, logRows)
   // The waiting email changes, as linkUser keeps them: the blocked ones wait (for their current
   // email), every other user of the chunk waits for nothing. (Emails the sync frees are not
   // handed over here: a waiting user takes theirs at their next event or sync.)
@@ -167,7 +174,7 @@ interface JobRow {
 
 const JOB_COLUMNS = `j.id, j.status, j.batch_size, j.last_user_id, j.checked, j.matched, j.created, j.skipped, j.total_users, j.message, j.error,
   j.started_at, j.heartbeat_at, j.finished_at,
-  (SELECT COUNT(*) FROM civibridge_sync_skip s WHERE s.job_id = j.id AND s.reason IN ('missing-email', 'invalid-email', 'email-too-long')) AS skipped_invalid`
+  (SELECT COUNT(*) FROM civibridge_sync_skip s WHERE s.job_id = j.id AND s.reason IN (${EMAIL_PROBLEMS.map((r) => `'${r}'`).join(', ')})) AS skipped_invalid`
 
 function toJob (r: JobRow): SyncJob {
   const skippedInvalid = Number(r.skipped_invalid)

@@ -4,6 +4,7 @@ import { and, asc, desc, eq, sql } from 'drizzle-orm'
 import { civicrmContact, civicrmEmail, civicrmUfGroup, civicrmUfMatch } from '../../drizzle/schema/civicrm.js'
 import { bridgeUsedToken } from '../../drizzle/schema/bridge.js'
 import type { Db, Tx } from './db.js'
+import type { ContactNames, GreetingDisplays, GreetingType } from '../domain/contact.js'
 
 type Header = { affectedRows: number, insertId: number }
 // mysql2 answers a write with [ResultSetHeader, fields].
@@ -37,23 +38,48 @@ export async function ufGroup (db: Tx | Db, id: number): Promise<{ id: number, t
 export interface ContactProfile {
   id: number
   firstName: string | null
+  middleName: string | null
   lastName: string | null
   displayName: string | null
   email: string | null
+  prefixId: number | null
+  suffixId: number | null
+  formalTitle: string | null
+  nickName: string | null
+  /** The contact's greetings: their option values and custom texts (a custom text is kept as it is). */
+  greetingIds: Record<GreetingType, number | null>
+  greetingCustom: Record<GreetingType, string | null>
 }
 
-/** A contact's names and primary email (or its first email when none is primary). */
+/** A contact's names, greetings and primary email (or its first email when none is primary). */
 export async function contactProfile (db: Tx | Db, contactId: number): Promise<ContactProfile | undefined> {
+  const c = civicrmContact
   const rows = await db.select({
-    id: civicrmContact.id, firstName: civicrmContact.firstName, lastName: civicrmContact.lastName, displayName: civicrmContact.displayName, email: civicrmEmail.email,
-  }).from(civicrmContact)
-    .leftJoin(civicrmEmail, eq(civicrmEmail.contactId, civicrmContact.id))
-    .where(eq(civicrmContact.id, contactId))
+    id: c.id, firstName: c.firstName, middleName: c.middleName, lastName: c.lastName, displayName: c.displayName, email: civicrmEmail.email,
+    prefixId: c.prefixId, suffixId: c.suffixId, formalTitle: c.formalTitle, nickName: c.nickName,
+    emailGreetingId: c.emailGreetingId, emailGreetingCustom: c.emailGreetingCustom, postalGreetingId: c.postalGreetingId, postalGreetingCustom: c.postalGreetingCustom,
+    addresseeId: c.addresseeId, addresseeCustom: c.addresseeCustom,
+  }).from(c)
+    .leftJoin(civicrmEmail, eq(civicrmEmail.contactId, c.id))
+    .where(eq(c.id, contactId))
     .orderBy(desc(sql`COALESCE(${civicrmEmail.isPrimary}, 0)`), asc(civicrmEmail.id)).limit(1)
-  return rows[0]
+  return rows.map((r) => ({
+    id: r.id, firstName: r.firstName, middleName: r.middleName, lastName: r.lastName, displayName: r.displayName, email: r.email,
+    prefixId: r.prefixId, suffixId: r.suffixId, formalTitle: r.formalTitle, nickName: r.nickName,
+    greetingIds: { email_greeting: r.emailGreetingId, postal_greeting: r.postalGreetingId, addressee: r.addresseeId },
+    greetingCustom: { email_greeting: r.emailGreetingCustom, postal_greeting: r.postalGreetingCustom, addressee: r.addresseeCustom },
+  }))[0]
 }
 
-export async function updateContactNames (tx: Tx, contactId: number, n: { firstName: string | null, lastName: string | null, displayName: string, sortName: string }): Promise<void> {
-  await tx.update(civicrmContact).set({ firstName: n.firstName, lastName: n.lastName, displayName: n.displayName, sortName: n.sortName })
-    .where(eq(civicrmContact.id, contactId))
+/** The profile's fields and what CiviCRM derives from them on save (names, greeting texts). */
+export async function updateContactNames (tx: Tx, contactId: number, n: ContactNames & GreetingDisplays): Promise<void> {
+  await tx.update(civicrmContact).set({
+    firstName: n.firstName,
+    lastName: n.lastName,
+    displayName: n.displayName,
+    sortName: n.sortName,
+    emailGreetingDisplay: n.emailGreetingDisplay,
+    postalGreetingDisplay: n.postalGreetingDisplay,
+    addresseeDisplay: n.addresseeDisplay,
+  }).where(eq(civicrmContact.id, contactId))
 }

@@ -1,22 +1,48 @@
-// Email rules: CiviCRM compares emails trimmed and case-insensitively, and stores a new
-// contact's email lowercased. uf_name is varchar(128), so a longer email cannot be linked.
+// Email rules. CiviCRM accepts an email when PHP's filter_var(FILTER_VALIDATE_EMAIL) does
+// (CRM_Utils_Rule::email); it matches emails case-insensitively; its email rows are stored
+// lowercased (CRM_Core_BAO_Email::add) while uf_name keeps the email as typed
+// (CRM_Core_BAO_UFMatch::synchronizeUFMatch). uf_name is varchar(128): a longer email cannot be linked.
 
 export const UF_NAME_MAX = 128
 
+/** The key emails are matched by: trimmed and lowercased. */
 export function normalizeEmail (email: string | null | undefined): string {
   return (email ?? '').trim().toLowerCase()
 }
 
-// One @, a dotted domain, no spaces or control characters: what a mail server would accept.
-const EMAIL_RE = /^[^\s@\p{Cc}]+@[^\s@\p{Cc}]+\.[^\s@\p{Cc}.]+$/u
+/** The email as typed, trimmed: what uf_name and a new contact's fallback display name keep. */
+export function typedEmail (email: string | null | undefined): string {
+  return (email ?? '').trim()
+}
 
-export type EmailProblem = 'missing-email' | 'invalid-email' | 'email-too-long'
+/**
+ * The regular expression of PHP's FILTER_VALIDATE_EMAIL (ext/filter/logical_filters.c,
+ * without FILTER_FLAG_EMAIL_UNICODE; flags /iD), the same in JavaScript's syntax. PHP matches
+ * bytes: every character class is ASCII, so a non-ASCII character anywhere fails, which
+ * isPhpValidEmail checks first (then characters and bytes count alike).
+ */
+// eslint-disable-next-line no-control-regex
+const PHP_EMAIL_RE = /^(?!(?:(?:\x22?\x5C[\x00-\x7E]\x22?)|(?:\x22?[^\x5C\x22]\x22?)){255,})(?!(?:(?:\x22?\x5C[\x00-\x7E]\x22?)|(?:\x22?[^\x5C\x22]\x22?)){65,}@)(?:(?:[\x21\x23-\x27\x2A\x2B\x2D\x2F-\x39\x3D\x3F\x5E-\x7E]+)|(?:\x22(?:[\x01-\x08\x0B\x0C\x0E-\x1F\x21\x23-\x5B\x5D-\x7F]|(?:\x5C[\x00-\x7F]))*\x22))(?:\.(?:(?:[\x21\x23-\x27\x2A\x2B\x2D\x2F-\x39\x3D\x3F\x5E-\x7E]+)|(?:\x22(?:[\x01-\x08\x0B\x0C\x0E-\x1F\x21\x23-\x5B\x5D-\x7F]|(?:\x5C[\x00-\x7F]))*\x22)))*@(?:(?:(?!.*[^.]{64,})(?:(?:(?:xn--)?[a-z0-9]+(?:-+[a-z0-9]+)*\.){1,126}){1,}(?:(?:[a-z][a-z0-9]*)|(?:(?:xn--)[a-z0-9]+))(?:-+[a-z0-9]+)*)|(?:\[(?:(?:IPv6:(?:(?:[a-f0-9]{1,4}(?::[a-f0-9]{1,4}){7})|(?:(?!(?:.*[a-f0-9][:\]]){7,})(?:[a-f0-9]{1,4}(?::[a-f0-9]{1,4}){0,5})?::(?:[a-f0-9]{1,4}(?::[a-f0-9]{1,4}){0,5})?)))|(?:(?:IPv6:(?:(?:[a-f0-9]{1,4}(?::[a-f0-9]{1,4}){5}:)|(?:(?!(?:.*[a-f0-9]:){5,})(?:[a-f0-9]{1,4}(?::[a-f0-9]{1,4}){0,3})?::(?:[a-f0-9]{1,4}(?::[a-f0-9]{1,4}){0,3}:)?)))?(?:(?:25[0-5])|(?:2[0-4][0-9])|(?:1[0-9]{2})|(?:[1-9]?[0-9]))(?:\.(?:(?:25[0-5])|(?:2[0-4][0-9])|(?:1[0-9]{2})|(?:[1-9]?[0-9]))){3}))\]))$/i
 
-/** Why an email cannot be linked, or null when it can. */
+/** filter_var($email, FILTER_VALIDATE_EMAIL) !== false, as PHP decides it (at most 320 bytes). */
+export function isPhpValidEmail (email: string): boolean {
+  // PCRE's `.` stops at \n only; JavaScript's at \r too: no valid email holds either.
+  // eslint-disable-next-line no-control-regex
+  return email.length <= 320 && !/[^\x00-\x7F]/.test(email) && PHP_EMAIL_RE.test(email)
+}
+
+/** Every reason an email cannot be linked: one list for the rules, the sync's counts and its SQL. */
+export const EMAIL_PROBLEMS = ['missing-email', 'invalid-email', 'email-too-long'] as const
+
+export type EmailProblem = typeof EMAIL_PROBLEMS[number]
+
+export const isEmailProblem = (reason: string): reason is EmailProblem => (EMAIL_PROBLEMS as readonly string[]).includes(reason)
+
+/** Why an email cannot be linked, or null when it can: CiviCRM's validity, then uf_name's size. */
 export function emailProblem (email: string | null | undefined): EmailProblem | null {
-  const e = normalizeEmail(email)
+  const e = typedEmail(email)
   if (e === '') return 'missing-email'
-  if (!EMAIL_RE.test(e) || e.includes('..')) return 'invalid-email'
+  if (!isPhpValidEmail(e)) return 'invalid-email'
   if ([...e].length > UF_NAME_MAX) return 'email-too-long'
   return null
 }

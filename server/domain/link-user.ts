@@ -1,7 +1,9 @@
 // The linking rules: which contact a Joomla user is linked to, and when a contact is created.
 // Framework-free: all storage goes through the LinkStore port (server/data/link-store.ts).
-import { contactNames, type ContactNames } from './names.js'
-import { emailProblem, normalizeEmail } from './email.js'
+import { newContact, type NewContact, type SiteSettings } from './contact.js'
+import { emailProblem, normalizeEmail, typedEmail } from './email.js'
+
+export type { NewContact } from './contact.js'
 
 export interface JoomlaUser {
   id: number
@@ -41,12 +43,10 @@ export interface UserState {
   wantedEmail: string | null
 }
 
-export interface NewContact extends ContactNames {
-  email: string
-}
-
 /** What linking needs from storage. One instance works inside one transaction. */
 export interface LinkStore {
+  /** The site's CiviCRM configuration for contacts. */
+  siteSettings (): Promise<SiteSettings>
   /** Serialises work on these keys across processes until the unit of work ends. */
   lock (keys: string[]): Promise<void>
   /** The user's link (lowest id if several) and last delete, in one read. */
@@ -55,15 +55,19 @@ export interface LinkStore {
   findCandidates (email: string): Promise<Candidate[]>
   /** The uf_id holding this uf_name in the domain, if any. */
   findUserByUfName (email: string): Promise<number | null>
-  insertLink (ufId: number, email: string, contactId: number): Promise<void>
-  updateLinkEmail (linkId: number, email: string): Promise<void>
+  /** `ufName`: the email as typed (CiviCRM keeps it so). */
+  insertLink (ufId: number, ufName: string, contactId: number): Promise<void>
+  updateLinkEmail (linkId: number, ufName: string): Promise<void>
   /** Remembers the email a linked user waits for (null: none), keeping the time of the wait when it is the same email. */
   setWantedEmail (ufId: number, email: string | null): Promise<void>
   /** The users waiting for this email, the longest waiting first. */
   usersWaitingFor (email: string): Promise<number[]>
-  /** The email sync Joomla never had: the contact's primary email becomes `email`. */
+  /**
+   * The email sync Joomla never had: the contact's primary email becomes `email` (given
+   * lowercased: CiviCRM stores emails so), with a civicrm_log row civicrm_email,<id> by the contact itself.
+   */
   setPrimaryEmail (contactId: number, email: string): Promise<void>
-  /** Contact, primary Home email and civicrm_log row; returns the contact id. */
+  /** Contact, primary email on the default location type and civicrm_log row; returns the contact id. */
   createIndividual (contact: NewContact): Promise<number>
   deleteLinks (ufId: number): Promise<number | null>
   recordDelete (ufId: number, at: Date): Promise<void>
@@ -141,18 +145,18 @@ async function decideLink (store: LinkStore, user: JoomlaUser, trigger: LinkTrig
   const state = await lockUser(store, user.id, [lockKeys.user(user.id), lockKeys.email(email), ...heldEmailKeys(quickState)])
   const again = decideWithoutLock(user, trigger, state, opts)
   if (again) return again
-  if (state.link) return syncEmail(store, user.id, state.link, email, trigger)
+  if (state.link) return syncEmail(store, user.id, state.link, typedEmail(user.email), trigger)
 
   const holder = await store.findUserByUfName(email)
   if (holder !== null) return result('skipped', null, `email-linked-to-user:${holder}`)
 
   const free = firstFreeCandidate(await store.findCandidates(email), user.id)
   if (free) {
-    await store.insertLink(user.id, email, free.contactId)
+    await store.insertLink(user.id, typedEmail(user.email), free.contactId)
     return result('linked-existing', free.contactId)
   }
-  const contactId = await store.createIndividual({ ...contactNames(user.name, email), email })
-  await store.insertLink(user.id, email, contactId)
+  const contactId = await store.createIndividual(newContact(user.name, user.email, await store.siteSettings()))
+  await store.insertLink(user.id, typedEmail(user.email), contactId)
   return result('created-contact', contactId)
 }
 
@@ -185,11 +189,11 @@ async function lockUser (store: LinkStore, ufId: number, keys: string[]): Promis
  */
 async function syncEmail (store: LinkStore, ufId: number, link: ExistingLink, email: string, trigger: LinkTrigger): Promise<LinkResult> {
   // Reached with an unchanged or unusable email only when a change was waiting: it no longer is.
-  if (emailProblem(email) !== null || normalizeEmail(link.ufName) === email) {
+  if (emailProblem(email) !== null || normalizeEmail(link.ufName) === normalizeEmail(email)) {
     await store.setWantedEmail(ufId, null)
     return result('already-linked', link.contactId)
   }
-  const holder = await store.findUserByUfName(email)
+  const holder = await store.findUserByUfName(normalizeEmail(email))
   if (holder !== null && holder !== ufId) {
     await store.setWantedEmail(ufId, email)
     return result('already-linked', link.contactId, `email-linked-to-user:${holder}`)
@@ -197,8 +201,9 @@ async function syncEmail (store: LinkStore, ufId: number, link: ExistingLink, em
   const takers = await planHandOver(store, link.ufName, ufId)
   await store.setWantedEmail(ufId, null)
   await store.updateLinkEmail(link.id, email)
-  if (link.contactId !== null) await store.setPrimaryEmail(link.contactId, email)
-  await handOver(store, takers, ufId, trigger)
+  const site = await store.siteSettings()
+  if (link.contactId !== null && site.syncCmsEmail) await store.setPrimaryEmail(link.contactId, normalizeEmail(email))
+  await handOver(store, takers, ufId, trigger, site)
   return result('already-linked', link.contactId, 'email-updated')
 }
 
@@ -230,17 +235,18 @@ async function nextTaker (store: LinkStore, email: string, done: Set<number>): P
     if (done.has(ufId)) continue
     const { link, wantedEmail } = await lockUser(store, ufId, [lockKeys.user(ufId)])
     // Under the user's lock: still linked and still waiting for this email (an event of theirs may have just changed it)?
-    if (link !== null && normalizeEmail(wantedEmail) === email) return { ufId, link, email }
+    if (link !== null && normalizeEmail(wantedEmail) === email) return { ufId, link, email: typedEmail(wantedEmail) }
   }
   return null
 }
 
 /** The takers take their emails, in order (each frees the next one's), audited with who freed it. */
-async function handOver (store: LinkStore, takers: Taker[], by: number, trigger: LinkTrigger): Promise<void> {
+async function handOver (store: LinkStore, takers: Taker[], by: number, trigger: LinkTrigger, site: SiteSettings | null): Promise<void> {
   for (const taker of takers) {
+    site ??= await store.siteSettings()
     await store.setWantedEmail(taker.ufId, null)
     await store.updateLinkEmail(taker.link.id, taker.email)
-    if (taker.link.contactId !== null) await store.setPrimaryEmail(taker.link.contactId, taker.email)
+    if (taker.link.contactId !== null && site.syncCmsEmail) await store.setPrimaryEmail(taker.link.contactId, normalizeEmail(taker.email))
     await store.audit(taker.ufId, trigger, result('already-linked', taker.link.contactId, `email-freed-by-user:${by}`))
     by = taker.ufId
   }
@@ -255,6 +261,6 @@ export async function unlinkUser (store: LinkStore, ufId: number, opts: LinkOpti
   await store.recordDelete(ufId, opts.occurredAt ?? new Date())
   const decided = result('unlinked', contactId, contactId === null ? 'not-linked' : null)
   await store.audit(ufId, 'delete', decided)
-  await handOver(store, takers, ufId, 'delete')
+  await handOver(store, takers, ufId, 'delete', null)
   return decided
 }

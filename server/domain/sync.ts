@@ -3,16 +3,17 @@
 // those emails as uf_name), the same decision linkUser (link-user.ts) takes for one user,
 // for every user of the chunk at once. Framework-free and pure: server/data/sync-store.ts
 // reads the facts and writes the decisions, server/services/sync-service.ts runs the chunks.
-import { contactNames } from './names.js'
-import { normalizeEmail } from './email.js'
+import { newContact, type SiteSettings } from './contact.js'
+import { isEmailProblem, normalizeEmail, typedEmail } from './email.js'
 import { decideWithoutLock, firstFreeCandidate, type Candidate, type ExistingLink, type JoomlaUser, type NewContact } from './link-user.js'
 
 export type SyncDecision =
   /**
-   * Linked before this chunk; `updateEmail` when the user's email changed and may be synced (as
-   * linkUser does), `wantedEmail` when it changed to another user's: the change waits, as linkUser's.
+   * Linked before this chunk; `updateEmail` (as typed) when the user's email changed and may be
+   * synced (as linkUser does: uf_name, and the contact's primary email when `syncContactEmail`),
+   * `wantedEmail` when it changed to another user's: the change waits, as linkUser's.
    */
-  | { kind: 'already-linked', ufId: number, contactId: number | null, linkId: number, updateEmail: string | null, wantedEmail: string | null, reason: string | null }
+  | { kind: 'already-linked', ufId: number, contactId: number | null, linkId: number, updateEmail: string | null, syncContactEmail: boolean, wantedEmail: string | null, reason: string | null }
   | { kind: 'link-existing', ufId: number, email: string, contactId: number }
   | { kind: 'create', ufId: number, email: string, contact: NewContact }
   | { kind: 'skip', ufId: number, reason: string }
@@ -56,7 +57,7 @@ export function addCounts (a: SyncCounts, b: SyncCounts): SyncCounts {
 }
 
 /** Reasons for which the user's email is the problem (emailProblem's values). */
-export const isInvalidEmailReason = (reason: string): boolean => reason === 'missing-email' || reason === 'invalid-email' || reason === 'email-too-long'
+export const isInvalidEmailReason = isEmailProblem
 
 /**
  * A key under which two emails the database's _ci collation holds equal (case, accents) are
@@ -70,7 +71,7 @@ export const collationKey = (email: string): string => normalizeEmail(email).nor
  * (nor claimed by an earlier user of this chunk); otherwise a new Individual. A user whose
  * email is already another user's uf_name, or an earlier user's of this chunk, is skipped.
  */
-export function decideChunk (users: JoomlaUser[], facts: ChunkFacts): { decisions: SyncDecision[], counts: SyncCounts } {
+export function decideChunk (users: JoomlaUser[], facts: ChunkFacts, site: SiteSettings): { decisions: SyncDecision[], counts: SyncCounts } {
   const counts = zeroCounts()
   const decisions: SyncDecision[] = []
   // What earlier users of this chunk took: uf_names (by collation key) and contacts.
@@ -80,7 +81,7 @@ export function decideChunk (users: JoomlaUser[], facts: ChunkFacts): { decision
 
   for (const user of users) {
     counts.checked++
-    const decision = decideOne(user, facts, claimedEmails, claimedContacts)
+    const decision = decideOne(user, facts, claimedEmails, claimedContacts, site)
     decisions.push(decision)
     switch (decision.kind) {
       case 'already-linked':
@@ -101,21 +102,21 @@ export function decideChunk (users: JoomlaUser[], facts: ChunkFacts): { decision
 
 interface Claim { ufId: number, inChunk: boolean }
 
-function decideOne (user: JoomlaUser, facts: ChunkFacts, claimedEmails: Map<string, Claim>, claimedContacts: Map<number, number>): SyncDecision {
+function decideOne (user: JoomlaUser, facts: ChunkFacts, claimedEmails: Map<string, Claim>, claimedContacts: Map<number, number>, site: SiteSettings): SyncDecision {
   const link = facts.links.get(user.id) ?? null
   const email = normalizeEmail(user.email)
   const key = collationKey(email)
   const quick = decideWithoutLock(user, 'sync', { link, deletedAt: null, wantedEmail: null })
   if (quick?.action === 'skipped') return { kind: 'skip', ufId: user.id, reason: quick.reason! }
   if (link) {
-    if (quick) return { kind: 'already-linked', ufId: user.id, contactId: link.contactId, linkId: link.id, updateEmail: null, wantedEmail: null, reason: null }
+    if (quick) return { kind: 'already-linked', ufId: user.id, contactId: link.contactId, linkId: link.id, updateEmail: null, syncContactEmail: false, wantedEmail: null, reason: null }
     // The email changed since the link was made: syncEmail's rule, unless another user holds it.
     const holder = claimedEmails.get(key)
     if (holder !== undefined && holder.ufId !== user.id) {
-      return { kind: 'already-linked', ufId: user.id, contactId: link.contactId, linkId: link.id, updateEmail: null, wantedEmail: email, reason: `email-linked-to-user:${holder.ufId}` }
+      return { kind: 'already-linked', ufId: user.id, contactId: link.contactId, linkId: link.id, updateEmail: null, syncContactEmail: false, wantedEmail: typedEmail(user.email), reason: `email-linked-to-user:${holder.ufId}` }
     }
     claimedEmails.set(key, { ufId: user.id, inChunk: true })
-    return { kind: 'already-linked', ufId: user.id, contactId: link.contactId, linkId: link.id, updateEmail: email, wantedEmail: null, reason: 'email-updated' }
+    return { kind: 'already-linked', ufId: user.id, contactId: link.contactId, linkId: link.id, updateEmail: typedEmail(user.email), syncContactEmail: site.syncCmsEmail, wantedEmail: null, reason: 'email-updated' }
   }
   const holder = claimedEmails.get(key)
   if (holder !== undefined) return { kind: 'skip', ufId: user.id, reason: holder.inChunk ? 'duplicate-email' : `email-linked-to-user:${holder.ufId}` }
@@ -127,9 +128,9 @@ function decideOne (user: JoomlaUser, facts: ChunkFacts, claimedEmails: Map<stri
   const free = firstFreeCandidate(candidates, user.id)
   if (free) {
     claimedContacts.set(free.contactId, user.id)
-    return { kind: 'link-existing', ufId: user.id, email, contactId: free.contactId }
+    return { kind: 'link-existing', ufId: user.id, email: typedEmail(user.email), contactId: free.contactId }
   }
-  return { kind: 'create', ufId: user.id, email, contact: { ...contactNames(user.name, email), email } }
+  return { kind: 'create', ufId: user.id, email: typedEmail(user.email), contact: newContact(user.name, user.email, site) }
 }
 
 /**
@@ -169,7 +170,8 @@ export function syncMessage (c: SyncCounts): string {
   const parts = [
     'Synchronize Users to Contacts completed.',
     plural(c.checked, 'Checked one user record.', 'Checked # user records.'),
-    plural(c.matched, 'Found one matching contact record.', 'Found # matching contact records.'),
+    // CiviCRM leaves the sentence out when nothing matched (CRM_Admin_Form_CMSUser).
+    ...(c.matched > 0 ? [plural(c.matched, 'Found one matching contact record.', 'Found # matching contact records.')] : []),
     plural(c.created, 'Created one new contact record.', 'Created # new contact records.'),
   ]
   if (c.skippedInvalid > 0) parts.push(plural(c.skippedInvalid, 'Skipped one user record without a valid email.', 'Skipped # user records without a valid email.'))

@@ -5,7 +5,6 @@
 // both validate through these functions.
 import { emailProblem, normalizeEmail } from './email.js'
 import type { JoomlaUser } from './link-user.js'
-import type { ContactNames } from './names.js'
 
 /** The purpose claim `act` of a signed assertion: only "Edit my details" is the bridge's own page. */
 export type Act = 'profile'
@@ -48,7 +47,6 @@ export class CannotLink extends Error {
 // throws InvalidInput naming the field.
 
 const NAME_MAX = 64 // civicrm_contact.first_name / last_name
-const DISPLAY_MAX = 128
 
 const present = (v: unknown): boolean => v !== undefined && v !== null && v !== ''
 
@@ -123,14 +121,6 @@ export function parseProfile (body: unknown): ProfileInput {
 function asRecordNamed (field: string, v: unknown): Record<string, unknown> {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new InvalidInput(field, 'must be an object')
   return v as Record<string, unknown>
-}
-
-/** display_name 'First Last' and sort_name 'Last, First' (CiviCRM's default formats); the email when there is no name. */
-export function namesFromParts (firstName: string | null, lastName: string | null, email: string): ContactNames {
-  const display = [firstName, lastName].filter(Boolean).join(' ')
-  const sort = [lastName, firstName].filter(Boolean).join(', ')
-  const cut = (s: string) => [...s].slice(0, DISPLAY_MAX).join('')
-  return { firstName, middleName: null, lastName, displayName: cut(display || email), sortName: cut(sort || email) }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -76,9 +76,11 @@ export class EventService {
     }
 
     try {
+      // Read before the unit takes its connection (cached: no query most of the time).
+      const settings = await this.database.siteSettings(domainId)
       return await this.database.unit(async (unit) => {
         // The state read before the unit serves linkUser's first, lock-free look (re-read under the locks).
-        const store = new SqlLinkStore(unit, domainId, undefined, known)
+        const store = new SqlLinkStore(unit, domainId, settings, undefined, known)
         let result: EventResultBody
         if (links) result = await linkUser(store, user, trigger, { occurredAt })
         else if (effect === 'unlink' && succeeded) result = await unlinkUser(store, user.id, { occurredAt })

@@ -221,14 +221,15 @@ export class SyncService {
    * under its locks serve the first attempt; a unit run again (a deadlock, a key race) reads
    * them afresh.
    */
-  private writeChunk (jobId: number, users: JoomlaUser[], facts: ChunkFacts | null): Promise<SyncCounts> {
+  private async writeChunk (jobId: number, users: JoomlaUser[], facts: ChunkFacts | null): Promise<SyncCounts> {
     let given = facts
+    const site = await this.database.siteSettings(this.domainId)
     return this.database.unit(async (unit) => {
       const known = given ?? await readChunkFacts(unit.query, await this.database.collation(), this.domainId, users.map((u) => u.id), chunkEmails(users))
       given = null
-      const { decisions, counts } = decideChunk(users, known)
+      const { decisions, counts } = decideChunk(users, known, site)
       const now = new Date()
-      await writeDecisions(unit, this.domainId, decisions, now)
+      await writeDecisions(unit, this.domainId, decisions, now, site)
       await saveChunk(unit, jobId, { first: users[0].id, last: users[users.length - 1].id }, counts, skipsOf(decisions), now)
       return counts
     })
@@ -249,7 +250,7 @@ export class SyncService {
         if (users.length === 0) break
         const emails = chunkEmails(users)
         const facts = overlay(await readChunkFacts(this.poolQuery, await this.database.collation(), this.domainId, users.map((u) => u.id), emails), emails, claimedNames, claimedContacts)
-        const { decisions, counts } = decideChunk(users, facts)
+        const { decisions, counts } = decideChunk(users, facts, await this.database.siteSettings(this.domainId))
         for (const d of decisions) {
           if (d.kind === 'skip') skipped.push({ id: d.ufId, reason: d.reason })
           if (d.kind === 'link-existing') claimedContacts.set(d.contactId, d.ufId)

@@ -3,9 +3,10 @@
 // contact's names and email. One unit of work: the single-use assertion, the link, any new
 // contact and the edit commit together or not at all. Contributions and memberships are
 // CiviCRM's own pages (the plugin links the user before they run); the bridge records no money.
-import { AssertionError, CannotLink, NotFound, assertionUser, namesFromParts, type Act, type ProfileInput } from '../domain/transactions.js'
+import { AssertionError, CannotLink, NotFound, assertionUser, type Act, type ProfileInput } from '../domain/transactions.js'
 import { linkUser, type LinkAction } from '../domain/link-user.js'
-import { SqlLinkStore } from '../data/link-store.js'
+import { SqlLinkStore, insertLogRows, setPrimaryEmail } from '../data/link-store.js'
+import { greetingsOnSave, renderNames, type SiteSettings } from '../domain/contact.js'
 import { claimToken, tokenUsed, contactProfile, linkedContactId, ufGroup, updateContactNames, type ContactProfile } from '../data/transaction-store.js'
 import type { Database, Unit } from '../data/db.js'
 
@@ -23,9 +24,10 @@ export class TransactionService {
 
   /** The page's first step: verify-and-link only (the assertion is spent), for the session that follows. */
   async link (claims: Record<string, unknown>, act: Act, gid?: number): Promise<Resolved> {
+    const site = await this.database.siteSettings(this.domainId)
     return this.database.unit(async (unit) => {
       if (gid !== undefined) await this.requireProfile(unit, gid)
-      return this.resolve(unit, { kind: 'assertion', claims, domainId: this.domainId }, act)
+      return this.resolve(unit, site, { kind: 'assertion', claims, domainId: this.domainId }, act)
     })
   }
 
@@ -52,17 +54,23 @@ export class TransactionService {
 
   /** Links (or checks the session of) a logged-in user and saves their profile fields on the linked contact. */
   async saveProfile (actor: Actor, input: ProfileInput): Promise<ProfileResult> {
+    const site = await this.database.siteSettings(this.domainId)
     return this.database.unit(async (unit) => {
       await this.requireProfile(unit, input.gid)
-      const who = await this.resolve(unit, actor, 'profile')
+      const who = await this.resolve(unit, site, actor, 'profile')
       const current = (await contactProfile(unit.tx, who.contactId))!
       const firstName = input.firstName === undefined ? current.firstName : input.firstName
       const lastName = input.lastName === undefined ? current.lastName : input.lastName
       const email = input.email ?? current.email ?? ''
-      await updateContactNames(unit.tx, who.contactId, namesFromParts(firstName, lastName, email))
+      // As Contact::create on a profile save: the names rendered from the site's formats with
+      // the contact's own prefix, suffix, middle name…; its greetings rendered again (a custom
+      // greeting is left as it is); one civicrm_log row by the acting contact.
+      const fields = { ...current, firstName, lastName, email }
+      await updateContactNames(unit.tx, who.contactId, { ...renderNames(fields, site), ...greetingsOnSave(current.greetingIds, current.greetingCustom, fields, site) })
       // The contact's primary email only: uf_name stays the Joomla account's email, which
       // Joomla owns (the core keeps it in step from the user's own save and login events).
-      if (input.email !== null && input.email !== current.email) await new SqlLinkStore(unit, this.domainId).setPrimaryEmail(who.contactId, input.email)
+      if (input.email !== null && input.email !== current.email) await setPrimaryEmail(unit, who.contactId, input.email, site)
+      await insertLogRows(unit, [{ contactId: who.contactId, data: `civicrm_contact,${who.contactId}`, actorId: who.contactId, at: site.localTime(this.now()) }])
       return { ...who, profile: (await contactProfile(unit.tx, who.contactId))! }
     })
   }
@@ -73,13 +81,13 @@ export class TransactionService {
   }
 
   /** The contact of the transaction, inside the unit: the user's linked contact. */
-  private async resolve (unit: Unit, actor: Actor, act: Act): Promise<Resolved> {
+  private async resolve (unit: Unit, site: SiteSettings, actor: Actor, act: Act): Promise<Resolved> {
     // A site's user is linked in its own domain only: the caller picks this domain's service.
     if (actor.domainId !== this.domainId) throw new Error(`actor of domain ${actor.domainId} given to domain ${this.domainId}`)
     if (actor.kind === 'assertion') {
       const user = assertionUser(actor.claims, act)
       if (!await claimToken(unit.tx, actor.claims.iss as string, actor.claims.jti as string, act, this.now())) throw new AssertionError('this link was already used')
-      const result = await linkUser(new SqlLinkStore(unit, this.domainId, `Joomla ${act}`), user, act)
+      const result = await linkUser(new SqlLinkStore(unit, this.domainId, site, `Joomla ${act}`), user, act)
       if (result.contactId === null) throw new CannotLink(String(result.reason)) // linkUser gives a reason whenever it links nobody
       return { ufId: user.id, contactId: result.contactId, action: result.action }
     }

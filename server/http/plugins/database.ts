@@ -18,7 +18,7 @@ declare module 'fastify' {
 }
 
 export default fp(async (app, { config }: { config: Config }) => {
-  const database = new Database(config.civicrmDbUrl, { poolSize: config.dbPoolSize, domainId: config.domainId, queryTimeoutMs: config.dbQueryTimeoutMs })
+  const database = new Database(config.civicrmDbUrl, { poolSize: config.dbPoolSize, domainId: config.domainId, queryTimeoutMs: config.dbQueryTimeoutMs, timeZone: config.timeZone })
   const eventLog = new BufferedEventLog(database, {
     flushMs: config.eventLogFlushMs,
     maxBatch: 500,
