@@ -114,7 +114,7 @@ t.test('migrate refuses a database without CiviCRM\'s tables and creates nothing
   const db = await testDatabase(t, { civicrm: false, joomlaPrefix: null })
   const database = new Database(db.url)
   t.teardown(() => database.close())
-  await t.rejects(migrateBridgeTables(database), { name: 'NotCivicrmError', message: `CiviCRM tables missing in database ${db.name}: civicrm_domain, civicrm_contact, civicrm_email, civicrm_uf_match, civicrm_log; nothing created (check CIVICRM_DB_URL)` })
+  await t.rejects(migrateBridgeTables(database), { name: 'NotCivicrmError', message: `CiviCRM tables missing in database ${db.name}: civicrm_domain, civicrm_contact, civicrm_email, civicrm_uf_match, civicrm_log, civicrm_setting, civicrm_option_group, civicrm_option_value, civicrm_location_type; nothing created (check CIVICRM_DB_URL)` })
   t.same(await db.rows('SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()'), [])
   t.equal(await collationProblem(database.pool), null, 'no CiviCRM collation to compare with')
   t.same(await database.collation(), { charset: 'utf8mb4', collation: 'utf8mb4_unicode_ci' }, 'the fixture\'s collation when CiviCRM has none yet')
