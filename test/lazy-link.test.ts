@@ -55,7 +55,7 @@ t.test('page events on the real MariaDB', async (t) => {
     const r = await sendEvent(app, { event: 'onCivicrmContribution', user: { id: 42, username: 'ann', email: 'Ann@Example.org', name: 'Ann Lee' } })
     t.equal(r.status, 200)
     t.same(r.json, { action: 'linked-existing', contactId: ann, reason: null })
-    t.same(await db.rows('SELECT uf_id, uf_name, contact_id FROM civicrm_uf_match'), [{ uf_id: 42, uf_name: 'ann@example.org', contact_id: ann }])
+    t.same(await db.rows('SELECT uf_id, uf_name, contact_id FROM civicrm_uf_match'), [{ uf_id: 42, uf_name: 'Ann@Example.org', contact_id: ann }], 'uf_name keeps the email as typed')
     t.equal(Number((await db.rows<{ n: number }>("SELECT COUNT(*) AS n FROM civicrm_email WHERE email = 'ann@example.org'"))[0].n), 1, 'no duplicate contact')
     t.same(await db.rows('SELECT `trigger`, action, contact_id FROM civibridge_audit WHERE uf_id = 42'), [{ trigger: 'contribution', action: 'linked-existing', contact_id: ann }])
     t.match(await db.rows('SELECT event, uf_id FROM civibridge_event WHERE jti = ?', [r.jti]), [{ event: 'onCivicrmContribution', uf_id: 42 }])
