@@ -97,7 +97,7 @@ t.test('profile save: names rendered with the contact\'s prefix ("Dr." kept), gr
     postal_greeting_id = 4, postal_greeting_custom = 'Hello Paula', postal_greeting_display = 'Hello Paula' WHERE id = ?`, [c])
   const b = new CookieJar(app)
   const user = { id: 5, username: 'paula', email: 'paula@example.org', name: 'Paula Prefixed' }
-  t.equal((await b.get(`/civicrm/profile/edit?gid=1&assertion=${signAssertion(SECRET, SITE, user, 'profile')}`)).statusCode, 303)
+  t.equal((await b.arrive(`/civicrm/profile/edit?gid=1&assertion=${signAssertion(SECRET, SITE, user, 'profile')}`)).statusCode, 303)
   const saved = await b.submit('/civicrm/profile/edit?gid=1', { first_name: 'Paula', last_name: 'Prefixed-Smith', email: 'Paula.S@Example.org' })
   t.equal(saved.statusCode, 200)
   t.same(await db.rows('SELECT first_name, last_name, display_name, sort_name, email_greeting_display, postal_greeting_display, addressee_display FROM civicrm_contact WHERE id = ?', [c]), [{
