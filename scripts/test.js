@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// `npm test`: type check, tap (TypeScript tests on the real MariaDB), PHPUnit (the Joomla
+// `npm test`: what the tests need (scripts/ensure-deps.sh: installs it as root, else names the
+// command to run), type check, tap (TypeScript tests on the real MariaDB), PHPUnit (the Joomla
 // plugin). Every stage runs even when an earlier one fails; the last line is
 // `N passed, N failed`, counted from the JUnit reports of tap and PHPUnit (a named test is
 // one test; a stage that fails outside any test, e.g. tap's coverage check, counts as one
@@ -8,12 +9,24 @@ import { spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs'
 
 const TMP = 'tmp'
-mkdirSync(TMP, { recursive: true })
 const run = (cmd, args, env = {}) => spawnSync(cmd, args, { stdio: 'inherit', env: { ...process.env, ...env } }).status
 
 let passed = 0
 let failed = 0
 const stageFailed = (name) => { failed++; console.error(`\n[test] stage failed: ${name}`) }
+
+// 0. PHP, PHPUnit, Chromium, MariaDB. Missing ones stop the run at once (nothing can pass).
+const deps = spawnSync('bash', ['scripts/ensure-deps.sh'], { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' })
+if (deps.status !== 0) {
+  console.log('\n0 passed, 1 failed')
+  process.exit(1)
+}
+// NAME=value lines: the environment the tests need (a test user when root has socket auth only).
+for (const line of deps.stdout.split('\n')) {
+  const m = /^([A-Z_]+)=(.*)$/.exec(line)
+  if (m) process.env[m[1]] = m[2]
+}
+mkdirSync(TMP, { recursive: true })
 
 // 1. Types
 if (run('npx', ['tsc', '--noEmit']) === 0) passed++
