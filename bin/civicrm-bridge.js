@@ -27,5 +27,6 @@ try {
   if (code !== 0) process.exitCode = code
 } catch (err) {
   console.error(`civicrm-bridge: ${cli.describeError(err)}`)
-  process.exitCode = 1
+  // Exit now: a half-started server's handles must not keep a failed start alive.
+  process.exit(1)
 }

@@ -1,17 +1,12 @@
-// civicrm-bridge <command>: migrate, check, serve, demo (and sync, see its module).
+// civicrm-bridge <command>: migrate, check, serve, demo, prune (and sync, see its module). The
+// commands, options and help are in cli-args.ts.
+import { existsSync, readFileSync } from 'node:fs'
 import { loadConfig, ConfigError, configDomains, type Config } from './config.js'
 import { Database } from './data/db.js'
 import { migrateBridgeTables, NotCivicrmError } from './data/migrate.js'
 import { schemaProblem } from './data/schema-check.js'
 import { pruneBefore } from './data/event-store.js'
-
-export const USAGE = `usage: civicrm-bridge <command>
-  migrate   create or upgrade the bridge's own tables (civibridge_*)
-  check     verify the CiviCRM tables and the bridge's tables
-  serve     start the HTTP bridge
-  demo      build a demo database, start the bridge, send a signed registration, print the link
-  sync      Synchronize Users to Contacts [--dry-run] [--json] [--batch-size N]
-  prune     delete event records and used tokens older than N days [--older-than-days N] (default 30, at least 7)`
+import { CliError, UsageError, USAGE, COMMANDS, commandHelp, parseCommandArgs } from './cli-args.js'
 
 /**
  * How long event records are kept by default, and at least: the plugin's outbox retries an event
@@ -20,10 +15,7 @@ export const USAGE = `usage: civicrm-bridge <command>
  */
 export const EVENT_RETENTION_DAYS = { default: 30, min: 7 }
 
-/** A failure the CLI reports as one line and a non-zero exit. */
-export class CliError extends Error {
-  override name = 'CliError'
-}
+export { CliError, UsageError, USAGE }
 
 async function withDatabase<T> (config: Config, fn: (db: Database) => Promise<T>): Promise<T> {
   const database = new Database(config.civicrmDbUrl, { poolSize: 2, domainId: config.domainId, queryTimeoutMs: config.dbQueryTimeoutMs, timeZone: config.timeZone })
@@ -35,10 +27,27 @@ async function withDatabase<T> (config: Config, fn: (db: Database) => Promise<T>
 }
 
 export async function runCli (argv: string[], env: Record<string, string | undefined>, out: (line: string) => void): Promise<number> {
-  const [command] = argv
-  if (command === undefined || command === 'help' || command === '--help') {
+  const [command, ...rest] = argv
+  if (command === undefined) {
     out(USAGE)
-    return command === undefined ? 2 : 0
+    return 2
+  }
+  if (command === '-h' || command === '--help' || command === 'help') {
+    out(rest[0] !== undefined && Object.hasOwn(COMMANDS, rest[0]) ? commandHelp(rest[0]) : USAGE)
+    return 0
+  }
+  if (command === '--version' || command === '-V') {
+    out(`civicrm-bridge ${version()}`)
+    return 0
+  }
+  if (!Object.hasOwn(COMMANDS, command)) {
+    const what = command.startsWith('-') ? 'option' : 'command'
+    throw new UsageError(`unknown ${what} ${JSON.stringify(command)}; run civicrm-bridge --help for the commands`)
+  }
+  const options = parseCommandArgs(command, rest)
+  if (options.help) {
+    out(commandHelp(command))
+    return 0
   }
   if (command === 'demo') {
     const { runDemo } = await import('./demo.js')
@@ -71,14 +80,14 @@ export async function runCli (argv: string[], env: Record<string, string | undef
     case 'sync': {
       const { runSyncCommand } = await import('./sync-cli.js')
       try {
-        return await runSyncCommand(argv.slice(1), config, { out, tty: process.stderr })
+        return await runSyncCommand(rest, config, { out, tty: process.stderr })
       } catch (err) {
-        if ((err as Error).name === 'SyncBusyError' || (err as Error).name === 'SyncUsageError') throw new CliError((err as Error).message)
+        if ((err as Error).name === 'SyncBusyError') throw new CliError((err as Error).message)
         throw err
       }
     }
     case 'prune': {
-      const days = retentionDays(argv.slice(1))
+      const days = retentionDays(options['older-than-days'] as string | undefined)
       const before = new Date(Date.now() - days * 86_400_000)
       return withDatabase(config, async (db) => {
         const pruned = await pruneBefore(db, before)
@@ -86,24 +95,27 @@ export async function runCli (argv: string[], env: Record<string, string | undef
         return 0
       })
     }
-    case 'serve': {
+    default: { // serve
       const { startServer } = await import('./server.js')
       await startServer(config)
       /* c8 ignore start */ // reached only once listening: tested in a child process, whose coverage tap does not merge
       return 0
     }
     /* c8 ignore stop */
-    default:
-      throw new CliError(`unknown command ${JSON.stringify(command)}\n${USAGE}`)
   }
 }
 
-function retentionDays (args: string[]): number {
-  if (args.length === 0) return EVENT_RETENTION_DAYS.default
-  const [flag, value] = args
-  if (args.length !== 2 || flag !== '--older-than-days') throw new CliError(`usage: civicrm-bridge prune [--older-than-days N]`)
+/** The package's version, from package.json beside server/ (sources) or build/server/ (the build). */
+function version (): string {
+  const candidates = ['../package.json', '../../package.json'].map((p) => new URL(p, import.meta.url))
+  const file = candidates.find((u) => existsSync(u) && JSON.parse(readFileSync(u, 'utf8')).name === 'civicrm-joomla-bridge')!
+  return (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version
+}
+
+function retentionDays (value: string | undefined): number {
+  if (value === undefined) return EVENT_RETENTION_DAYS.default
   if (!/^[0-9]{1,5}$/.test(value) || Number(value) < EVENT_RETENTION_DAYS.min) {
-    throw new CliError(`--older-than-days must be a whole number of days, at least ${EVENT_RETENTION_DAYS.min} (the plugin retries an event for about three days)`)
+    throw new UsageError(`prune: --older-than-days must be a whole number of days, at least ${EVENT_RETENTION_DAYS.min} (the plugin retries an event for about three days)`)
   }
   return Number(value)
 }
@@ -113,5 +125,5 @@ export function describeError (err: unknown): string {
   const e = err as { code?: string, message?: string }
   if (e?.code === 'ECONNREFUSED') return `cannot reach the database: ${e.message}`
   if (e?.code === 'ER_ACCESS_DENIED_ERROR' || e?.code === 'ER_BAD_DB_ERROR') return `database error: ${e.message}`
-  return `error: ${e?.message ?? String(err)}`
+  return `error: ${e?.message ?? String(err)}`.replace(/\s+/g, ' ')
 }

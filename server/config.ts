@@ -83,13 +83,40 @@ export class ConfigError extends Error {
   override name = 'ConfigError'
 }
 
+const SECRET_HINT = 'at least 32 characters, e.g. the output of `openssl rand -hex 32`'
+/** What each variable must be, in words, with an example value (config errors say this, never the schema's text). */
+export const CONFIG_HINTS: Record<keyof Env, string> = {
+  CIVICRM_DB_URL: 'a MySQL URL with a database name, e.g. mysql://civicrm:secret@127.0.0.1:3306/civicrm',
+  JOOMLA_DB_URL: 'a MySQL URL with a database name, e.g. mysql://joomla:secret@127.0.0.1:3306/joomla',
+  JOOMLA_DB_PREFIX: 'letters, digits and underscores (at most 32), e.g. jos_',
+  CIVICRM_DOMAIN_ID: 'a whole number from 1, e.g. 1',
+  BRIDGE_SECRET: SECRET_HINT,
+  BRIDGE_SECRET_PREVIOUS: SECRET_HINT,
+  BRIDGE_ADMIN_TOKEN: SECRET_HINT,
+  BRIDGE_SITES: 'comma-separated site ids, e.g. main-site,shop',
+  HOST: 'an address to listen on, e.g. 127.0.0.1 or 0.0.0.0',
+  PORT: 'a port number from 0 to 65535, e.g. 8080',
+  LOG_LEVEL: 'one of fatal, error, warn, info, debug, trace, silent, e.g. info',
+  DB_POOL_SIZE: 'a whole number from 1 to 500, e.g. 20',
+  EVENT_LOG_FLUSH_MS: 'a whole number of milliseconds from 0 to 1000, e.g. 10',
+}
+
+interface AjvError { instancePath: string, keyword: string, params: { missingProperty?: string } }
+
+/** One sentence per bad variable, in the order of the schema, on one line. */
+export function describeConfigErrors (errors: AjvError[], env: Record<string, string | undefined>): string {
+  const bad = new Set(errors.map((e) => e.keyword === 'required' ? e.params.missingProperty! : e.instancePath.split('/')[1]))
+  const names = (Object.keys(CONFIG_HINTS) as (keyof Env)[]).filter((n) => bad.has(n))
+  return `invalid configuration: ${names.map((n) => `${n} ${env[n] === undefined ? 'is not set' : 'is not valid'}: it must be ${CONFIG_HINTS[n]}`).join('; ')}`
+}
+
 /** Reads and validates the environment; throws ConfigError with a one-line message. */
 export function loadConfig (env: Record<string, string | undefined> = process.env): Config {
   let parsed: Env
   try {
     parsed = envSchema<Env>({ schema: EnvSchema, data: env, dotenv: false })
   } catch (err) {
-    throw new ConfigError(`invalid configuration: ${(err as Error).message.replace(/\s+/g, ' ')}`)
+    throw new ConfigError(describeConfigErrors((err as { errors: AjvError[] }).errors, env))
   }
   const timeZone = parsed.CIVICRM_TIME_ZONE === undefined ? null : parseTimeZone(parsed.CIVICRM_TIME_ZONE)
   if (parsed.CIVICRM_TIME_ZONE !== undefined && timeZone === null) {

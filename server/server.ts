@@ -32,6 +32,21 @@ export async function startServer (config: Config) {
     if (closing) reply.header('connection', 'close')
     done(null, payload)
   })
-  await app.listen({ host: config.host, port: config.port })
+  try {
+    await app.listen({ host: config.host, port: config.port })
+  } catch (err) {
+    // Nothing may keep the process alive after a failed start: a process manager restarts it.
+    await app.close()
+    throw new CliError(listenProblem(err as NodeJS.ErrnoException, config))
+  }
   return app
+}
+
+/** Why the bridge could not listen, in one line. */
+export function listenProblem (err: NodeJS.ErrnoException, config: Pick<Config, 'host' | 'port'>): string {
+  const where = `${config.host}:${config.port}`
+  if (err.code === 'EADDRINUSE') return `cannot listen on ${where}: the port is already in use (stop the other process or set PORT)`
+  if (err.code === 'EACCES') return `cannot listen on ${where}: permission denied (use a port above 1023 or set PORT)`
+  if (err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND') return `cannot listen on ${where}: no such address on this machine (set HOST)`
+  return `cannot listen on ${where}: ${err.message.replace(/\s+/g, ' ')}`
 }

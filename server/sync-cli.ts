@@ -6,31 +6,21 @@ import { runInNewContext } from 'node:vm'
 import mysql from 'mysql2/promise'
 import cliProgress from 'cli-progress'
 import type { Config } from './config.js'
+import { UsageError, parseCommandArgs } from './cli-args.js'
 import { Database } from './data/db.js'
 import { JoomlaUsers } from './data/sync-store.js'
 import { SyncService, DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE, type SyncProgress } from './services/sync-service.js'
 
-export const SYNC_USAGE = 'sync      Synchronize Users to Contacts [--dry-run] [--json] [--batch-size N]'
-
-export class SyncUsageError extends Error {
-  override name = 'SyncUsageError'
-}
+/** A wrong sync command line (the CLI's UsageError: one line and exit 1). */
+export { UsageError as SyncUsageError }
 
 export interface SyncArgs { dryRun: boolean, json: boolean, batchSize: number }
 
 export function parseSyncArgs (argv: string[]): SyncArgs {
-  const args: SyncArgs = { dryRun: false, json: false, batchSize: DEFAULT_BATCH_SIZE }
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]
-    if (a === '--dry-run') args.dryRun = true
-    else if (a === '--json') args.json = true
-    else if (a === '--batch-size' || a.startsWith('--batch-size=')) {
-      const v = a.includes('=') ? a.slice(a.indexOf('=') + 1) : argv[++i]
-      if (v === undefined || !/^[1-9][0-9]*$/.test(v) || Number(v) > MAX_BATCH_SIZE) throw new SyncUsageError(`--batch-size must be an integer from 1 to ${MAX_BATCH_SIZE}`)
-      args.batchSize = Number(v)
-    } else throw new SyncUsageError(`unknown option ${JSON.stringify(a)} for sync; ${SYNC_USAGE}`)
-  }
-  return args
+  const v = parseCommandArgs('sync', argv)
+  const size = v['batch-size'] as string | undefined
+  if (size !== undefined && (!/^[1-9][0-9]*$/.test(size) || Number(size) > MAX_BATCH_SIZE)) throw new UsageError(`sync: --batch-size must be a whole number from 1 to ${MAX_BATCH_SIZE}`)
+  return { dryRun: v['dry-run'] === true, json: v.json === true, batchSize: size === undefined ? DEFAULT_BATCH_SIZE : Number(size) }
 }
 
 export interface SyncCliIo {

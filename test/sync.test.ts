@@ -259,7 +259,8 @@ t.test('CLI: --json, --dry-run, options, and the message as the last line', asyn
   t.throws(() => parseSyncArgs(['--batch-size', '0']), SyncUsageError)
   t.throws(() => parseSyncArgs(['--batch-size']), SyncUsageError)
   t.throws(() => parseSyncArgs(['--batch-size=99999']), SyncUsageError)
-  t.throws(() => parseSyncArgs(['--fast']), /unknown option "--fast"/)
+  t.same(parseSyncArgs(['--batch-size=7', '--json']), { dryRun: false, json: true, batchSize: 7 }, '--flag=value as well as --flag value')
+  t.throws(() => parseSyncArgs(['--fast']), /^sync: unknown option --fast; see civicrm-bridge sync --help$/)
   await t.rejects(runCli(['sync', '--fast'], env(db.url), () => {}), CliError)
 })
 
