@@ -25,8 +25,33 @@ export function parseSyncArgs (argv: string[]): SyncArgs {
 
 export interface SyncCliIo {
   out: (line: string) => void
-  /** Where to draw the progress bar, when it is a terminal (stderr, say). */
+  /** Where progress goes (stderr, say): a bar on a terminal, else a line every `progressEveryMs`. */
   tty?: NodeJS.WriteStream | null
+  /** How often a progress line is written when `tty` is no terminal (cron, a pipe); default 5 s. */
+  progressEveryMs?: number
+}
+
+export const PROGRESS_EVERY_MS = 5000
+const num = (n: number) => n.toLocaleString('en-US')
+
+/** One progress line, for logs and cron mail: "Synchronizing users: 2,000 of 10,000 checked (20%), 850 users/s, about 10 s left". */
+export function progressLine (p: Pick<SyncProgress, 'done' | 'total' | 'rate' | 'etaS'>): string {
+  const percent = p.total === 0 ? 100 : Math.floor((p.done / p.total) * 100)
+  const eta = p.etaS === null ? '' : `, about ${num(Math.ceil(p.etaS))} s left`
+  return `Synchronizing users: ${num(p.done)} of ${num(p.total)} checked (${percent}%), ${num(Math.round(p.rate))} users/s${eta}`
+}
+
+/** Progress lines at most every `everyMs` on a stream that is no terminal. */
+function progressLines (stream: NodeJS.WriteStream, everyMs: number) {
+  let last = Date.now()
+  return {
+    update (p: SyncProgress) {
+      if (Date.now() - last < everyMs) return
+      last = Date.now()
+      stream.write(`${progressLine(p)}\n`)
+    },
+    stop () {},
+  }
 }
 
 export async function runSyncCommand (argv: string[], config: Config, io: SyncCliIo): Promise<number> {
@@ -34,7 +59,7 @@ export async function runSyncCommand (argv: string[], config: Config, io: SyncCl
   // The sync lock, the chunks' locks, two chunks written at once, and Joomla's users when on the same database.
   const database = new Database(config.civicrmDbUrl, { poolSize: 5, domainId: config.domainId, queryTimeoutMs: config.dbQueryTimeoutMs, timeZone: config.timeZone })
   const joomlaPool = config.joomlaDbUrl === config.civicrmDbUrl ? null : mysql.createPool({ uri: config.joomlaDbUrl, connectionLimit: 1, charset: 'utf8mb4_unicode_ci', timezone: 'Z' })
-  const bar = !args.json && io.tty?.isTTY ? progressBar(io.tty) : null
+  const bar = args.json || !io.tty ? null : io.tty.isTTY ? progressBar(io.tty) : progressLines(io.tty, io.progressEveryMs ?? PROGRESS_EVERY_MS)
   const abort = new AbortController()
   const stop = () => abort.abort()
   process.once('SIGINT', stop)

@@ -8,7 +8,7 @@ import { buildApp } from '../server/http/app.js'
 import { Signer } from '@fastify/cookie'
 import { ADMIN_COOKIE, ADMIN_SESSION_TTL_S } from '../server/http/routes/admin.js'
 import { adminCookieKey } from '../server/http/plugins/admin-session.js'
-import { SYNC_JS } from '../server/http/admin/views.js'
+import { SYNC_JS, skipReason } from '../server/http/admin/views.js'
 import { CHANGE_LOG_LIMIT } from '../server/data/admin-store.js'
 import { isLockHeld } from '../server/data/sync-store.js'
 import { lockKeys } from '../server/domain/link-user.js'
@@ -197,7 +197,7 @@ t.test('one sync at a time: live progress, 409 while the lock is held here or el
   t.match(page.body, /<p id="sync-status" role="status" aria-live="polite">2 of 5 users checked \(40%\), \d+ users\/s, about \d+ s left\.<\/p>/)
   t.match(page.body, '<div id="sync-message" class="ok" role="status" aria-live="polite" hidden>')
   t.match(page.body, `/admin/change-log?from=${today()}&amp;to=${today()}`)
-  t.match((await admin.get('/admin/sync')).body, new RegExp(`Job ${id} \\(started [0-9TZ:.-]+\\) is running: 2 of 5 users checked\\.`))
+  t.match((await admin.get('/admin/sync')).body, new RegExp(`Job ${id} \\(started \\d{1,2} [A-Z][a-z]{2} \\d{4}, \\d\\d:\\d\\d UTC\\) is running: 2 of 5 users checked\\.`))
   // A second start, by the API or the page, while this process runs the job.
   const twice = await first.inject({ method: 'POST', url: '/v1/admin/sync', headers: AUTH, payload: {} })
   t.equal(twice.statusCode, 409)
@@ -223,7 +223,7 @@ t.test('one sync at a time: live progress, 409 while the lock is held here or el
   t.match((await app.inject({ url: `/v1/admin/sync/jobs/${id}`, headers: AUTH })).json(), { id, status: 'interrupted', done: 4, total: 5, percent: 80, rate: null, etaS: null, finishedAt: null })
   const syncPage = await jar.get('/admin/sync')
   t.match(syncPage.body, '<h2>Unfinished synchronization</h2>')
-  t.match(syncPage.body, new RegExp(`Job ${id} \\(started [0-9TZ:.-]+\\) is interrupted: 4 of 5 users checked\\.`))
+  t.match(syncPage.body, new RegExp(`Job ${id} \\(started \\d{1,2} [A-Z][a-z]{2} \\d{4}, \\d\\d:\\d\\d UTC\\) is interrupted: 4 of 5 users checked\\.`))
   t.match(syncPage.body, `<a href="/admin/sync/jobs/${id}">Follow its progress</a>; starting a synchronization resumes it.`)
   const interrupted = await jar.get(`/admin/sync/jobs/${id}`)
   t.match(interrupted.body, 'data-status="interrupted"')
@@ -281,7 +281,7 @@ t.test('a chunk that fails keeps the job resumable, with its error on the job pa
   t.equal(await count(db, 'SELECT COUNT(*) AS n FROM civicrm_uf_match'), 0, 'the failed chunk was rolled back')
   t.equal(await count(db, "SELECT COUNT(*) AS n FROM civicrm_contact WHERE contact_type = 'Individual'"), 3)
   const page = await jar.get(`/admin/sync/jobs/${id}`)
-  t.match(page.body, /<div id="sync-error" class="error" role="alert"><p>[^<]*civicrm_log[^<]*<\/p><\/div>/)
+  t.match(page.body, /<div id="sync-error" class="error" role="alert"><p>The synchronization stopped after 0 of 5 users because of an error\. Start it again: it resumes where it stopped\. \(Details: [^<]*civicrm_log[^<]*\)<\/p><\/div>/, 'the failure in words, not raw')
   await db.sql.query('RENAME TABLE civicrm_log_away TO civicrm_log')
   const resumed = await app.inject({ method: 'POST', url: '/v1/admin/sync', headers: AUTH, payload: {} })
   t.match(resumed.json(), { id, resumed: true })
@@ -289,6 +289,54 @@ t.test('a chunk that fails keeps the job resumable, with its error on the job pa
   t.match(await finished(app, id), { status: 'done', message: SEED_MESSAGE })
   t.match((await jar.get(`/admin/sync/jobs/${id}`)).body, '<div id="sync-error" class="error" role="alert" hidden>')
   await assertSeedSynced(t, db, seed)
+})
+
+t.test('the admin pages: human times, thousands separators, the skipped users named, a failure to start in words', async (t) => {
+  const db = await testDatabase(t)
+  const app = await buildTestApp(t, db)
+  const jar = await new Jar(app).login()
+  await insertJoomlaUsers(db, [
+    { id: 7, name: 'Nora No-Mail', username: 'nora', email: 'not an email' },
+    { id: 8, name: 'Otto <Twin>', username: 'otto', email: 'twin@example.org' },
+    { id: 9, name: 'Pia Twin', username: 'pia', email: 'twin@example.org' },
+  ])
+  const res = await jar.submit('/admin/sync/start', {}, '/admin/sync/confirm')
+  const id = Number(/^\/admin\/sync\/jobs\/(\d+)$/.exec(res.headers.location as string)![1])
+  t.match(await finished(app, id, { cookie: jar.header }), { status: 'done', counts: { skipped: 2 } })
+  t.same(await db.rows('SELECT uf_id, reason FROM civibridge_sync_skip ORDER BY uf_id'), [{ uf_id: 7, reason: 'invalid-email' }, { uf_id: 9, reason: 'duplicate-email' }])
+  const skipped = '<ul id="skipped-users" aria-labelledby="skipped-heading"><li>Nora No-Mail (nora, Joomla user 7): the email address is not valid</li><li>Pia Twin (pia, Joomla user 9): another user in the same batch has the same email address</li></ul>'
+  const jobPage = await jar.get(`/admin/sync/jobs/${id}`)
+  t.match(jobPage.body, skipped, 'the job page names the skipped users and why, in words')
+  t.match(jobPage.body, /<p id="sync-label">Job \d+, started \d{1,2} [A-Z][a-z]{2} \d{4}, \d\d:\d\d UTC<\/p>/, 'a time as people read it')
+  const syncPage = await jar.get('/admin/sync')
+  t.match(syncPage.body, skipped)
+  t.match(syncPage.body, /<p>Finished \d{1,2} [A-Z][a-z]{2} \d{4}, \d\d:\d\d UTC\. /)
+  t.notMatch(syncPage.body + jobPage.body, /\d{4}-\d\d-\d\dT\d\d:/, 'no ISO time on the pages')
+  // A user gone from Joomla since, and thousands (a job another process ran: its row's figures).
+  await db.sql.query('DELETE FROM jos_users WHERE id = 9')
+  const now = new Date()
+  const [other] = await db.sql.query("INSERT INTO civibridge_sync_job (domain_id, status, batch_size, checked, skipped, total_users, message, started_at, heartbeat_at, finished_at) VALUES (1, 'done', 1000, 12345, 1002, 12345, 'Done.', ?, ?, ?)", [now, now, now]) as unknown as [{ insertId: number }]
+  await db.sql.query("INSERT INTO civibridge_sync_skip (job_id, uf_id, reason) VALUES (?, 7, 'invalid-email'), (?, 9, 'duplicate-email')", [other.insertId, other.insertId])
+  const big = await jar.get(`/admin/sync/jobs/${other.insertId}`)
+  t.match(big.body, 'Completed: 12,345 of 12,345 users checked.')
+  t.match(big.body, '<h2 id="skipped-heading">Skipped users (the first 2 of 1,002)</h2>')
+  t.match(big.body, '<li>Joomla user 9 (no longer in Joomla): another user in the same batch has the same email address</li>')
+  // A start that fails (Joomla's table is gone) is a page in words, not JSON, and changes nothing.
+  await db.sql.query('RENAME TABLE jos_users TO jos_users_away')
+  const jobs = await count(db, 'SELECT COUNT(*) AS n FROM civibridge_sync_job')
+  const failed = await jar.submit('/admin/sync/start', {}, '/admin/sync/confirm')
+  t.equal(failed.statusCode, 500)
+  t.match(failed.headers['content-type'], /^text\/html/)
+  t.match(failed.body, /<div class="error" role="alert"><p>The synchronization could not start because of an error; nothing was changed\. Check the bridge&#39;s configuration \(JOOMLA_DB_URL, JOOMLA_DB_PREFIX\) and try again\. \(Details: [^<]*jos_users[^<]*\)<\/p><\/div>/)
+  t.equal(await count(db, 'SELECT COUNT(*) AS n FROM civibridge_sync_job'), jobs, 'no job was added')
+  await db.sql.query('RENAME TABLE jos_users_away TO jos_users')
+})
+
+t.test('skipped users\' reasons in words', async (t) => {
+  t.equal(skipReason('missing-email'), 'no email address')
+  t.equal(skipReason('email-too-long'), 'the email address is too long for CiviCRM')
+  t.equal(skipReason('email-linked-to-user:12'), 'their email belongs to Joomla user 12, who is linked to a contact already')
+  t.equal(skipReason('something-new'), 'something-new')
 })
 
 t.test('job figures without users, without a total, without a finish time', async (t) => {

@@ -12,7 +12,7 @@ import { linkUser, lockKeys } from '../server/domain/link-user.js'
 import { chunksInteract, decideChunk, syncMessage, dryRunMessage, zeroCounts, collationKey } from '../server/domain/sync.js'
 import { JoomlaUsers, SyncJobs, saveChunk } from '../server/data/sync-store.js'
 import { SyncBusyError, SyncService, chunkLockKeys } from '../server/services/sync-service.js'
-import { HEAP_LIMIT_BYTES, heapKeeper, parseSyncArgs, runSyncCommand, SyncUsageError } from '../server/sync-cli.js'
+import { HEAP_LIMIT_BYTES, heapKeeper, parseSyncArgs, progressLine, runSyncCommand, SyncUsageError } from '../server/sync-cli.js'
 import { runCli, CliError } from '../server/cli.js'
 import { createFixtureDatabase, dropDatabase } from '../server/dev/fixture.js'
 import { testDatabase, testConfig, insertContact, snapshot, buildTestApp, sendEvent, childEnv, SERVER_URL, SECRET, ADMIN_TOKEN, type TestDb } from './helper.js'
@@ -65,7 +65,9 @@ t.test('the message: counts, singular forms, skip sentences', async (t) => {
     'Synchronize Users to Contacts completed. Checked 9 user records. Found 3 matching contact records. Created 2 new contact records. Skipped 2 user records without a valid email. Skipped 2 user records whose email belongs to another user.')
   t.equal(syncMessage({ checked: 2, matched: 0, created: 0, skipped: 2, skippedInvalid: 1, skippedTaken: 1 }),
     'Synchronize Users to Contacts completed. Checked 2 user records. Created 0 new contact records. Skipped one user record without a valid email. Skipped one user record whose email belongs to another user.')
-  t.equal(dryRunMessage({ ...zeroCounts(), checked: 1, created: 1 }), 'Dry run, nothing was written. Synchronize Users to Contacts completed. Checked one user record. Created one new contact record.')
+  t.equal(dryRunMessage({ ...zeroCounts(), checked: 1, created: 1 }), 'Dry run of Synchronize Users to Contacts: nothing was written. Checked one user record. Would create one new contact record.')
+  t.equal(dryRunMessage({ ...zeroCounts(), checked: 7, matched: 1, created: 4, skippedInvalid: 1, skippedTaken: 1 }), 'Dry run of Synchronize Users to Contacts: nothing was written. Checked 7 user records. Would link one user to a matching contact record. Would create 4 new contact records. Would skip one user record without a valid email. Would skip one user record whose email belongs to another user.')
+  t.equal(dryRunMessage({ ...zeroCounts(), checked: 4, matched: 0, created: 0, skippedInvalid: 2, skippedTaken: 2 }), 'Dry run of Synchronize Users to Contacts: nothing was written. Checked 4 user records. Would create 0 new contact records. Would skip 2 user records without a valid email. Would skip 2 user records whose email belongs to another user.')
   t.equal(collationKey(' José@Example.ORG'), 'jose@example.org')
 })
 
@@ -113,7 +115,7 @@ t.test('dry run: the same counts as the run, nothing written, even across chunks
   t.equal(await count(db, 'SELECT COUNT(*) AS n FROM civibridge_sync_job'), jobs, 'not even a job row')
   t.equal(dry.jobId, null)
   t.same(progress, [0, 1, 2, 3, 4, 5, 6, 7, 8, 8])
-  t.match(dry.message, /^Dry run, nothing was written\. Synchronize Users to Contacts completed\. Checked 8 user records\. Found 4 matching contact records\. Created 3 new contact records\. Skipped one user record whose email belongs to another user\.$/)
+  t.match(dry.message, /^Dry run of Synchronize Users to Contacts: nothing was written\. Checked 8 user records\. Would link 4 users to matching contact records\. Would create 3 new contact records\. Would skip one user record whose email belongs to another user\.$/)
   const real = await service.run({ batchSize: 1 })
   t.same(real.counts, dry.counts)
   t.same(await db.rows('SELECT uf_id, contact_id FROM civicrm_uf_match WHERE uf_id IN (50, 51, 52) ORDER BY uf_id'), [{ uf_id: 50, contact_id: two }, { uf_id: 51, contact_id: (await db.rows<{ c: number }>('SELECT contact_id AS c FROM civicrm_uf_match WHERE uf_id = 51'))[0].c }])
@@ -261,7 +263,7 @@ t.test('CLI: --json, --dry-run, options, and the message as the last line', asyn
   t.throws(() => parseSyncArgs(['--batch-size=99999']), SyncUsageError)
   t.same(parseSyncArgs(['--batch-size=7', '--json']), { dryRun: false, json: true, batchSize: 7 }, '--flag=value as well as --flag value')
   t.throws(() => parseSyncArgs(['--fast']), /^sync: unknown option --fast; see civicrm-bridge sync --help$/)
-  await t.rejects(runCli(['sync', '--fast'], env(db.url), () => {}), CliError)
+  await t.rejects(runCli(['sync', '--fast'], env(db.url), () => {}), { name: 'UsageError', message: /unknown option --fast/ })
 })
 
 t.test('one sync at a time: a second start is refused with a clear message, by the service and the CLI', async (t) => {
@@ -521,7 +523,20 @@ t.test('CLI on a terminal: a progress bar on the terminal and the message alone 
   const plain: string[] = []
   t.equal(await runSyncCommand([], config, { out: (l) => plain.push(l), tty: pipe.stream }), 0)
   t.match(plain, [/^Synchronize Users to Contacts completed\. Checked 5 user records\./])
-  t.equal(pipe.drawn(), '', 'stderr redirected to a file or a pipe gets no bar')
+  t.equal(pipe.drawn(), '', 'stderr redirected to a file or a pipe gets no bar, and no line within the first 5 s')
+
+  const cron = fakeTty(false)
+  t.equal(await runSyncCommand(['--batch-size=2', '--dry-run'], config, { out: () => {}, tty: cron.stream, progressEveryMs: 0 }), 0)
+  const progress = cron.drawn().split('\n')
+  t.equal(progress.pop(), '', 'whole lines')
+  t.ok(progress.length >= 2, 'a line per progress report when due')
+  for (const l of progress) t.match(l, /^Synchronizing users: \d of 5 checked \(\d+%\), [\d,]+ users\/s(, about [\d,]+ s left)?$/)
+  t.notMatch(cron.drawn(), /\x1B/, 'no terminal codes')
+})
+
+t.test('a progress line separates thousands and says what is left', async (t) => {
+  t.equal(progressLine({ done: 2000, total: 10000, rate: 850.4, etaS: 9.4 }), 'Synchronizing users: 2,000 of 10,000 checked (20%), 850 users/s, about 10 s left')
+  t.equal(progressLine({ done: 0, total: 0, rate: 0, etaS: null }), 'Synchronizing users: 0 of 0 checked (100%), 0 users/s')
 })
 
 t.test('CLI: SIGINT or SIGTERM stops the sync between chunks with exit code 130; the next run resumes the job', async (t) => {

@@ -30,6 +30,13 @@ export class JoomlaUsers {
     return Number((rows as Array<{ n: number }>)[0].n)
   }
 
+  /** Names of the given users (for the admin page); users no longer in Joomla are left out. */
+  async names (ids: number[]): Promise<Map<number, { username: string, name: string }>> {
+    if (ids.length === 0) return new Map()
+    const [rows] = await this.pool.query(`SELECT id, username, name FROM ${this.table} WHERE id IN (?)`, [ids])
+    return new Map((rows as Array<{ id: number, username: string, name: string }>).map((r) => [Number(r.id), { username: r.username, name: r.name }]))
+  }
+
   /** The next `limit` users after `afterId`, in id order (dates are never read: Joomla 3's zero dates are harmless). */
   async after (afterId: number, limit: number): Promise<JoomlaUser[]> {
     const [rows] = await this.pool.query(`SELECT id, name, username, email, block FROM ${this.table} WHERE id > ? ORDER BY id LIMIT ?`, [afterId, limit])

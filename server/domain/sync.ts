@@ -179,5 +179,16 @@ export function syncMessage (c: SyncCounts): string {
   return parts.join(' ')
 }
 
-/** The dry-run message: the same counts, and that nothing was written. */
-export const dryRunMessage = (c: SyncCounts): string => `Dry run, nothing was written. ${syncMessage(c)}`
+/** The dry-run message: what a synchronization would do now, and that nothing was written. */
+export function dryRunMessage (c: SyncCounts): string {
+  const parts = [
+    'Dry run of Synchronize Users to Contacts: nothing was written.',
+    plural(c.checked, 'Checked one user record.', 'Checked # user records.'),
+    // Left out when nothing matches, as in the real run's message.
+    ...(c.matched > 0 ? [plural(c.matched, 'Would link one user to a matching contact record.', 'Would link # users to matching contact records.')] : []),
+    plural(c.created, 'Would create one new contact record.', 'Would create # new contact records.'),
+  ]
+  if (c.skippedInvalid > 0) parts.push(plural(c.skippedInvalid, 'Would skip one user record without a valid email.', 'Would skip # user records without a valid email.'))
+  if (c.skippedTaken > 0) parts.push(plural(c.skippedTaken, 'Would skip one user record whose email belongs to another user.', 'Would skip # user records whose email belongs to another user.'))
+  return parts.join(' ')
+}

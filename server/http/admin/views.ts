@@ -50,6 +50,38 @@ export function loginPage (csrf: string, next: string, error: string | null): st
 </form>`, { nav: false })
 }
 
+const num = (n: number) => n.toLocaleString('en-US')
+const dateTime = new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium', timeStyle: 'short', timeZone: 'UTC' })
+/** "28 Nov 2026, 22:15 UTC": how an admin reads a time (stored times are UTC). */
+export const humanTime = (iso: string | Date): string => `${dateTime.format(new Date(iso))} UTC`
+
+/** A skipped user as the job page names them. */
+export interface SkippedUser { id: number, username: string | null, name: string | null, reason: string }
+
+/** Why a user was skipped, in words (the reasons the sync records). */
+export function skipReason (reason: string): string {
+  const holder = /^email-linked-to-user:([0-9]+)$/.exec(reason)
+  if (holder) return `their email belongs to Joomla user ${holder[1]}, who is linked to a contact already`
+  const words: Record<string, string> = {
+    'missing-email': 'no email address',
+    'invalid-email': 'the email address is not valid',
+    'email-too-long': 'the email address is too long for CiviCRM',
+    'duplicate-email': 'another user in the same batch has the same email address',
+  }
+  return words[reason] ?? reason
+}
+
+function skippedList (job: JobView, skipped: SkippedUser[]): string {
+  if (skipped.length === 0) return ''
+  const more = job.counts.skipped > skipped.length ? ` (the first ${num(skipped.length)} of ${num(job.counts.skipped)})` : ''
+  return `<h2 id="skipped-heading">Skipped users${more}</h2>
+<ul id="skipped-users" aria-labelledby="skipped-heading">${skipped.map((u) => `<li>${u.username === null ? `Joomla user ${u.id} (no longer in Joomla)` : `${esc(u.name)} (${esc(u.username)}, Joomla user ${u.id})`}: ${esc(skipReason(u.reason))}</li>`).join('')}</ul>`
+}
+
+/** A failed chunk, in words: what happened and what to do; the database's own words last. */
+export const failureText = (job: Pick<JobView, 'done' | 'total' | 'error'>): string =>
+  `The synchronization stopped after ${num(job.done)} of ${num(job.total)} users because of an error. Start it again: it resumes where it stopped. (Details: ${job.error})`
+
 export interface JobView {
   id: number
   status: 'running' | 'done' | 'interrupted'
@@ -65,21 +97,22 @@ export interface JobView {
   finishedAt: string | null
 }
 
-function lastJob (job: JobView | null): string {
+function lastJob (job: JobView | null, skipped: SkippedUser[]): string {
   if (!job) return '<p>No synchronization has run yet.</p>'
   if (job.status === 'done') {
     return `<h2>Last synchronization</h2><div class="ok" role="status"><p>${esc(job.message)}</p></div>
-<p>Finished ${esc(job.finishedAt)}. <a href="/admin/change-log?from=${esc(job.startedAt.slice(0, 10))}&amp;to=${esc((job.finishedAt ?? job.startedAt).slice(0, 10))}">See the contacts it created in the Change Log</a>.</p>`
+<p>Finished ${esc(job.finishedAt === null ? 'at an unknown time' : humanTime(job.finishedAt))}. <a href="/admin/change-log?from=${esc(job.startedAt.slice(0, 10))}&amp;to=${esc((job.finishedAt ?? job.startedAt).slice(0, 10))}">See the contacts it created in the Change Log</a>.</p>
+${skippedList(job, skipped)}`
   }
-  return `<h2>Unfinished synchronization</h2><div class="notice" role="status"><p>Job ${job.id} (started ${esc(job.startedAt)}) is ${job.status === 'running' ? 'running' : 'interrupted'}: ${job.done} of ${job.total} users checked.</p></div>
+  return `<h2>Unfinished synchronization</h2><div class="notice" role="status"><p>Job ${job.id} (started ${esc(humanTime(job.startedAt))}) is ${job.status === 'running' ? 'running' : 'interrupted'}: ${num(job.done)} of ${num(job.total)} users checked.</p></div>
 <p><a href="/admin/sync/jobs/${job.id}">Follow its progress</a>${job.status === 'interrupted' ? '; starting a synchronization resumes it' : ''}.</p>`
 }
 
-export function syncPage (latest: JobView | null, csrf: string, error: string | null): string {
+export function syncPage (latest: JobView | null, csrf: string, error: string | null, skipped: SkippedUser[] = []): string {
   return page('Synchronize Users to Contacts', `${error ? `<div class="error" role="alert"><p>${esc(error)}</p></div>` : ''}
 <p>Synchronize Users to Contacts checks each Joomla user record for a CiviCRM contact record. A user already linked stays linked;
 a user whose email belongs to an existing contact is linked to it; for any other user a new contact record is created.</p>
-${lastJob(latest)}
+${lastJob(latest, skipped)}
 <form method="get" action="/admin/sync/confirm"><button type="submit">Synchronize Users to Contacts</button></form>`, { csrf })
 }
 
@@ -94,25 +127,26 @@ It may take a while on a large site; you can follow its progress, and an interru
 </form>`, { csrf })
 }
 
-export function jobPage (job: JobView, csrf: string): string {
+export function jobPage (job: JobView, csrf: string, skipped: SkippedUser[] = []): string {
   const finished = job.status === 'done'
   return page('Synchronize Users to Contacts', `<div id="sync-job" data-job-id="${job.id}" data-status="${esc(job.status)}">
-<p id="sync-label">Job ${job.id}, started ${esc(job.startedAt)}</p>
+<p id="sync-label">Job ${job.id}, started ${esc(humanTime(job.startedAt))}</p>
 <progress id="sync-progress" aria-labelledby="sync-label" max="${Math.max(job.total, 1)}" value="${finished ? Math.max(job.total, 1) : job.done}">${job.percent}%</progress>
 <p id="sync-status" role="status" aria-live="polite">${esc(statusLine(job))}</p>
 <div id="sync-message" class="ok" role="status" aria-live="polite"${finished ? '' : ' hidden'}><p>${esc(job.message)}</p></div>
-<div id="sync-error" class="error" role="alert"${job.error && !finished ? '' : ' hidden'}><p>${esc(job.error)}</p></div>
+<div id="sync-error" class="error" role="alert"${job.error && !finished ? '' : ' hidden'}><p>${job.error ? esc(failureText(job)) : ''}</p></div>
 <p id="sync-after"${finished ? '' : ' hidden'}><a href="/admin/change-log?from=${esc(job.startedAt.slice(0, 10))}&amp;to=${esc((job.finishedAt ?? new Date().toISOString()).slice(0, 10))}">Find the new contacts in the Change Log</a></p>
 <noscript><p><a href="/admin/sync/jobs/${job.id}">Refresh</a> to see the progress.</p></noscript>
+${finished ? skippedList(job, skipped) : ''}
 </div>`, { csrf, scripts: ['/admin/static/sync.js'] })
 }
 
 /** The status sentence, the same as sync.js writes it. */
 export function statusLine (job: JobView): string {
-  if (job.status === 'done') return `Completed: ${job.done} of ${job.total} users checked.`
-  if (job.status === 'interrupted') return `Interrupted after ${job.done} of ${job.total} users; start the synchronization again to resume.`
-  const eta = job.etaS === null ? '' : `, about ${Math.ceil(job.etaS)} s left`
-  return `${job.done} of ${job.total} users checked (${job.percent}%)${job.rate ? `, ${Math.round(job.rate)} users/s` : ''}${eta}.`
+  if (job.status === 'done') return `Completed: ${num(job.done)} of ${num(job.total)} users checked.`
+  if (job.status === 'interrupted') return `Interrupted after ${num(job.done)} of ${num(job.total)} users; start the synchronization again to resume.`
+  const eta = job.etaS === null ? '' : `, about ${num(Math.ceil(job.etaS))} s left`
+  return `${num(job.done)} of ${num(job.total)} users checked (${job.percent}%)${job.rate ? `, ${num(Math.round(job.rate))} users/s` : ''}${eta}.`
 }
 
 export function changeLogPage (from: string, to: string, rows: ChangeRow[], total: number, error: string | null, csrf: string): string {
@@ -171,10 +205,14 @@ export const SYNC_JS = `// Live progress of a Synchronize Users to Contacts job:
   var message = document.getElementById('sync-message')
   var error = document.getElementById('sync-error')
   var after = document.getElementById('sync-after')
+  function num (n) { return n.toLocaleString('en-US') }
   function line (j) {
-    if (j.status === 'done') return 'Completed: ' + j.done + ' of ' + j.total + ' users checked.'
-    if (j.status === 'interrupted') return 'Interrupted after ' + j.done + ' of ' + j.total + ' users; start the synchronization again to resume.'
-    return j.done + ' of ' + j.total + ' users checked (' + j.percent + '%)' + (j.rate ? ', ' + Math.round(j.rate) + ' users/s' : '') + (j.etaS === null ? '' : ', about ' + Math.ceil(j.etaS) + ' s left') + '.'
+    if (j.status === 'done') return 'Completed: ' + num(j.done) + ' of ' + num(j.total) + ' users checked.'
+    if (j.status === 'interrupted') return 'Interrupted after ' + num(j.done) + ' of ' + num(j.total) + ' users; start the synchronization again to resume.'
+    return num(j.done) + ' of ' + num(j.total) + ' users checked (' + j.percent + '%)' + (j.rate ? ', ' + num(Math.round(j.rate)) + ' users/s' : '') + (j.etaS === null ? '' : ', about ' + num(Math.ceil(j.etaS)) + ' s left') + '.'
+  }
+  function failure (j) {
+    return 'The synchronization stopped after ' + num(j.done) + ' of ' + num(j.total) + ' users because of an error. Start it again: it resumes where it stopped. (Details: ' + j.error + ')'
   }
   function show (j) {
     bar.max = Math.max(j.total, 1)
@@ -186,9 +224,11 @@ export const SYNC_JS = `// Live progress of a Synchronize Users to Contacts job:
       message.querySelector('p').textContent = j.message
       message.hidden = false
       after.hidden = false
+      // The skipped users are named on the finished page.
+      if (j.counts.skipped > 0) window.location.reload()
     }
     if (j.error && j.status !== 'done') {
-      error.querySelector('p').textContent = j.error
+      error.querySelector('p').textContent = failure(j)
       error.hidden = false
     }
   }

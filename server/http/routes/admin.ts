@@ -19,10 +19,13 @@ const html = (reply: FastifyReply, status: number, body: string) =>
 const DATE = '^[0-9]{4}-[0-9]{2}-[0-9]{2}$'
 const IdParam = Type.Object({ id: Type.String({ pattern: '^[1-9][0-9]{0,9}$' }) })
 const utcDay = (d: Date) => d.toISOString().slice(0, 10)
+/** Skipped users named on the pages; the API (`/v1/admin/sync/jobs/:id/skipped`) has them all. */
+const SKIPPED_SHOWN = 100
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
   const config = app.config
-  const service = new SyncService(app.database, new JoomlaUsers(app.joomla.pool, app.joomla.prefix), config.domainId)
+  const joomlaUsers = new JoomlaUsers(app.joomla.pool, app.joomla.prefix)
+  const service = new SyncService(app.database, joomlaUsers, config.domainId)
   let current: SyncRun | null = null
   const abort = new AbortController()
   // The running job stops after its chunk (the pools close after: they were opened earlier).
@@ -67,6 +70,14 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       startedAt: job.startedAt.toISOString(),
       finishedAt: job.finishedAt?.toISOString() ?? null,
     }
+  }
+
+  /** The first skipped users of a finished job, named as Joomla knows them. */
+  async function skippedUsers (job: view.JobView | null): Promise<view.SkippedUser[]> {
+    if (job?.status !== 'done' || job.counts.skipped === 0) return []
+    const skipped = await service.jobs.skippedUsers(job.id, SKIPPED_SHOWN)
+    const names = await joomlaUsers.names(skipped.map((s) => s.id))
+    return skipped.map((s) => ({ id: s.id, username: names.get(s.id)?.username ?? null, name: names.get(s.id)?.name ?? null, reason: s.reason }))
   }
 
   /**
@@ -171,27 +182,31 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get('/admin/sync', { onRequest: requireAdminPage }, async (_request, reply) => {
     const job = await service.jobs.latest()
-    return html(reply, 200, view.syncPage(job ? await jobView(job) : null, reply.generateCsrf(), null))
+    const latest = job ? await jobView(job) : null
+    return html(reply, 200, view.syncPage(latest, reply.generateCsrf(), null, await skippedUsers(latest)))
   })
 
   app.get('/admin/sync/confirm', { onRequest: requireAdminPage }, async (_request, reply) =>
     html(reply, 200, view.confirmPage(reply.generateCsrf())))
 
-  app.post('/admin/sync/start', { onRequest: requireAdminPage, preHandler: app.csrfProtection }, async (_request, reply) => {
+  app.post('/admin/sync/start', { onRequest: requireAdminPage, preHandler: app.csrfProtection }, async (request, reply) => {
     try {
       const run = await startJob(DEFAULT_BATCH_SIZE)
       return reply.redirect(`/admin/sync/jobs/${run.jobId}`, 303)
     } catch (err) {
-      if (!(err instanceof SyncBusyError)) throw err
       const job = await service.jobs.latest()
-      return html(reply, 409, view.syncPage(job ? await jobView(job) : null, reply.generateCsrf(), err.message))
+      if (err instanceof SyncBusyError) return html(reply, 409, view.syncPage(job ? await jobView(job) : null, reply.generateCsrf(), err.message))
+      request.log.error({ err }, 'the synchronization could not start')
+      return html(reply, 500, view.syncPage(job ? await jobView(job) : null, reply.generateCsrf(),
+        `The synchronization could not start because of an error; nothing was changed. Check the bridge's configuration (JOOMLA_DB_URL, JOOMLA_DB_PREFIX) and try again. (Details: ${(err as Error).message})`))
     }
   })
 
   app.get('/admin/sync/jobs/:id', { onRequest: requireAdminPage, schema: { params: IdParam } }, async (request, reply) => {
     const job = await service.jobs.get(Number(request.params.id))
     if (!job) return html(reply, 404, view.notFoundPage(`There is no synchronization job ${request.params.id}.`, reply.generateCsrf()))
-    return html(reply, 200, view.jobPage(await jobView(job), reply.generateCsrf()))
+    const shown = await jobView(job)
+    return html(reply, 200, view.jobPage(shown, reply.generateCsrf(), await skippedUsers(shown)))
   })
 
   app.get('/admin/change-log', {
