@@ -11,6 +11,15 @@ log() { echo "[deps] $*" >&2; }
 export DEBIAN_FRONTEND=noninteractive
 is_root() { [ "$(id -u)" = 0 ]; }
 
+# 0. Node: the version package.json's engines accepts (what CI runs must be what it declares).
+if ! node -e '
+  const want = require("./package.json").engines.node.replace(/^>=/, "").split(".").map(Number)
+  const have = process.versions.node.split(".").map(Number)
+  const older = want[0] !== have[0] ? have[0] < want[0] : (have[1] ?? 0) < (want[1] ?? 0)
+  if (older) { console.error(`[deps] Node ${process.versions.node} is older than package.json engines (>=${want.join(".")}): install Node 22 or 24`); process.exit(1) }'; then
+  exit 1
+fi
+
 # 1. Packages.
 need=()
 # Read once: `php -m | grep -q` under pipefail fails whenever grep's early exit kills php (SIGPIPE).

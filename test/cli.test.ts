@@ -228,6 +228,10 @@ t.test('the demo builds its database, links two users and prints the links', asy
   t.match(r.stdout, /registration of ann \(user 42\): HTTP 200 \{"action":"linked-existing","contactId":100/)
   t.match(r.stdout, /registration of bob \(user 43\): HTTP 200 \{"action":"created-contact"/)
   t.match(r.stdout, /user 43 <bob@example.org> -> contact \d+ "Bob Berg" \(sort "Berg, Bob", middle "van der"\)/)
+  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8')
+  const links = r.stdout.split('\n').filter((l) => l.startsWith('  user '))
+  t.equal(links.length, 2)
+  for (const line of links) t.ok(readme.includes(`\n${line}\n`), `README shows the demo's line as it prints it: ${line}`)
 })
 
 t.test('in process: migrate, check and demo through runCli', async (t) => {

@@ -21,12 +21,12 @@ function asUser (cmd: string, args: string[], env: Record<string, string>) {
   return spawnSync(file, argv, { cwd: ROOT, encoding: 'utf8', timeout: 60_000 })
 }
 
-/** A PATH holding only bash, id and grep: no PHP, PHPUnit or MariaDB client. */
+/** A PATH holding only bash, id, grep and node: no PHP, PHPUnit or MariaDB client. */
 function barePath (t: { teardown (fn: () => unknown): void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'cbt18-path-'))
   chmodSync(dir, 0o755)
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
-  for (const tool of ['bash', 'id', 'grep']) {
+  for (const tool of ['bash', 'id', 'grep', 'node']) {
     const found = spawnSync('bash', ['-c', `command -v ${tool}`], { encoding: 'utf8' }).stdout.trim()
     symlinkSync(found, join(dir, tool))
   }
