@@ -42,6 +42,8 @@ const EnvSchema = Type.Object({
   HTTP_REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 1000, maximum: 600_000, default: 20_000 }),
   // How long a connection may stay silent (no byte either way) before it is closed.
   HTTP_IDLE_TIMEOUT_MS: Type.Integer({ minimum: 1000, maximum: 600_000, default: 60_000 }),
+  // Where CiviCRM's pages are: the admin pages link to `<this>civicrm/contact/view…cid=N`.
+  CIVICRM_BASE_URL: Type.Optional(Type.String({ pattern: '^https?://[^\\s]+$', maxLength: 500 })),
   // How long a read-only decision's event and audit rows may wait to be written in a batch.
   EVENT_LOG_FLUSH_MS: Type.Integer({ minimum: 0, maximum: 1000, default: 10 }),
 })
@@ -77,6 +79,8 @@ export interface Config {
   dbQueryTimeoutMs: number
   httpRequestTimeoutMs: number
   httpIdleTimeoutMs: number
+  /** Where CiviCRM's own pages are (links from the admin pages); null: no links. */
+  civicrmBaseUrl: string | null
 }
 
 export class ConfigError extends Error {
@@ -99,6 +103,7 @@ export const CONFIG_HINTS: Record<keyof Env, string> = {
   LOG_LEVEL: 'one of fatal, error, warn, info, debug, trace, silent, e.g. info',
   DB_POOL_SIZE: 'a whole number from 1 to 500, e.g. 20',
   EVENT_LOG_FLUSH_MS: 'a whole number of milliseconds from 0 to 1000, e.g. 10',
+  CIVICRM_BASE_URL: 'the URL before civicrm/contact/view, e.g. https://example.org/ (Drupal, WordPress) or https://example.org/administrator/index.php?option=com_civicrm&task= (Joomla)',
 }
 
 interface AjvError { instancePath: string, keyword: string, params: { missingProperty?: string } }
@@ -145,6 +150,7 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     dbQueryTimeoutMs: parsed.DB_QUERY_TIMEOUT_MS,
     httpRequestTimeoutMs: parsed.HTTP_REQUEST_TIMEOUT_MS,
     httpIdleTimeoutMs: parsed.HTTP_IDLE_TIMEOUT_MS,
+    civicrmBaseUrl: parsed.CIVICRM_BASE_URL ?? null,
   }
 }
 

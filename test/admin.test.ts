@@ -8,8 +8,8 @@ import { buildApp } from '../server/http/app.js'
 import { Signer } from '@fastify/cookie'
 import { ADMIN_COOKIE, ADMIN_SESSION_TTL_S } from '../server/http/routes/admin.js'
 import { adminCookieKey } from '../server/http/plugins/admin-session.js'
-import { SYNC_JS, skipReason } from '../server/http/admin/views.js'
-import { CHANGE_LOG_LIMIT } from '../server/data/admin-store.js'
+import { SYNC_JS, skipReason, humanTime, logText, civicrmContactUrl } from '../server/http/admin/views.js'
+import { CHANGE_LOG_PAGE_SIZE } from '../server/data/admin-store.js'
 import { isLockHeld } from '../server/data/sync-store.js'
 import { lockKeys } from '../server/domain/link-user.js'
 import { createFixtureDatabase, dropDatabase } from '../server/dev/fixture.js'
@@ -332,6 +332,31 @@ t.test('the admin pages: human times, thousands separators, the skipped users na
   await db.sql.query('RENAME TABLE jos_users_away TO jos_users')
 })
 
+t.test('log rows in words; links into CiviCRM on Drupal/WordPress and on Joomla', async (t) => {
+  t.equal(logText('civicrm_contact,107'), 'contact record 107 saved')
+  t.equal(logText('bob again'), 'bob again')
+  t.equal(logText(null), '(no details)')
+  t.equal(logText(''), '(no details)')
+  t.equal(civicrmContactUrl(null, 7), null)
+  t.equal(civicrmContactUrl('https://example.org/', 7), 'https://example.org/civicrm/contact/view?reset=1&cid=7')
+  t.equal(civicrmContactUrl(JOOMLA_CIVICRM, 7), 'https://civi.example.org/administrator/index.php?option=com_civicrm&task=civicrm/contact/view&reset=1&cid=7')
+})
+
+t.test('an unknown /admin/ address is an HTML page, 404', async (t) => {
+  const db = await testDatabase(t)
+  const app = await buildTestApp(t, db)
+  const jar = await new Jar(app).login()
+  for (const url of ['/admin/nothing-here', '/admin/sync/jobs/1/extra?x=1']) {
+    const res = await jar.get(url)
+    t.equal(res.statusCode, 404, url)
+    t.match(res.headers['content-type'], /^text\/html/)
+    t.match(res.body, `<p>There is no page ${url.split('?')[0]}.</p>`)
+  }
+  const anonymous = await app.inject({ url: '/admin/nothing-here' })
+  t.equal(anonymous.statusCode, 404)
+  t.match(anonymous.headers['content-type'], /^text\/html/)
+})
+
 t.test('skipped users\' reasons in words', async (t) => {
   t.equal(skipReason('missing-email'), 'no email address')
   t.equal(skipReason('email-too-long'), 'the email address is too long for CiviCRM')
@@ -382,10 +407,12 @@ t.test('JOOMLA_DB_URL: the users are read from Joomla\'s own database', async (t
   t.same(await db.rows('SELECT email FROM civicrm_email WHERE contact_id = ?', [links[1].contact_id]), [{ email: 'zed@example.org' }])
 })
 
+const JOOMLA_CIVICRM = 'https://civi.example.org/administrator/index.php?option=com_civicrm&task='
+
 t.test('the pages: login, the confirm step, the job page, the Change Log, a contact, logout', async (t) => {
   const db = await testDatabase(t)
   const seed = await seedExample(db)
-  const app = await buildTestApp(t, db)
+  const app = await buildTestApp(t, db, { CIVICRM_BASE_URL: JOOMLA_CIVICRM })
 
   t.test('login: a signed HttpOnly SameSite=Lax cookie; next only to /admin/ paths; no session, no page', async (t) => {
     const jar = new Jar(app)
@@ -513,8 +540,10 @@ t.test('the pages: login, the confirm step, the job page, the Change Log, a cont
     t.match(todays.body, `<input id="from" name="from" type="date" value="${today()}" required>`)
     t.match(todays.body, `<input id="to" name="to" type="date" value="${today()}" required>`)
     t.match(todays.body, '<p id="change-count">2 contacts created or modified.</p>')
-    const rows = (body: string) => [...body.matchAll(/<tr><td><a href="\/admin\/contacts\/(\d+)">([^<]*)<\/a><\/td><td>([^<]*)<\/td><td>(Created|Modified)<\/td>/g)].map((m) => [Number(m[1]), m[2], m[3], m[4]])
+    const rows = (body: string) => [...body.matchAll(/<tr><td><a href="\/admin\/contacts\/(\d+)">([^<]*)<\/a>(?: <a href="[^"]+">in CiviCRM<\/a>)?<\/td><td>([^<]*)<\/td><td>(Created|Modified)<\/td>/g)].map((m) => [Number(m[1]), m[2], m[3], m[4]])
     t.same(rows(todays.body).sort(), [[dana, 'Dana Berg', 'Individual', 'Created'], [eve, 'eve@example.org', 'Individual', 'Created']].sort(), 'the two new contacts, not the three matched ones')
+    t.match(todays.body, `<tr><td><a href="/admin/contacts/${dana}">Dana Berg</a> <a href="${JOOMLA_CIVICRM.replaceAll('&', '&amp;')}civicrm/contact/view&amp;reset=1&amp;cid=${dana}">in CiviCRM</a></td><td>Individual</td><td>Created</td><td>dana@example.org</td><td>User 45 (Dana@Example.org)</td>`, 'its email, its Joomla user, a link into CiviCRM')
+    t.match(todays.body, '<th scope="col">Email</th><th scope="col">Joomla user</th>')
     t.same(rows((await jar.get(`/admin/change-log?from=${today()}&to=${today()}`)).body).length, 2)
     t.same(rows((await jar.get(`/admin/change-log?from=&to=${today()}`)).body).length, 2, 'an empty from is today')
 
@@ -539,6 +568,7 @@ t.test('the pages: login, the confirm step, the job page, the Change Log, a cont
     const one = await jar.get('/admin/change-log?from=2024-03-12&to=2024-03-12')
     t.match(one.body, '<p id="change-count">1 contact created or modified.</p>')
     t.same(rows(one.body), [[noName, `Contact ${noName}`, 'Individual', 'Created']], 'a contact without a name')
+    t.match(one.body, /<td>Created<\/td><td>—<\/td><td>—<\/td>/, 'no email, no user')
     const none = await jar.get('/admin/change-log?from=2024-03-13&to=2024-04-30')
     t.equal(none.statusCode, 200)
     t.match(none.body, '<p>No contact was created or modified in this window.</p>')
@@ -551,14 +581,27 @@ t.test('the pages: login, the confirm step, the job page, the Change Log, a cont
     }
     t.equal((await jar.get('/admin/change-log?from=2024-03-10&to=2024-03-10T00:00')).statusCode, 400, 'longer than a date')
 
-    // More than CHANGE_LOG_LIMIT contacts: the first ones shown, and how many there are.
-    const many = CHANGE_LOG_LIMIT + 1
+    // More than 1,000 contacts: pages of CHANGE_LOG_PAGE_SIZE, every contact on one of them.
+    const many = 1001
     await db.sql.query('INSERT INTO civicrm_contact (contact_type, display_name, sort_name, hash) VALUES ?', [Array.from({ length: many }, (_, i) => ['Individual', `Bulk ${i}`, `Bulk ${i}`, `bulk${i}`])])
     await db.sql.query("INSERT INTO civicrm_log (entity_table, entity_id, data, modified_date) SELECT 'civicrm_contact', id, 'bulk', '2023-05-05 12:00:00' FROM civicrm_contact WHERE hash LIKE 'bulk%'")
     const bulk = await jar.get('/admin/change-log?from=2023-05-05')
-    t.match(bulk.body, `<p id="change-count">${many} contacts created or modified (the first ${CHANGE_LOG_LIMIT} shown).</p>`)
-    t.equal(rows(bulk.body).length, CHANGE_LOG_LIMIT)
+    t.match(bulk.body, `<p id="change-count">1,001 contacts created or modified (1 to ${CHANGE_LOG_PAGE_SIZE} shown).</p>`)
+    t.equal(rows(bulk.body).length, CHANGE_LOG_PAGE_SIZE)
     t.ok(rows(bulk.body).every((r) => r[3] === 'Modified'), 'created today, changed then')
+    t.match(bulk.body, '<nav aria-label="Pages" id="change-pages"><p>Page 1 of 11 <a rel="next" href="/admin/change-log?from=2023-05-05&amp;to=2023-05-05&amp;page=2">Next page</a></p></nav>')
+    const seen = new Set<number>()
+    for (let page = 1; page <= 11; page++) for (const r of rows((await jar.get(`/admin/change-log?from=2023-05-05&page=${page}`)).body)) seen.add(r[0] as number)
+    t.equal(seen.size, many, 'every contact on exactly one page')
+    const last = await jar.get('/admin/change-log?from=2023-05-05&to=2023-05-05&page=11')
+    t.match(last.body, '<p id="change-count">1,001 contacts created or modified (1,001 to 1,001 shown).</p>')
+    t.match(last.body, '<p>Page 11 of 11 <a rel="prev" href="/admin/change-log?from=2023-05-05&amp;to=2023-05-05&amp;page=10">Previous page</a></p>')
+    const middle = await jar.get('/admin/change-log?from=2023-05-05&page=5')
+    t.match(middle.body, '<p>Page 5 of 11 <a rel="prev" href="/admin/change-log?from=2023-05-05&amp;to=2023-05-05&amp;page=4">Previous page</a> <a rel="next" href="/admin/change-log?from=2023-05-05&amp;to=2023-05-05&amp;page=6">Next page</a></p>')
+    const beyond = await jar.get('/admin/change-log?from=2023-05-05&page=12')
+    t.equal(beyond.statusCode, 404)
+    t.match(beyond.body, '<p>There is no page 12: 1,001 contacts fill 11 pages.</p>')
+    t.equal((await jar.get('/admin/change-log?from=2023-05-05&page=0')).statusCode, 400)
   })
 
   t.test('a contact\'s details: names, emails, its Joomla user, its change log; 404 for none', async (t) => {
@@ -568,10 +611,11 @@ t.test('the pages: login, the confirm step, the job page, the Change Log, a cont
     const page = await jar.get(`/admin/contacts/${dana}`)
     t.equal(page.statusCode, 200)
     t.match(page.body, '<title>Dana Berg | CiviCRM bridge</title>')
-    t.match(page.body, `<dt>Contact id</dt><dd>${dana}</dd>\n<dt>Type</dt><dd>Individual</dd>\n<dt>First name</dt><dd>Dana</dd>\n<dt>Middle name</dt><dd>van der</dd>\n<dt>Last name</dt><dd>Berg</dd>\n<dt>Sort name</dt><dd>Berg, Dana</dd>\n<dt>Source</dt><dd>Joomla user sync</dd>\n<dt>Created</dt><dd>${created.created_date.toISOString()}</dd>\n<dt>In the trash</dt><dd>no</dd>`)
+    t.match(page.body, `<dt>Contact id</dt><dd>${dana}</dd>\n<dt>Type</dt><dd>Individual</dd>\n<dt>First name</dt><dd>Dana</dd>\n<dt>Middle name</dt><dd>van der</dd>\n<dt>Last name</dt><dd>Berg</dd>\n<dt>Sort name</dt><dd>Berg, Dana</dd>\n<dt>Source</dt><dd>Joomla user sync</dd>\n<dt>Created</dt><dd>${humanTime(created.created_date)}</dd>\n<dt>In the trash</dt><dd>no</dd>`)
+    t.match(page.body, `<a href="${JOOMLA_CIVICRM.replaceAll('&', '&amp;')}civicrm/contact/view&amp;reset=1&amp;cid=${dana}">Open in CiviCRM</a>`)
     t.match(page.body, '<ul><li>dana@example.org (Home, primary)</li></ul>')
     t.match(page.body, '<ul><li>User 45 (Dana@Example.org)</li></ul>')
-    t.match(page.body, new RegExp(`<ul><li>\\d{4}-\\d\\d-\\d\\dT[0-9:.]+Z: civicrm_contact,${dana}</li></ul>`))
+    t.match(page.body, new RegExp(`<ul><li>\\d{1,2} [A-Z][a-z]{2} \\d{4}, \\d\\d:\\d\\d UTC: contact record ${dana} saved</li></ul>`), 'the log row in words, not civicrm_contact,N')
 
     // Bob: matched, emails at two locations and one without; no log row of the sync.
     await db.sql.query('INSERT INTO civicrm_email (contact_id, location_type_id, email, is_primary) VALUES (?, NULL, ?, 0)', [seed.bob, 'bob@old.example'])

@@ -34,6 +34,7 @@ t.test('config: every bad value is a one-line error', async (t) => {
     'a domain id of 0': { CIVICRM_DOMAIN_ID: '0' },
     'a prefix with a quote': { JOOMLA_DB_PREFIX: "jos'" },
     'an unknown log level': { LOG_LEVEL: 'loud' },
+    'a CiviCRM base URL that is no URL': { CIVICRM_BASE_URL: 'civi.example.org/' },
   }
   for (const [name, change] of Object.entries(bad)) {
     t.throws(() => loadConfig({ ...good, ...change }), ConfigError, name)

@@ -4,9 +4,16 @@ import type mysql from 'mysql2/promise'
 
 type Queryable = Pick<mysql.Pool, 'query'>
 
-export const CHANGE_LOG_LIMIT = 1000
+/** Contacts per page of the Change Log. */
+export const CHANGE_LOG_PAGE_SIZE = 100
 
-export interface ChangeRow { id: number, displayName: string | null, contactType: string | null, change: 'Created' | 'Modified', firstAt: Date, lastAt: Date, changes: number }
+export interface ChangeRow {
+  id: number, displayName: string | null, contactType: string | null, change: 'Created' | 'Modified', firstAt: Date, lastAt: Date, changes: number,
+  /** The contact's primary email (else its first). */
+  email: string | null,
+  /** The Joomla user linked to the contact in this domain, if any. */
+  user: { ufId: number, ufName: string | null } | null,
+}
 
 export interface ContactDetails {
   id: number, contactType: string | null, displayName: string | null, sortName: string | null, firstName: string | null, middleName: string | null, lastName: string | null,
@@ -16,17 +23,25 @@ export interface ContactDetails {
   log: Array<{ modifiedDate: Date | null, data: string | null }>,
 }
 
-/** Contacts with civicrm_log rows in [from, to), the last changed first; at most CHANGE_LOG_LIMIT rows, and how many there are. */
-export async function changeLog (pool: Queryable, from: Date, to: Date): Promise<{ rows: ChangeRow[], total: number }> {
+/**
+ * Contacts with civicrm_log rows in [from, to), the last changed first: page `page` (from 1) of
+ * CHANGE_LOG_PAGE_SIZE rows, with each one's email and linked user, and how many there are.
+ */
+export async function changeLog (pool: Queryable, domainId: number, from: Date, to: Date, page = 1): Promise<{ rows: ChangeRow[], total: number }> {
   const [rows] = await pool.query(
-    `SELECT c.id, c.display_name, c.contact_type, c.created_date, MIN(l.modified_date) AS first_at, MAX(l.modified_date) AS last_at, COUNT(*) AS changes
-       FROM civicrm_log l JOIN civicrm_contact c ON c.id = l.entity_id
-      WHERE l.entity_table = 'civicrm_contact' AND l.modified_date >= ? AND l.modified_date < ?
-      GROUP BY c.id ORDER BY last_at DESC, c.id DESC LIMIT ?`, [from, to, CHANGE_LOG_LIMIT])
+    `SELECT p.*,
+            (SELECT e.email FROM civicrm_email e WHERE e.contact_id = p.id ORDER BY e.is_primary DESC, e.id LIMIT 1) AS email,
+            m.uf_id, m.uf_name
+       FROM (SELECT c.id, c.display_name, c.contact_type, c.created_date, MIN(l.modified_date) AS first_at, MAX(l.modified_date) AS last_at, COUNT(*) AS changes
+               FROM civicrm_log l JOIN civicrm_contact c ON c.id = l.entity_id
+              WHERE l.entity_table = 'civicrm_contact' AND l.modified_date >= ? AND l.modified_date < ?
+              GROUP BY c.id ORDER BY last_at DESC, c.id DESC LIMIT ? OFFSET ?) p
+       LEFT JOIN civicrm_uf_match m ON m.contact_id = p.id AND m.domain_id = ?
+      ORDER BY p.last_at DESC, p.id DESC`, [from, to, CHANGE_LOG_PAGE_SIZE, (page - 1) * CHANGE_LOG_PAGE_SIZE, domainId])
   const [count] = await pool.query(
     `SELECT COUNT(DISTINCT l.entity_id) AS n FROM civicrm_log l JOIN civicrm_contact c ON c.id = l.entity_id
       WHERE l.entity_table = 'civicrm_contact' AND l.modified_date >= ? AND l.modified_date < ?`, [from, to])
-  type Row = { id: number, display_name: string | null, contact_type: string | null, created_date: Date | null, first_at: Date, last_at: Date, changes: number }
+  type Row = { id: number, display_name: string | null, contact_type: string | null, created_date: Date | null, first_at: Date, last_at: Date, changes: number, email: string | null, uf_id: number | null, uf_name: string | null }
   return {
     rows: (rows as Row[]).map((r) => {
       // Created in the window when its creation date falls in it (without one: when its first log row does).
@@ -39,6 +54,8 @@ export async function changeLog (pool: Queryable, from: Date, to: Date): Promise
         firstAt: r.first_at,
         lastAt: r.last_at,
         changes: Number(r.changes),
+        email: r.email,
+        user: r.uf_id === null ? null : { ufId: r.uf_id, ufName: r.uf_name },
       }
     }),
     total: Number((count as Array<{ n: number }>)[0].n),

@@ -149,14 +149,40 @@ export function statusLine (job: JobView): string {
   return `${num(job.done)} of ${num(job.total)} users checked (${job.percent}%)${job.rate ? `, ${num(Math.round(job.rate))} users/s` : ''}${eta}.`
 }
 
-export function changeLogPage (from: string, to: string, rows: ChangeRow[], total: number, error: string | null, csrf: string): string {
+/** A contact's page in CiviCRM itself, when CIVICRM_BASE_URL says where CiviCRM is. */
+export function civicrmContactUrl (base: string | null, id: number): string | null {
+  if (base === null) return null
+  return `${base}civicrm/contact/view${base.includes('?') ? '&' : '?'}reset=1&cid=${id}`
+}
+
+/** A civicrm_log row's data in words: CiviCRM writes `<table>,<id>` when it saves a record. */
+export function logText (data: string | null): string {
+  const m = /^civicrm_contact,([0-9]+)$/.exec(data ?? '')
+  if (m) return `contact record ${m[1]} saved`
+  return data === null || data === '' ? '(no details)' : data
+}
+
+export interface ChangeLogPaging { page: number, pageSize: number, civicrmBaseUrl: string | null }
+
+export function changeLogPage (from: string, to: string, rows: ChangeRow[], total: number, error: string | null, csrf: string, paging: ChangeLogPaging): string {
+  const pages = Math.max(1, Math.ceil(total / paging.pageSize))
+  const first = (paging.page - 1) * paging.pageSize + 1
+  const link = (page: number, text: string, rel: string) =>
+    `<a rel="${rel}" href="/admin/change-log?from=${esc(from)}&amp;to=${esc(to)}&amp;page=${page}">${text}</a>`
+  const pager = pages === 1
+    ? ''
+    : `<nav aria-label="Pages" id="change-pages"><p>Page ${num(paging.page)} of ${num(pages)}${paging.page > 1 ? ` ${link(paging.page - 1, 'Previous page', 'prev')}` : ''}${paging.page < pages ? ` ${link(paging.page + 1, 'Next page', 'next')}` : ''}</p></nav>`
+  const civicrm = (id: number) => {
+    const url = civicrmContactUrl(paging.civicrmBaseUrl, id)
+    return url === null ? '' : ` <a href="${esc(url)}">in CiviCRM</a>`
+  }
   const table = rows.length === 0
-    ? '<p>No contact was created or modified in this window.</p>'
-    : `<p id="change-count">${total} contact${total === 1 ? '' : 's'} created or modified${total > rows.length ? ` (the first ${rows.length} shown)` : ''}.</p>
+    ? `<p>${total === 0 ? 'No contact was created or modified in this window.' : `There is no page ${num(paging.page)}: ${num(total)} contacts fill ${num(pages)} pages.`}</p>`
+    : `<p id="change-count">${num(total)} contact${total === 1 ? '' : 's'} created or modified${total > rows.length ? ` (${num(first)} to ${num(first + rows.length - 1)} shown)` : ''}.</p>
 <table><caption class="visually-hidden">Contacts changed between ${esc(from)} and ${esc(to)}</caption>
-<thead><tr><th scope="col">Contact</th><th scope="col">Type</th><th scope="col">Change</th><th scope="col">Changed at (UTC)</th></tr></thead>
+<thead><tr><th scope="col">Contact</th><th scope="col">Type</th><th scope="col">Change</th><th scope="col">Email</th><th scope="col">Joomla user</th><th scope="col">Changed at (UTC)</th></tr></thead>
 <tbody>
-${rows.map((r) => `<tr><td><a href="/admin/contacts/${r.id}">${esc(r.displayName ?? `Contact ${r.id}`)}</a></td><td>${esc(r.contactType)}</td><td>${r.change}</td><td>${esc(r.lastAt.toISOString().replace('T', ' ').slice(0, 19))}</td></tr>`).join('\n')}
+${rows.map((r) => `<tr><td><a href="/admin/contacts/${r.id}">${esc(r.displayName ?? `Contact ${r.id}`)}</a>${civicrm(r.id)}</td><td>${esc(r.contactType)}</td><td>${esc(r.change)}</td><td>${esc(r.email ?? '—')}</td><td>${r.user === null ? '—' : `User ${r.user.ufId}${r.user.ufName === null ? '' : ` (${esc(r.user.ufName)})`}`}</td><td>${esc(r.lastAt.toISOString().replace('T', ' ').slice(0, 19))}</td></tr>`).join('\n')}
 </tbody></table>`
   return page('Change Log', `${error ? `<div class="error" role="alert"><p>${esc(error)}</p></div>` : ''}
 <form method="get" action="/admin/change-log" class="inline">
@@ -164,11 +190,13 @@ ${rows.map((r) => `<tr><td><a href="/admin/contacts/${r.id}">${esc(r.displayName
 <label for="to">to</label><input id="to" name="to" type="date" value="${esc(to)}" required>
 <button type="submit">Search</button>
 </form>
-${table}`, { csrf })
+${table}
+${pager}`, { csrf })
 }
 
-export function contactPage (c: ContactDetails, csrf: string): string {
+export function contactPage (c: ContactDetails, csrf: string, civicrmBaseUrl: string | null = null): string {
   const dd = (v: unknown) => `<dd>${esc(v ?? '—')}</dd>`
+  const inCivicrm = civicrmContactUrl(civicrmBaseUrl, c.id)
   return page(c.displayName ?? `Contact ${c.id}`, `<dl>
 <dt>Contact id</dt>${dd(c.id)}
 <dt>Type</dt>${dd(c.contactType)}
@@ -177,7 +205,7 @@ export function contactPage (c: ContactDetails, csrf: string): string {
 <dt>Last name</dt>${dd(c.lastName)}
 <dt>Sort name</dt>${dd(c.sortName)}
 <dt>Source</dt>${dd(c.source)}
-<dt>Created</dt>${dd(c.createdDate?.toISOString())}
+<dt>Created</dt>${dd(c.createdDate ? humanTime(c.createdDate) : null)}
 <dt>In the trash</dt>${dd(c.isDeleted ? 'yes' : 'no')}
 </dl>
 <h2>Emails</h2>
@@ -185,8 +213,8 @@ ${c.emails.length === 0 ? '<p>None.</p>' : `<ul>${c.emails.map((e) => `<li>${esc
 <h2>Joomla user</h2>
 ${c.users.length === 0 ? '<p>Not linked to a user.</p>' : `<ul>${c.users.map((u) => `<li>User ${u.ufId} (${esc(u.ufName)})</li>`).join('')}</ul>`}
 <h2>Change log</h2>
-${c.log.length === 0 ? '<p>No entries.</p>' : `<ul>${c.log.map((l) => `<li>${esc(l.modifiedDate?.toISOString())}: ${esc(l.data)}</li>`).join('')}</ul>`}
-<p><a href="/admin/change-log">Back to the Change Log</a></p>`, { csrf })
+${c.log.length === 0 ? '<p>No entries.</p>' : `<ul>${c.log.map((l) => `<li>${esc(l.modifiedDate ? humanTime(l.modifiedDate) : 'no date')}: ${esc(logText(l.data))}</li>`).join('')}</ul>`}
+<p>${inCivicrm === null ? '' : `<a href="${esc(inCivicrm)}">Open in CiviCRM</a> · `}<a href="/admin/change-log">Back to the Change Log</a></p>`, { csrf })
 }
 
 export function notFoundPage (what: string, csrf: string): string {

@@ -6,7 +6,7 @@ import { Type } from '@fastify/type-provider-typebox'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { AuthError, bearerToken, safeEqual } from '../plugins/auth.js'
 import { JoomlaUsers, type SyncJob } from '../../data/sync-store.js'
-import { changeLog, contactDetails } from '../../data/admin-store.js'
+import { changeLog, contactDetails, CHANGE_LOG_PAGE_SIZE } from '../../data/admin-store.js'
 import { SyncBusyError, SyncService, DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE, type SyncRun } from '../../services/sync-service.js'
 import * as view from '../admin/views.js'
 
@@ -211,23 +211,32 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get('/admin/change-log', {
     onRequest: requireAdminPage,
-    schema: { querystring: Type.Object({ from: Type.Optional(Type.String({ maxLength: 10 })), to: Type.Optional(Type.String({ maxLength: 10 })) }) },
+    schema: { querystring: Type.Object({ from: Type.Optional(Type.String({ maxLength: 10 })), to: Type.Optional(Type.String({ maxLength: 10 })), page: Type.Optional(Type.String({ pattern: '^[1-9][0-9]{0,6}$' })) }) },
   }, async (request, reply) => {
     const today = utcDay(new Date())
     const from = request.query.from || today
     const to = request.query.to || from
+    const paging = { page: Number(request.query.page ?? 1), pageSize: CHANGE_LOG_PAGE_SIZE, civicrmBaseUrl: config.civicrmBaseUrl }
     const valid = (d: string) => new RegExp(DATE).test(d) && !Number.isNaN(Date.parse(`${d}T00:00:00Z`)) && utcDay(new Date(`${d}T00:00:00Z`)) === d
     if (!valid(from) || !valid(to) || to < from) {
-      return html(reply, 400, view.changeLogPage(from, to, [], 0, 'Enter two dates (from, then to), the second not before the first.', reply.generateCsrf()))
+      return html(reply, 400, view.changeLogPage(from, to, [], 0, 'Enter two dates (from, then to), the second not before the first.', reply.generateCsrf(), { ...paging, page: 1 }))
     }
-    const { rows, total } = await changeLog(app.database.pool, new Date(`${from}T00:00:00Z`), new Date(Date.parse(`${to}T00:00:00Z`) + 86_400_000))
-    return html(reply, 200, view.changeLogPage(from, to, rows, total, null, reply.generateCsrf()))
+    const { rows, total } = await changeLog(app.database.pool, config.domainId, new Date(`${from}T00:00:00Z`), new Date(Date.parse(`${to}T00:00:00Z`) + 86_400_000), paging.page)
+    return html(reply, rows.length === 0 && total > 0 ? 404 : 200, view.changeLogPage(from, to, rows, total, null, reply.generateCsrf(), paging))
   })
 
   app.get('/admin/contacts/:id', { onRequest: requireAdminPage, schema: { params: IdParam } }, async (request, reply) => {
     const contact = await contactDetails(app.database.pool, config.domainId, Number(request.params.id))
     if (!contact) return html(reply, 404, view.notFoundPage(`There is no contact ${request.params.id}.`, reply.generateCsrf()))
-    return html(reply, 200, view.contactPage(contact, reply.generateCsrf()))
+    return html(reply, 200, view.contactPage(contact, reply.generateCsrf(), config.civicrmBaseUrl))
+  })
+
+  // Any other /admin/ address: a page, not JSON (static routes above take precedence).
+  app.route({
+    method: ['GET', 'HEAD', 'POST'],
+    url: '/admin/*',
+    schema: { hide: true },
+    handler: async (request, reply) => html(reply, 404, view.notFoundPage(`There is no page ${request.url.split('?')[0]}.`, reply.generateCsrf())),
   })
 }
 export default routes
