@@ -42,6 +42,9 @@ const EnvSchema = Type.Object({
   HTTP_REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 1000, maximum: 600_000, default: 20_000 }),
   // How long a connection may stay silent (no byte either way) before it is closed.
   HTTP_IDLE_TIMEOUT_MS: Type.Integer({ minimum: 1000, maximum: 600_000, default: 60_000 }),
+  // The Joomla site the member pages belong to: its name on them, and a link back.
+  JOOMLA_SITE_NAME: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+  JOOMLA_SITE_URL: Type.Optional(Type.String({ pattern: '^https?://[^\\s]+$', maxLength: 500 })),
   // Where CiviCRM's pages are: the admin pages link to `<this>civicrm/contact/view…cid=N`.
   CIVICRM_BASE_URL: Type.Optional(Type.String({ pattern: '^https?://[^\\s]+$', maxLength: 500 })),
   // How long a read-only decision's event and audit rows may wait to be written in a batch.
@@ -79,6 +82,8 @@ export interface Config {
   dbQueryTimeoutMs: number
   httpRequestTimeoutMs: number
   httpIdleTimeoutMs: number
+  joomlaSiteName: string | null
+  joomlaSiteUrl: string | null
   /** Where CiviCRM's own pages are (links from the admin pages); null: no links. */
   civicrmBaseUrl: string | null
 }
@@ -103,6 +108,8 @@ export const CONFIG_HINTS: Record<keyof Env, string> = {
   LOG_LEVEL: 'one of fatal, error, warn, info, debug, trace, silent, e.g. info',
   DB_POOL_SIZE: 'a whole number from 1 to 500, e.g. 20',
   EVENT_LOG_FLUSH_MS: 'a whole number of milliseconds from 0 to 1000, e.g. 10',
+  JOOMLA_SITE_NAME: 'the site\'s name as members know it (1 to 100 characters), e.g. Example Association',
+  JOOMLA_SITE_URL: 'the Joomla site\'s address, e.g. https://www.example.org/',
   CIVICRM_BASE_URL: 'the URL before civicrm/contact/view, e.g. https://example.org/ (Drupal, WordPress) or https://example.org/administrator/index.php?option=com_civicrm&task= (Joomla)',
 }
 
@@ -151,6 +158,8 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     httpRequestTimeoutMs: parsed.HTTP_REQUEST_TIMEOUT_MS,
     httpIdleTimeoutMs: parsed.HTTP_IDLE_TIMEOUT_MS,
     civicrmBaseUrl: parsed.CIVICRM_BASE_URL ?? null,
+    joomlaSiteName: parsed.JOOMLA_SITE_NAME ?? null,
+    joomlaSiteUrl: parsed.JOOMLA_SITE_URL ?? null,
   }
 }
 

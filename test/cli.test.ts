@@ -35,6 +35,8 @@ t.test('config: every bad value is a one-line error', async (t) => {
     'a prefix with a quote': { JOOMLA_DB_PREFIX: "jos'" },
     'an unknown log level': { LOG_LEVEL: 'loud' },
     'a CiviCRM base URL that is no URL': { CIVICRM_BASE_URL: 'civi.example.org/' },
+    'a site URL that is no URL': { JOOMLA_SITE_URL: 'www.example.org' },
+    'an empty site name': { JOOMLA_SITE_NAME: '' },
   }
   for (const [name, change] of Object.entries(bad)) {
     t.throws(() => loadConfig({ ...good, ...change }), ConfigError, name)

@@ -13,6 +13,24 @@ import { CookieJar } from './cookie-jar.js'
 const ann = { id: 42, username: 'ann', email: 'ann@example.org', name: 'Ann Lee' }
 const count = async (db: TestDb, table: string, where = '1') => Number((await db.rows<{ n: number }>(`SELECT COUNT(*) AS n FROM ${table} WHERE ${where}`))[0].n)
 
+t.test('the member pages name the Joomla site and link back to it', async (t) => {
+  const db = await testDatabase(t)
+  const app = await buildTestApp(t, db, { JOOMLA_SITE_NAME: 'Friends of <the> Park', JOOMLA_SITE_URL: 'https://friends.example.org/' })
+  const page = await app.inject({ url: '/civicrm/profile/edit?gid=1' })
+  t.equal(page.statusCode, 401)
+  t.match(page.body, '<header class="site"><p><a href="https://friends.example.org/">Back to Friends of &lt;the&gt; Park</a></p></header>\n<main>')
+  t.match(page.body, '<title>Please sign in first | Friends of &lt;the&gt; Park</title>')
+  const urlOnly = await buildTestApp(t, db, { JOOMLA_SITE_URL: 'https://www.example.org/' })
+  t.match((await urlOnly.inject({ url: '/civicrm/profile/edit?gid=1' })).body, '<a href="https://www.example.org/">Back to www.example.org</a>')
+  const nameOnly = await buildTestApp(t, db, { JOOMLA_SITE_NAME: 'Example' })
+  t.match((await nameOnly.inject({ url: '/civicrm/profile/edit?gid=1' })).body, '<header class="site"><p><strong>Example</strong></p></header>')
+  const neither = await buildTestApp(t, db)
+  const plain = (await neither.inject({ url: '/civicrm/profile/edit?gid=1' })).body
+  t.notMatch(plain, '<header')
+  t.notMatch(plain, '<!--site-->')
+  t.match(plain, '<title>Please sign in first</title>')
+})
+
 t.test('pages', async (t) => {
   const db = await testDatabase(t)
   const app = await buildTestApp(t, db)
@@ -56,7 +74,17 @@ t.test('pages', async (t) => {
     const bad = await b.submit('/civicrm/profile/edit?gid=1', { first_name: 'A', last_name: '', email: 'not-an-email' })
     t.equal(bad.statusCode, 400)
     t.match(bad.body, 'role="alert"')
-    t.match(bad.body, 'email: must be an email address')
+    t.match(bad.body, '<a href="#email">Email must be an email address</a>', 'the field named by its label')
+    t.notMatch(bad.body, 'email: ')
+
+    // The Email emptied: refused, naming the field; nothing changes (not the names either).
+    const before = await snapshot(db)
+    const emptied = await b.submit('/civicrm/profile/edit?gid=1', { first_name: 'Changed', last_name: 'Name', email: '' })
+    t.equal(emptied.statusCode, 400)
+    t.match(emptied.body, '<div class="error" role="alert" id="form-error"><p>Please correct this: <a href="#email">Email is required</a></p></div>')
+    t.notMatch(emptied.body, 'Your details have been saved')
+    t.equal(await snapshot(db), before, 'nothing changed')
+    t.same(await db.rows('SELECT first_name, email FROM civicrm_contact c JOIN civicrm_email e ON e.contact_id = c.id WHERE c.id = ?', [contact]), [{ first_name: 'Annie', email: 'annie@example.org' }])
     t.match(bad.body, 'id="email" name="email" type="email" value="not-an-email" required autocomplete="email" aria-invalid="true"')
 
     const again = await b.arrive(`/civicrm/profile/edit?gid=1&assertion=${assertion('profile')}`)

@@ -57,7 +57,8 @@ export function parseId (field: string, v: unknown): number {
 }
 
 export function parseEmail (field: string, v: unknown, required: boolean): string | null {
-  if (!present(v)) {
+  // Blank is no email at all (a form field left with spaces).
+  if (!present(v) || (typeof v === 'string' && v.trim() === '')) {
     if (required) throw new InvalidInput(field, 'is required')
     return null
   }
@@ -114,7 +115,9 @@ export function parseProfile (body: unknown): ProfileInput {
     gid,
     firstName: 'first_name' in f ? parseName('fields.first_name', f.first_name) : undefined,
     lastName: 'last_name' in f ? parseName('fields.last_name', f.last_name) : undefined,
-    email: parseEmail('fields.email', f.email, false),
+    // Left out: the email is kept. Sent empty: refused (a contact keeps an email; an emptied
+    // field must not be taken for "no change").
+    email: 'email' in f ? parseEmail('fields.email', f.email, true) : null,
   }
 }
 

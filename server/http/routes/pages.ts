@@ -46,7 +46,8 @@ const IdQuery = (name: 'gid') => Type.Object({
 const FormBody = Type.Record(Type.String(), Type.String({ maxLength: 1000 }))
 
 type Html = string
-const html = (reply: FastifyReply, status: number, body: Html) => reply.code(status).type('text/html; charset=utf-8').header('cache-control', 'no-store').send(body)
+const html = (reply: FastifyReply, status: number, body: Html) => reply.code(status).type('text/html; charset=utf-8').header('cache-control', 'no-store')
+  .send(view.withSite(body, { name: reply.server.config.joomlaSiteName, url: reply.server.config.joomlaSiteUrl }))
 
 /** The form's fields without the CSRF token. */
 const fields = (body: Record<string, string>): Record<string, string> => {

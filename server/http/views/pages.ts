@@ -14,17 +14,40 @@ button{font:inherit;margin-top:1.5rem;padding:.5rem 1.25rem;background:#2271b1;c
 .error{background:#fcf0f1;border-left:4px solid #d63638;padding:.5rem 1rem}
 .ok{background:#edfaef;border-left:4px solid #00a32a;padding:.5rem 1rem}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem}dt{font-weight:600}dd{margin:0}
+header.site{max-width:36rem;margin:1rem auto 0;padding:0 2rem}
 `
 
+// Where the site's name and link go; filled in by withSite (the pages' one way out), so that
+// no view needs the site passed along. A value in a page is escaped, so it cannot forge this.
+const SITE_SLOT = '<!--site-->'
+
 function layout (title: string, body: string): string {
-  return htmlDocument({ title, style: STYLE, body })
+  return htmlDocument({ title, style: STYLE, header: SITE_SLOT, body })
+}
+
+/** The Joomla site the person came from (JOOMLA_SITE_NAME, JOOMLA_SITE_URL). */
+export interface Site { name: string | null, url: string | null }
+
+/** The page with the site's name, and a link back to it, at the top and in the tab's title. */
+export function withSite (page: string, site: Site): string {
+  const name = site.name ?? (site.url === null ? null : new URL(site.url).host)
+  const header = name === null
+    ? ''
+    : `<header class="site"><p>${site.url === null ? `<strong>${escapeHtml(name)}</strong>` : `<a href="${escapeHtml(site.url)}">Back to ${escapeHtml(name)}</a>`}</p></header>\n`
+  const titled = name === null ? page : page.replace(/<title>([^<]*)<\/title>/, (_m, t: string) => `<title>${t} | ${escapeHtml(name)}</title>`)
+  return titled.replace(SITE_SLOT, header)
 }
 
 export interface FieldError { field: string, message: string }
 
+/** Field errors name the field as its label says. */
+const LABELS: Record<string, string> = { email: 'Email', first_name: 'First name', last_name: 'Last name', amount: 'Amount', currency: 'Currency' }
+
 function errorSummary (error: FieldError | null): string {
   if (!error) return ''
-  return `<div class="error" role="alert" id="form-error"><p>Please correct this: <a href="#${escapeHtml(error.field)}">${escapeHtml(error.message)}</a></p></div>`
+  const label = LABELS[error.field]
+  const text = label === undefined ? error.message : `${label} ${error.message.replace(/^[\w.]+: /, '')}`
+  return `<div class="error" role="alert" id="form-error"><p>Please correct this: <a href="#${escapeHtml(error.field)}">${escapeHtml(text)}</a></p></div>`
 }
 
 function input (name: string, label: string, value: string | null, opts: { type?: string, required?: boolean, autocomplete: string, error?: FieldError | null }): string {
