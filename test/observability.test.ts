@@ -1,6 +1,8 @@
 // What operators see: Prometheus metrics, health and readiness, the OpenAPI document and UI.
 import t from 'tap'
 import { testDatabase, buildTestApp, sendEvent } from './helper.js'
+import Fastify from 'fastify'
+import openapiPlugin, { OPERATIONS, TAGS } from '../server/http/plugins/openapi.js'
 
 t.test('GET /metrics counts events by name and action, auth failures, and shows pool, queue and sync progress', async (t) => {
   const db = await testDatabase(t)
@@ -39,8 +41,32 @@ t.test('the OpenAPI document describes the routes, and /docs serves its UI', asy
   t.ok(doc.paths['/v1/joomla/events'].post, 'the event route')
   t.ok(doc.paths['/v1/users/{id}/link'].get, 'the admin route')
   t.same(doc.paths['/v1/joomla/events'].post.security, [{ eventToken: [] }])
-  t.notOk(doc.paths['/metrics'], 'metrics are not an API')
+  t.ok(doc.paths['/metrics'].get, '/metrics is listed')
+  t.same(doc.tags.map((tag: { name: string }) => tag.name), TAGS.map((tag) => tag.name))
+  const operations = Object.entries(doc.paths as Record<string, Record<string, { tags: string[], summary?: string, security?: unknown }>>)
+    .flatMap(([path, ops]) => Object.entries(ops).map(([method, op]) => ({ key: `${method.toUpperCase()} ${path.replace(/\{(\w+)\}/g, ':$1')}`, ...op })))
+  t.ok(operations.length >= 10)
+  for (const op of operations) {
+    t.ok(OPERATIONS[op.key], `${op.key} is in the table`)
+    t.same(op.tags, [OPERATIONS[op.key]?.tag], `${op.key}: tagged`)
+    t.equal(op.summary, OPERATIONS[op.key]?.summary, `${op.key}: a summary`)
+    if (/^\w+ \/v1\/(admin|users)\//.test(op.key)) t.same(op.security, [{ adminToken: [] }], `${op.key}: the admin token`)
+    if (op.key.startsWith('POST /v1/transactions/')) t.match(op.security, [{ assertionToken: [] }], `${op.key}: the assertion`)
+  }
+  t.notOk(operations.some((op) => /^\w+ \/(admin|civicrm)\b/.test(op.key)), 'no HTML page among the operations')
+  t.same(doc.components.securitySchemes.adminToken, { type: 'http', scheme: 'bearer', description: 'BRIDGE_ADMIN_TOKEN' })
   const ui = await app.inject('/docs/')
   t.equal(ui.statusCode, 200)
   t.match(ui.body, /swagger/i)
+})
+
+t.test('an API route missing from the table is documented under "other", without a summary', async (t) => {
+  const app = Fastify()
+  t.teardown(() => app.close())
+  await app.register(openapiPlugin)
+  app.get('/v1/new', async () => ({}))
+  await app.ready()
+  const doc = app.swagger() as { paths: Record<string, { get: { tags: string[], summary?: string } }> }
+  t.same(doc.paths['/v1/new'].get.tags, ['other'])
+  t.equal(doc.paths['/v1/new'].get.summary, undefined)
 })

@@ -65,8 +65,8 @@ export async function buildApp (config: Config, opts: { logger?: FastifyServerOp
   await app.register(rawJsonPlugin)
   await app.register(databasePlugin, { config })
   await app.register(authPlugin, { config })
+  await app.register(openapiPlugin) // before the routes it documents (/metrics too)
   await app.register(metricsPlugin)
-  await app.register(openapiPlugin) // before the routes it documents
 
   await app.register(healthRoutes)
   await app.register(eventRoutes)

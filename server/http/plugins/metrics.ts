@@ -50,7 +50,7 @@ export default fp(async (app) => {
     } })
   app.decorate('metrics', metrics)
 
-  app.get('/metrics', { schema: { hide: true }, onRequest: app.requireMetricsToken }, async (request, reply) => {
+  app.get('/metrics', { onRequest: app.requireMetricsToken }, async (request, reply) => {
     reply.type(registry.contentType)
     return registry.metrics()
   })
