@@ -1,9 +1,10 @@
 // Prometheus metrics at GET /metrics: events by name and action, link latency, auth failures,
-// sync progress, the write-behind queue and the database pool. One registry per app, so
+// HTTP latency per route, profile saves, sync progress and the last sync's figures, the
+// write-behind queue and the database pool. One registry per app, so
 // several apps (tests) never share counters.
 import fp from 'fastify-plugin'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
-import { desc, eq } from 'drizzle-orm'
+import { and, desc, eq } from 'drizzle-orm'
 import { bridgeSyncJob } from '../../../drizzle/schema/bridge.js'
 
 export interface BridgeMetrics {
@@ -48,6 +49,39 @@ export default fp(async (app) => {
       this.set({ state: 'checked' }, job?.checked ?? 0)
       this.set({ state: 'total' }, job?.total ?? 0)
     } })
+  // The last finished sync, whichever process ran it (the CLI too): read from its job row.
+  const lastDone = async () => {
+    const [job] = await app.database.db.select({ matched: bridgeSyncJob.matched, created: bridgeSyncJob.created, skipped: bridgeSyncJob.skipped, startedAt: bridgeSyncJob.startedAt, finishedAt: bridgeSyncJob.finishedAt })
+      .from(bridgeSyncJob).where(and(eq(bridgeSyncJob.domainId, app.config.domainId), eq(bridgeSyncJob.status, 'done'))).orderBy(desc(bridgeSyncJob.id)).limit(1)
+    return job
+  }
+  new Gauge({ name: 'civibridge_sync_last_contacts', help: 'The last finished Synchronize Users to Contacts: users matched to existing contacts, contacts created, users skipped', labelNames: ['outcome'], registers: [registry],
+    async collect () {
+      const job = await lastDone()
+      this.set({ outcome: 'matched' }, job?.matched ?? 0)
+      this.set({ outcome: 'created' }, job?.created ?? 0)
+      this.set({ outcome: 'skipped' }, job?.skipped ?? 0)
+    } })
+  new Gauge({ name: 'civibridge_sync_last_duration_seconds', help: 'How long the last finished Synchronize Users to Contacts took, start to finish (a resumed job counts from its first start)', registers: [registry],
+    async collect () {
+      const job = await lastDone()
+      this.set(job?.finishedAt ? (job.finishedAt.getTime() - job.startedAt.getTime()) / 1000 : 0)
+    } })
+
+  // Per route (its pattern, so that ids do not make new series); 404s share "unmatched".
+  const httpSeconds = new Histogram({
+    name: 'civibridge_http_request_duration_seconds', help: 'HTTP requests by method, route and status code, and how long they took', labelNames: ['method', 'route', 'status_code'], registers: [registry],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+  })
+  // Saved profiles: the page's form and the JSON API answer 200 only when the save is done.
+  const profileSaves = new Counter({ name: 'civibridge_profile_saves_total', help: 'Profiles saved ("Edit my details"), by the page or the API', labelNames: ['via'], registers: [registry] })
+  const PROFILE_SAVES: Record<string, string> = { 'POST /civicrm/profile/edit': 'page', 'POST /v1/transactions/profile': 'api' }
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched'
+    httpSeconds.observe({ method: request.method, route, status_code: String(reply.statusCode) }, reply.elapsedTime / 1000)
+    const via = PROFILE_SAVES[`${request.method} ${route}`]
+    if (via !== undefined && reply.statusCode === 200) profileSaves.inc({ via })
+  })
   app.decorate('metrics', metrics)
 
   app.get('/metrics', { onRequest: app.requireMetricsToken }, async (request, reply) => {
