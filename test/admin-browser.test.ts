@@ -82,11 +82,11 @@ t.test('an administrator synchronizes users to contacts, then finds the new cont
   t.equal(await page.locator('#change-count').innerText(), '2 contacts created or modified.')
   const rows = await page.locator('tbody tr').evaluateAll((trs) => trs.map((tr) => {
     const a = tr.querySelector('a')!
-    return { name: a.textContent, href: a.getAttribute('href'), change: tr.children[2].textContent }
+    return { name: a.textContent, href: a.getAttribute('href'), change: tr.children[2].textContent, email: tr.children[3].textContent }
   }))
   t.same(rows.sort((a, b) => a.href!.localeCompare(b.href!)), [
-    { name: 'Dana Berg', href: `/admin/contacts/${dana}`, change: 'Created' },
-    { name: 'eve@example.org', href: `/admin/contacts/${eve}`, change: 'Created' },
+    { name: 'Dana Berg', href: `/admin/contacts/${dana}`, change: 'Created', email: 'dana@example.org' },
+    { name: 'eve@example.org', href: `/admin/contacts/${eve}`, change: 'Created', email: 'eve@example.org' },
   ].sort((a, b) => a.href.localeCompare(b.href)))
   await shot(page, 'admin-change-log')
 
@@ -97,7 +97,7 @@ t.test('an administrator synchronizes users to contacts, then finds the new cont
   const main = await page.locator('main').innerText()
   t.match(main, 'dana@example.org (Home, primary)')
   t.match(main, 'User 45 (Dana@Example.org)')
-  t.match(main, `civicrm_contact,${dana}`)
+  t.match(main, `contact record ${dana} saved`)
   await shot(page, 'admin-contact')
 
   // Log out: the pages ask for the token again.

@@ -8,9 +8,12 @@ import { buildApp } from '../server/http/app.js'
 import { Signer } from '@fastify/cookie'
 import { ADMIN_COOKIE, ADMIN_SESSION_TTL_S } from '../server/http/routes/admin.js'
 import { adminCookieKey } from '../server/http/plugins/admin-session.js'
-import { SYNC_JS, skipReason, humanTime, logText, civicrmContactUrl } from '../server/http/admin/views.js'
+import { readFileSync } from 'node:fs'
+import { skipReason, humanTime, logText, civicrmContactUrl } from '../server/http/admin/views.js'
 import { CHANGE_LOG_PAGE_SIZE } from '../server/data/admin-store.js'
-import { isLockHeld } from '../server/data/sync-store.js'
+import { isLockHeld, JoomlaUsers } from '../server/data/sync-store.js'
+import { html } from '../server/http/views/html.js'
+import { fieldErrorText } from '../server/http/views/pages.js'
 import { lockKeys } from '../server/domain/link-user.js'
 import { createFixtureDatabase, dropDatabase } from '../server/dev/fixture.js'
 import { testDatabase, testConfig, buildTestApp, insertContact, ADMIN_TOKEN, SERVER_URL, type TestDb, cookieSigner } from './helper.js'
@@ -357,6 +360,18 @@ t.test('an unknown /admin/ address is an HTML page, 404', async (t) => {
   t.match(anonymous.headers['content-type'], /^text\/html/)
 })
 
+t.test('the html tag escapes every value but its own markup', async (t) => {
+  const evil = '<script>alert("x")</script> & \''
+  t.equal(html`<p title="${evil}">${evil}</p>`.value, '<p title="&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#39;">&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#39;</p>')
+  t.equal(html`<ul>${['a<', html`<b>b</b>`].map((x) => html`<li>${x}</li>`)}</ul>`.value, '<ul><li>a&lt;</li><li><b>b</b></li></ul>', 'markup from html passes, strings do not')
+  t.equal(html`[${null}${undefined}${false}${0}${''}]`.value, '[0]', 'null, undefined and false are nothing; 0 is 0')
+  t.equal(String(html`<i>${'&'}</i>`), '<i>&amp;</i>')
+  t.equal(fieldErrorText({ field: 'gid', message: 'gid: must be a positive integer' }), 'gid: must be a positive integer', 'a field without a label keeps its message')
+  t.equal(fieldErrorText({ field: 'first_name', message: 'fields.first_name: is too long' }), 'First name is too long')
+  const db = await testDatabase(t)
+  t.same(await new JoomlaUsers(db.sql, 'jos_').names([]), new Map(), 'no ids, no query')
+})
+
 t.test('skipped users\' reasons in words', async (t) => {
   t.equal(skipReason('missing-email'), 'no email address')
   t.equal(skipReason('email-too-long'), 'the email address is too long for CiviCRM')
@@ -528,7 +543,7 @@ t.test('the pages: login, the confirm step, the job page, the Change Log, a cont
     t.equal(js.statusCode, 200)
     t.equal(js.headers['content-type'], 'application/javascript; charset=utf-8')
     t.equal(js.headers['cache-control'], 'no-cache')
-    t.equal(js.body, SYNC_JS)
+    t.equal(js.body, readFileSync(new URL('../server/http/admin/static/sync.js', import.meta.url), 'utf8'), 'the file as it is')
     t.match(js.body, "fetch('/v1/admin/sync/jobs/' + id")
   })
 
@@ -569,6 +584,14 @@ t.test('the pages: login, the confirm step, the job page, the Change Log, a cont
     t.match(one.body, '<p id="change-count">1 contact created or modified.</p>')
     t.same(rows(one.body), [[noName, `Contact ${noName}`, 'Individual', 'Created']], 'a contact without a name')
     t.match(one.body, /<td>Created<\/td><td>—<\/td><td>—<\/td>/, 'no email, no user')
+    // A link without uf_name (CiviCRM allows it), and a hostile name: escaped like every value.
+    await db.sql.query("INSERT INTO civicrm_uf_match (domain_id, uf_id, uf_name, contact_id) VALUES (1, 99, NULL, ?)", [noName])
+    await db.sql.query("UPDATE civicrm_contact SET display_name = '<img src=x onerror=alert(1)>' WHERE id = ?", [noName])
+    const hostile = await jar.get('/admin/change-log?from=2024-03-12')
+    t.match(hostile.body, `<a href="/admin/contacts/${noName}">&lt;img src=x onerror=alert(1)&gt;</a>`)
+    t.notMatch(hostile.body, '<img')
+    t.match(hostile.body, '<td>User 99</td>')
+    await db.sql.query('DELETE FROM civicrm_uf_match WHERE uf_id = 99')
     const none = await jar.get('/admin/change-log?from=2024-03-13&to=2024-04-30')
     t.equal(none.statusCode, 200)
     t.match(none.body, '<p>No contact was created or modified in this window.</p>')
@@ -619,7 +642,9 @@ t.test('the pages: login, the confirm step, the job page, the Change Log, a cont
 
     // Bob: matched, emails at two locations and one without; no log row of the sync.
     await db.sql.query('INSERT INTO civicrm_email (contact_id, location_type_id, email, is_primary) VALUES (?, NULL, ?, 0)', [seed.bob, 'bob@old.example'])
+    await db.sql.query("INSERT INTO civicrm_log (entity_table, entity_id, data, modified_id, modified_date) VALUES ('civicrm_contact', ?, 'imported', NULL, NULL)", [seed.bob])
     const bob = await jar.get(`/admin/contacts/${seed.bob}`)
+    t.match(bob.body, '<li>no date: imported</li>', 'a log row without a date')
     t.match(bob.body, '<ul><li>bob.work@example.com (Work, primary)</li><li>Bob@Example.org (Home)</li><li>bob@old.example (no location)</li></ul>')
     t.match(bob.body, '<ul><li>User 43 (bob@example.org)</li></ul>')
 

@@ -1,16 +1,13 @@
 // Server-rendered HTML of the admin pages: login, Synchronize Users to Contacts (button,
 // confirm step, live progress, final message), Change Log and a contact's details. Plain,
-// accessible HTML; every value is escaped; the only script is /admin/static/sync.js.
+// accessible HTML built with the `html` tag (every value escaped); the only script is the
+// static file /admin/static/sync.js.
 import type { ChangeRow, ContactDetails } from '../../data/admin-store.js'
-
-import { escapeHtml, htmlDocument } from '../views/html.js'
+import { html, htmlDocument, trusted, type SafeHtml } from '../views/html.js'
 
 export type { ChangeRow, ContactDetails }
 
-// Every value that reaches the HTML goes through esc.
-const esc = escapeHtml
-
-const STYLE = `
+const STYLE = trusted(`
 body{font:16px/1.5 system-ui,sans-serif;margin:0;background:#f4f5f7;color:#1d2327}
 header{background:#1d2327;color:#fff;padding:.5rem 2rem}header a{color:#fff;margin-right:1.5rem}
 header form{display:inline}header button{margin:0;padding:.2rem .8rem;background:#50575e}
@@ -28,24 +25,26 @@ table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.3rem .5
 dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem}dt{font-weight:600}dd{margin:0}
 .inline label{display:inline-block;margin-right:.5rem}
 .visually-hidden{position:absolute;width:1px;height:1px;margin:-1px;padding:0;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap;border:0}
-`
+`)
 
-export function page (title: string, body: string, opts: { nav?: boolean, csrf?: string, scripts?: string[] } = {}): string {
+export function page (title: string, body: SafeHtml, opts: { nav?: boolean, csrf?: string, scripts?: string[] } = {}): string {
   const nav = opts.nav === false
-    ? ''
-    : `<header><nav aria-label="Administration"><a href="/admin/sync">Synchronize Users to Contacts</a><a href="/admin/change-log">Change Log</a>
-<form method="post" action="/admin/logout"><input type="hidden" name="_csrf" value="${esc(opts.csrf)}"><button type="submit">Log out</button></form></nav></header>\n`
-  const head = (opts.scripts ?? []).map((s) => `<script src="${esc(s)}" defer></script>\n`).join('')
-  return htmlDocument({ title, tabTitle: `${title} | CiviCRM bridge`, style: STYLE, head, header: nav, body })
+    ? html``
+    : html`<header><nav aria-label="Administration"><a href="/admin/sync">Synchronize Users to Contacts</a><a href="/admin/change-log">Change Log</a>
+<form method="post" action="/admin/logout"><input type="hidden" name="_csrf" value="${opts.csrf}"><button type="submit">Log out</button></form></nav></header>\n`
+  const head = (opts.scripts ?? []).map((s) => html`<script src="${s}" defer></script>\n`)
+  return htmlDocument({ title, tabTitle: `${title} | CiviCRM bridge`, style: STYLE, head: html`${head}`, header: nav, body })
 }
 
+const errorBox = (error: string | null) => error ? html`<div class="error" role="alert"><p>${error}</p></div>` : null
+
 export function loginPage (csrf: string, next: string, error: string | null): string {
-  return page('Administrator login', `${error ? `<div class="error" role="alert"><p>${esc(error)}</p></div>` : ''}
+  return page('Administrator login', html`${errorBox(error)}
 <form method="post" action="/admin/login">
-<input type="hidden" name="_csrf" value="${esc(csrf)}">
-<input type="hidden" name="next" value="${esc(next)}">
+<input type="hidden" name="_csrf" value="${csrf}">
+<input type="hidden" name="next" value="${next}">
 <label for="token">Administrator token</label>
-<input id="token" name="token" type="password" required autocomplete="current-password" size="50"${error ? ' aria-invalid="true"' : ''}>
+<input id="token" name="token" type="password" required autocomplete="current-password" size="50"${error ? html` aria-invalid="true"` : null}>
 <div><button type="submit">Log in</button></div>
 </form>`, { nav: false })
 }
@@ -71,11 +70,11 @@ export function skipReason (reason: string): string {
   return words[reason] ?? reason
 }
 
-function skippedList (job: JobView, skipped: SkippedUser[]): string {
-  if (skipped.length === 0) return ''
+function skippedList (job: JobView, skipped: SkippedUser[]): SafeHtml | null {
+  if (skipped.length === 0) return null
   const more = job.counts.skipped > skipped.length ? ` (the first ${num(skipped.length)} of ${num(job.counts.skipped)})` : ''
-  return `<h2 id="skipped-heading">Skipped users${more}</h2>
-<ul id="skipped-users" aria-labelledby="skipped-heading">${skipped.map((u) => `<li>${u.username === null ? `Joomla user ${u.id} (no longer in Joomla)` : `${esc(u.name)} (${esc(u.username)}, Joomla user ${u.id})`}: ${esc(skipReason(u.reason))}</li>`).join('')}</ul>`
+  return html`<h2 id="skipped-heading">Skipped users${more}</h2>
+<ul id="skipped-users" aria-labelledby="skipped-heading">${skipped.map((u) => html`<li>${u.username === null ? `Joomla user ${u.id} (no longer in Joomla)` : `${u.name} (${u.username}, Joomla user ${u.id})`}: ${skipReason(u.reason)}</li>`)}</ul>`
 }
 
 /** A failed chunk, in words: what happened and what to do; the database's own words last. */
@@ -97,19 +96,19 @@ export interface JobView {
   finishedAt: string | null
 }
 
-function lastJob (job: JobView | null, skipped: SkippedUser[]): string {
-  if (!job) return '<p>No synchronization has run yet.</p>'
+function lastJob (job: JobView | null, skipped: SkippedUser[]): SafeHtml {
+  if (!job) return html`<p>No synchronization has run yet.</p>`
   if (job.status === 'done') {
-    return `<h2>Last synchronization</h2><div class="ok" role="status"><p>${esc(job.message)}</p></div>
-<p>Finished ${esc(job.finishedAt === null ? 'at an unknown time' : humanTime(job.finishedAt))}. <a href="/admin/change-log?from=${esc(job.startedAt.slice(0, 10))}&amp;to=${esc((job.finishedAt ?? job.startedAt).slice(0, 10))}">See the contacts it created in the Change Log</a>.</p>
+    return html`<h2>Last synchronization</h2><div class="ok" role="status"><p>${job.message}</p></div>
+<p>Finished ${job.finishedAt === null ? 'at an unknown time' : humanTime(job.finishedAt)}. <a href="/admin/change-log?from=${job.startedAt.slice(0, 10)}&amp;to=${(job.finishedAt ?? job.startedAt).slice(0, 10)}">See the contacts it created in the Change Log</a>.</p>
 ${skippedList(job, skipped)}`
   }
-  return `<h2>Unfinished synchronization</h2><div class="notice" role="status"><p>Job ${job.id} (started ${esc(humanTime(job.startedAt))}) is ${job.status === 'running' ? 'running' : 'interrupted'}: ${num(job.done)} of ${num(job.total)} users checked.</p></div>
+  return html`<h2>Unfinished synchronization</h2><div class="notice" role="status"><p>Job ${job.id} (started ${humanTime(job.startedAt)}) is ${job.status === 'running' ? 'running' : 'interrupted'}: ${num(job.done)} of ${num(job.total)} users checked.</p></div>
 <p><a href="/admin/sync/jobs/${job.id}">Follow its progress</a>${job.status === 'interrupted' ? '; starting a synchronization resumes it' : ''}.</p>`
 }
 
 export function syncPage (latest: JobView | null, csrf: string, error: string | null, skipped: SkippedUser[] = []): string {
-  return page('Synchronize Users to Contacts', `${error ? `<div class="error" role="alert"><p>${esc(error)}</p></div>` : ''}
+  return page('Synchronize Users to Contacts', html`${errorBox(error)}
 <p>Synchronize Users to Contacts checks each Joomla user record for a CiviCRM contact record. A user already linked stays linked;
 a user whose email belongs to an existing contact is linked to it; for any other user a new contact record is created.</p>
 ${lastJob(latest, skipped)}
@@ -117,27 +116,28 @@ ${lastJob(latest, skipped)}
 }
 
 export function confirmPage (csrf: string): string {
-  return page('Synchronize Users to Contacts', `<div class="notice" role="alert" id="confirm-message">
+  return page('Synchronize Users to Contacts', html`<div class="notice" role="alert" id="confirm-message">
 <p>This will create a CiviCRM contact record for every Joomla user who does not already have one, and link each user to their contact.
 It may take a while on a large site; you can follow its progress, and an interrupted synchronization resumes where it stopped.</p>
 <p><strong>Click OK to proceed.</strong></p></div>
 <form method="post" action="/admin/sync/start">
-<input type="hidden" name="_csrf" value="${esc(csrf)}">
+<input type="hidden" name="_csrf" value="${csrf}">
 <button type="submit">OK</button> <a class="button secondary" href="/admin/sync">Cancel</a>
 </form>`, { csrf })
 }
 
 export function jobPage (job: JobView, csrf: string, skipped: SkippedUser[] = []): string {
   const finished = job.status === 'done'
-  return page('Synchronize Users to Contacts', `<div id="sync-job" data-job-id="${job.id}" data-status="${esc(job.status)}">
-<p id="sync-label">Job ${job.id}, started ${esc(humanTime(job.startedAt))}</p>
+  const hidden = (shown: boolean) => shown ? null : html` hidden`
+  return page('Synchronize Users to Contacts', html`<div id="sync-job" data-job-id="${job.id}" data-status="${job.status}">
+<p id="sync-label">Job ${job.id}, started ${humanTime(job.startedAt)}</p>
 <progress id="sync-progress" aria-labelledby="sync-label" max="${Math.max(job.total, 1)}" value="${finished ? Math.max(job.total, 1) : job.done}">${job.percent}%</progress>
-<p id="sync-status" role="status" aria-live="polite">${esc(statusLine(job))}</p>
-<div id="sync-message" class="ok" role="status" aria-live="polite"${finished ? '' : ' hidden'}><p>${esc(job.message)}</p></div>
-<div id="sync-error" class="error" role="alert"${job.error && !finished ? '' : ' hidden'}><p>${job.error ? esc(failureText(job)) : ''}</p></div>
-<p id="sync-after"${finished ? '' : ' hidden'}><a href="/admin/change-log?from=${esc(job.startedAt.slice(0, 10))}&amp;to=${esc((job.finishedAt ?? new Date().toISOString()).slice(0, 10))}">Find the new contacts in the Change Log</a></p>
+<p id="sync-status" role="status" aria-live="polite">${statusLine(job)}</p>
+<div id="sync-message" class="ok" role="status" aria-live="polite"${hidden(finished)}><p>${job.message}</p></div>
+<div id="sync-error" class="error" role="alert"${hidden(job.error !== null && !finished)}><p>${job.error ? failureText(job) : null}</p></div>
+<p id="sync-after"${hidden(finished)}><a href="/admin/change-log?from=${job.startedAt.slice(0, 10)}&amp;to=${(job.finishedAt ?? new Date().toISOString()).slice(0, 10)}">Find the new contacts in the Change Log</a></p>
 <noscript><p><a href="/admin/sync/jobs/${job.id}">Refresh</a> to see the progress.</p></noscript>
-${finished ? skippedList(job, skipped) : ''}
+${finished ? skippedList(job, skipped) : null}
 </div>`, { csrf, scripts: ['/admin/static/sync.js'] })
 }
 
@@ -168,26 +168,28 @@ export function changeLogPage (from: string, to: string, rows: ChangeRow[], tota
   const pages = Math.max(1, Math.ceil(total / paging.pageSize))
   const first = (paging.page - 1) * paging.pageSize + 1
   const link = (page: number, text: string, rel: string) =>
-    `<a rel="${rel}" href="/admin/change-log?from=${esc(from)}&amp;to=${esc(to)}&amp;page=${page}">${text}</a>`
+    html` <a rel="${rel}" href="/admin/change-log?from=${from}&amp;to=${to}&amp;page=${page}">${text}</a>`
   const pager = pages === 1
-    ? ''
-    : `<nav aria-label="Pages" id="change-pages"><p>Page ${num(paging.page)} of ${num(pages)}${paging.page > 1 ? ` ${link(paging.page - 1, 'Previous page', 'prev')}` : ''}${paging.page < pages ? ` ${link(paging.page + 1, 'Next page', 'next')}` : ''}</p></nav>`
+    ? null
+    : html`<nav aria-label="Pages" id="change-pages"><p>Page ${num(paging.page)} of ${num(pages)}${paging.page > 1 ? link(paging.page - 1, 'Previous page', 'prev') : null}${paging.page < pages ? link(paging.page + 1, 'Next page', 'next') : null}</p></nav>`
   const civicrm = (id: number) => {
     const url = civicrmContactUrl(paging.civicrmBaseUrl, id)
-    return url === null ? '' : ` <a href="${esc(url)}">in CiviCRM</a>`
+    return url === null ? null : html` <a href="${url}">in CiviCRM</a>`
   }
+  // The user's email in CiviCRM (uf_name) is NULL-able.
+  const user = (u: ChangeRow['user']) => u === null ? '—' : `User ${u.ufId}${u.ufName === null ? '' : ` (${u.ufName})`}`
   const table = rows.length === 0
-    ? `<p>${total === 0 ? 'No contact was created or modified in this window.' : `There is no page ${num(paging.page)}: ${num(total)} contacts fill ${num(pages)} pages.`}</p>`
-    : `<p id="change-count">${num(total)} contact${total === 1 ? '' : 's'} created or modified${total > rows.length ? ` (${num(first)} to ${num(first + rows.length - 1)} shown)` : ''}.</p>
-<table><caption class="visually-hidden">Contacts changed between ${esc(from)} and ${esc(to)}</caption>
+    ? html`<p>${total === 0 ? 'No contact was created or modified in this window.' : `There is no page ${num(paging.page)}: ${num(total)} contacts fill ${num(pages)} pages.`}</p>`
+    : html`<p id="change-count">${num(total)} contact${total === 1 ? '' : 's'} created or modified${total > rows.length ? ` (${num(first)} to ${num(first + rows.length - 1)} shown)` : ''}.</p>
+<table><caption class="visually-hidden">Contacts changed between ${from} and ${to}</caption>
 <thead><tr><th scope="col">Contact</th><th scope="col">Type</th><th scope="col">Change</th><th scope="col">Email</th><th scope="col">Joomla user</th><th scope="col">Changed at (UTC)</th></tr></thead>
 <tbody>
-${rows.map((r) => `<tr><td><a href="/admin/contacts/${r.id}">${esc(r.displayName ?? `Contact ${r.id}`)}</a>${civicrm(r.id)}</td><td>${esc(r.contactType)}</td><td>${esc(r.change)}</td><td>${esc(r.email ?? '—')}</td><td>${r.user === null ? '—' : `User ${r.user.ufId}${r.user.ufName === null ? '' : ` (${esc(r.user.ufName)})`}`}</td><td>${esc(r.lastAt.toISOString().replace('T', ' ').slice(0, 19))}</td></tr>`).join('\n')}
+${rows.map((r, i) => html`${i > 0 ? '\n' : ''}<tr><td><a href="/admin/contacts/${r.id}">${r.displayName ?? `Contact ${r.id}`}</a>${civicrm(r.id)}</td><td>${r.contactType}</td><td>${r.change}</td><td>${r.email ?? '—'}</td><td>${user(r.user)}</td><td>${r.lastAt.toISOString().replace('T', ' ').slice(0, 19)}</td></tr>`)}
 </tbody></table>`
-  return page('Change Log', `${error ? `<div class="error" role="alert"><p>${esc(error)}</p></div>` : ''}
+  return page('Change Log', html`${errorBox(error)}
 <form method="get" action="/admin/change-log" class="inline">
-<label for="from">Modified from</label><input id="from" name="from" type="date" value="${esc(from)}" required>
-<label for="to">to</label><input id="to" name="to" type="date" value="${esc(to)}" required>
+<label for="from">Modified from</label><input id="from" name="from" type="date" value="${from}" required>
+<label for="to">to</label><input id="to" name="to" type="date" value="${to}" required>
 <button type="submit">Search</button>
 </form>
 ${table}
@@ -195,9 +197,9 @@ ${pager}`, { csrf })
 }
 
 export function contactPage (c: ContactDetails, csrf: string, civicrmBaseUrl: string | null = null): string {
-  const dd = (v: unknown) => `<dd>${esc(v ?? '—')}</dd>`
+  const dd = (v: unknown) => html`<dd>${v ?? '—'}</dd>`
   const inCivicrm = civicrmContactUrl(civicrmBaseUrl, c.id)
-  return page(c.displayName ?? `Contact ${c.id}`, `<dl>
+  return page(c.displayName ?? `Contact ${c.id}`, html`<dl>
 <dt>Contact id</dt>${dd(c.id)}
 <dt>Type</dt>${dd(c.contactType)}
 <dt>First name</dt>${dd(c.firstName)}
@@ -209,63 +211,14 @@ export function contactPage (c: ContactDetails, csrf: string, civicrmBaseUrl: st
 <dt>In the trash</dt>${dd(c.isDeleted ? 'yes' : 'no')}
 </dl>
 <h2>Emails</h2>
-${c.emails.length === 0 ? '<p>None.</p>' : `<ul>${c.emails.map((e) => `<li>${esc(e.email)} (${esc(e.location ?? 'no location')}${e.isPrimary ? ', primary' : ''})</li>`).join('')}</ul>`}
+${c.emails.length === 0 ? html`<p>None.</p>` : html`<ul>${c.emails.map((e) => html`<li>${e.email} (${e.location ?? 'no location'}${e.isPrimary ? ', primary' : ''})</li>`)}</ul>`}
 <h2>Joomla user</h2>
-${c.users.length === 0 ? '<p>Not linked to a user.</p>' : `<ul>${c.users.map((u) => `<li>User ${u.ufId} (${esc(u.ufName)})</li>`).join('')}</ul>`}
+${c.users.length === 0 ? html`<p>Not linked to a user.</p>` : html`<ul>${c.users.map((u) => html`<li>User ${u.ufId} (${u.ufName})</li>`)}</ul>`}
 <h2>Change log</h2>
-${c.log.length === 0 ? '<p>No entries.</p>' : `<ul>${c.log.map((l) => `<li>${esc(l.modifiedDate ? humanTime(l.modifiedDate) : 'no date')}: ${esc(logText(l.data))}</li>`).join('')}</ul>`}
-<p>${inCivicrm === null ? '' : `<a href="${esc(inCivicrm)}">Open in CiviCRM</a> · `}<a href="/admin/change-log">Back to the Change Log</a></p>`, { csrf })
+${c.log.length === 0 ? html`<p>No entries.</p>` : html`<ul>${c.log.map((l) => html`<li>${l.modifiedDate ? humanTime(l.modifiedDate) : 'no date'}: ${logText(l.data)}</li>`)}</ul>`}
+<p>${inCivicrm === null ? null : html`<a href="${inCivicrm}">Open in CiviCRM</a> · `}<a href="/admin/change-log">Back to the Change Log</a></p>`, { csrf })
 }
 
 export function notFoundPage (what: string, csrf: string): string {
-  return page('Not found', `<div class="error" role="alert"><p>${esc(what)}</p></div><p><a href="/admin/sync">Synchronize Users to Contacts</a></p>`, { csrf })
+  return page('Not found', html`<div class="error" role="alert"><p>${what}</p></div><p><a href="/admin/sync">Synchronize Users to Contacts</a></p>`, { csrf })
 }
-
-/** The live progress bar: polls the JSON progress API (helmet's CSP forbids inline scripts). */
-export const SYNC_JS = `// Live progress of a Synchronize Users to Contacts job: polls /v1/admin/sync/jobs/<id>.
-(function () {
-  'use strict'
-  var box = document.getElementById('sync-job')
-  if (!box) return
-  var id = box.getAttribute('data-job-id')
-  var bar = document.getElementById('sync-progress')
-  var status = document.getElementById('sync-status')
-  var message = document.getElementById('sync-message')
-  var error = document.getElementById('sync-error')
-  var after = document.getElementById('sync-after')
-  function num (n) { return n.toLocaleString('en-US') }
-  function line (j) {
-    if (j.status === 'done') return 'Completed: ' + num(j.done) + ' of ' + num(j.total) + ' users checked.'
-    if (j.status === 'interrupted') return 'Interrupted after ' + num(j.done) + ' of ' + num(j.total) + ' users; start the synchronization again to resume.'
-    return num(j.done) + ' of ' + num(j.total) + ' users checked (' + j.percent + '%)' + (j.rate ? ', ' + num(Math.round(j.rate)) + ' users/s' : '') + (j.etaS === null ? '' : ', about ' + num(Math.ceil(j.etaS)) + ' s left') + '.'
-  }
-  function failure (j) {
-    return 'The synchronization stopped after ' + num(j.done) + ' of ' + num(j.total) + ' users because of an error. Start it again: it resumes where it stopped. (Details: ' + j.error + ')'
-  }
-  function show (j) {
-    bar.max = Math.max(j.total, 1)
-    bar.value = j.status === 'done' ? bar.max : j.done
-    bar.textContent = j.percent + '%'
-    box.setAttribute('data-status', j.status)
-    if (status.textContent !== line(j)) status.textContent = line(j)
-    if (j.status === 'done') {
-      message.querySelector('p').textContent = j.message
-      message.hidden = false
-      after.hidden = false
-      // The skipped users are named on the finished page.
-      if (j.counts.skipped > 0) window.location.reload()
-    }
-    if (j.error && j.status !== 'done') {
-      error.querySelector('p').textContent = failure(j)
-      error.hidden = false
-    }
-  }
-  function poll () {
-    fetch('/v1/admin/sync/jobs/' + id, { credentials: 'same-origin', headers: { accept: 'application/json' } })
-      .then(function (r) { if (!r.ok) throw new Error('HTTP ' + r.status); return r.json() })
-      .then(function (j) { show(j); if (j.status === 'running') setTimeout(poll, 500) })
-      .catch(function () { setTimeout(poll, 2000) })
-  }
-  if (box.getAttribute('data-status') === 'running') poll()
-})()
-`

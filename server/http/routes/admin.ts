@@ -1,6 +1,8 @@
 // Administration: Synchronize Users to Contacts as a JSON API (admin token) and as pages
 // (admin login, the confirm step, a live progress bar, the final message), the Change Log
 // (contacts created or modified in a window, from civicrm_log) and a contact's details.
+import { fileURLToPath } from 'node:url'
+import fastifyStatic from '@fastify/static'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@fastify/type-provider-typebox'
 import type { FastifyReply, FastifyRequest } from 'fastify'
@@ -177,8 +179,14 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     return reply.redirect('/admin/login', 303)
   })
 
-  app.get('/admin/static/sync.js', async (_request, reply) =>
-    reply.header('content-type', 'application/javascript; charset=utf-8').header('cache-control', 'no-cache').send(view.SYNC_JS))
+  // The pages' script (sync.js), a file beside the views; revalidated on every load.
+  await app.register(fastifyStatic, {
+    root: fileURLToPath(new URL('../admin/static/', import.meta.url)),
+    prefix: '/admin/static/',
+    decorateReply: false,
+    cacheControl: false,
+    setHeaders: (reply) => { reply.header('cache-control', 'no-cache') },
+  })
 
   app.get('/admin/sync', { onRequest: requireAdminPage }, async (_request, reply) => {
     const job = await service.jobs.latest()

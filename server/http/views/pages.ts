@@ -1,10 +1,11 @@
 // Server-rendered HTML of "Edit my details": plain, accessible forms (labels, required
-// fields, an error summary announced to screen readers), no script. Every value is escaped.
-import { escapeHtml, htmlDocument } from './html.js'
+// fields, an error summary announced to screen readers), no script. Built with the `html` tag:
+// every value is escaped.
+import { escapeHtml, html, htmlDocument, trusted, type SafeHtml } from './html.js'
 
 export { escapeHtml }
 
-const STYLE = `
+const STYLE = trusted(`
 body{font:16px/1.5 system-ui,sans-serif;margin:0;background:#f4f5f7;color:#1d2327}
 main{max-width:36rem;margin:2rem auto;background:#fff;padding:1.5rem 2rem;border-radius:6px;box-shadow:0 1px 3px #0002}
 h1{font-size:1.5rem;margin-top:0}
@@ -15,14 +16,14 @@ button{font:inherit;margin-top:1.5rem;padding:.5rem 1.25rem;background:#2271b1;c
 .ok{background:#edfaef;border-left:4px solid #00a32a;padding:.5rem 1rem}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem}dt{font-weight:600}dd{margin:0}
 header.site{max-width:36rem;margin:1rem auto 0;padding:0 2rem}
-`
+`)
 
 // Where the site's name and link go; filled in by withSite (the pages' one way out), so that
 // no view needs the site passed along. A value in a page is escaped, so it cannot forge this.
 const SITE_SLOT = '<!--site-->'
 
-function layout (title: string, body: string): string {
-  return htmlDocument({ title, style: STYLE, header: SITE_SLOT, body })
+function layout (title: string, body: SafeHtml): string {
+  return htmlDocument({ title, style: STYLE, header: trusted(SITE_SLOT), body })
 }
 
 /** The Joomla site the person came from (JOOMLA_SITE_NAME, JOOMLA_SITE_URL). */
@@ -33,7 +34,8 @@ export function withSite (page: string, site: Site): string {
   const name = site.name ?? (site.url === null ? null : new URL(site.url).host)
   const header = name === null
     ? ''
-    : `<header class="site"><p>${site.url === null ? `<strong>${escapeHtml(name)}</strong>` : `<a href="${escapeHtml(site.url)}">Back to ${escapeHtml(name)}</a>`}</p></header>\n`
+    : html`<header class="site"><p>${site.url === null ? html`<strong>${name}</strong>` : html`<a href="${site.url}">Back to ${name}</a>`}</p></header>\n`.value
+  // The title as the page has it (escaped already), then the site's name.
   const titled = name === null ? page : page.replace(/<title>([^<]*)<\/title>/, (_m, t: string) => `<title>${t} | ${escapeHtml(name)}</title>`)
   return titled.replace(SITE_SLOT, header)
 }
@@ -41,49 +43,56 @@ export function withSite (page: string, site: Site): string {
 export interface FieldError { field: string, message: string }
 
 /** Field errors name the field as its label says. */
-const LABELS: Record<string, string> = { email: 'Email', first_name: 'First name', last_name: 'Last name', amount: 'Amount', currency: 'Currency' }
+const LABELS: Record<string, string> = { email: 'Email', first_name: 'First name', last_name: 'Last name' }
 
-function errorSummary (error: FieldError | null): string {
-  if (!error) return ''
+/** "Email is required": the field's label, then what is wrong (a field without a label keeps the message as it is). */
+export function fieldErrorText (error: FieldError): string {
   const label = LABELS[error.field]
-  const text = label === undefined ? error.message : `${label} ${error.message.replace(/^[\w.]+: /, '')}`
-  return `<div class="error" role="alert" id="form-error"><p>Please correct this: <a href="#${escapeHtml(error.field)}">${escapeHtml(text)}</a></p></div>`
+  return label === undefined ? error.message : `${label} ${error.message.replace(/^[\w.]+: /, '')}`
 }
 
-function input (name: string, label: string, value: string | null, opts: { type?: string, required?: boolean, autocomplete: string, error?: FieldError | null }): string {
+function errorSummary (error: FieldError | null): SafeHtml | null {
+  if (!error) return null
+  return html`<div class="error" role="alert" id="form-error"><p>Please correct this: <a href="#${error.field}">${fieldErrorText(error)}</a></p></div>`
+}
+
+function input (name: string, label: string, value: string | null, opts: { type?: string, required?: boolean, autocomplete: string, error?: FieldError | null }): SafeHtml {
   const invalid = opts.error?.field === name
-  return `<label for="${name}">${escapeHtml(label)}${opts.required ? ' <span aria-hidden="true">*</span>' : ''}</label>
-<input id="${name}" name="${name}" type="${opts.type ?? 'text'}" value="${escapeHtml(value)}"${opts.required ? ' required' : ''} autocomplete="${opts.autocomplete}"${invalid ? ' aria-invalid="true" aria-describedby="form-error"' : ''}>`
+  return html`<label for="${name}">${label}${opts.required ? html` <span aria-hidden="true">*</span>` : null}</label>
+<input id="${name}" name="${name}" type="${opts.type ?? 'text'}" value="${value}"${opts.required ? html` required` : null} autocomplete="${opts.autocomplete}"${invalid ? html` aria-invalid="true" aria-describedby="form-error"` : null}>`
 }
 
 export type Values = Record<string, string | null | undefined>
 
-const form = (action: string, csrf: string, fields: string, submit: string): string =>
-  `<form method="post" action="${escapeHtml(action)}" novalidate>
-<input type="hidden" name="_csrf" value="${escapeHtml(csrf)}">
+/** Form fields, one a line. */
+const lines = (parts: SafeHtml[]): SafeHtml => html`${parts.map((p, i) => html`${i > 0 ? '\n' : ''}${p}`)}`
+
+const form = (action: string, csrf: string, fields: SafeHtml, submit: string): SafeHtml =>
+  html`<form method="post" action="${action}" novalidate>
+<input type="hidden" name="_csrf" value="${csrf}">
 ${fields}
-<button type="submit">${escapeHtml(submit)}</button>
+<button type="submit">${submit}</button>
 </form>`
 
 export function profileForm (p: { title: string, action: string, csrf: string, values: Values, error?: FieldError | null }): string {
   const error = p.error ?? null
-  return layout(p.title, `${errorSummary(error)}
+  return layout(p.title, html`${errorSummary(error)}
 <p>Edit your details as this site's CiviCRM holds them.</p>
-${form(p.action, p.csrf, [
+${form(p.action, p.csrf, lines([
     input('first_name', 'First name', p.values.first_name ?? null, { autocomplete: 'given-name', error }),
     input('last_name', 'Last name', p.values.last_name ?? null, { autocomplete: 'family-name', error }),
     input('email', 'Email', p.values.email ?? null, { type: 'email', required: true, autocomplete: 'email', error }),
-  ].join('\n'), 'Save')}`)
+  ]), 'Save')}`)
 }
 
 export function profileSaved (p: { title: string, editUrl: string, firstName: string | null, lastName: string | null, email: string | null }): string {
-  return layout(p.title, `<div class="ok" role="status"><p>Your details have been saved.</p></div>
-<dl><dt>First name</dt><dd>${escapeHtml(p.firstName)}</dd><dt>Last name</dt><dd>${escapeHtml(p.lastName)}</dd><dt>Email</dt><dd>${escapeHtml(p.email)}</dd></dl>
-<p><a href="${escapeHtml(p.editUrl)}">Edit again</a></p>`)
+  return layout(p.title, html`<div class="ok" role="status"><p>Your details have been saved.</p></div>
+<dl><dt>First name</dt><dd>${p.firstName}</dd><dt>Last name</dt><dd>${p.lastName}</dd><dt>Email</dt><dd>${p.email}</dd></dl>
+<p><a href="${p.editUrl}">Edit again</a></p>`)
 }
 
 export function errorPage (title: string, message: string, advice: string): string {
-  return layout(title, `<div class="error" role="alert"><p>${escapeHtml(message)}</p></div>\n<p>${escapeHtml(advice)}</p>`)
+  return layout(title, html`<div class="error" role="alert"><p>${message}</p></div>\n<p>${advice}</p>`)
 }
 
 /**
