@@ -36,7 +36,7 @@ ${link('profile', '/civicrm/profile/edit?gid=1', 'Edit my details')}</ul>`)
 
 t.test('the seed\'s four steps in headless Chromium', async (t) => {
   const db = await testDatabase(t)
-  const app = await buildTestApp(t, db)
+  const app = await buildTestApp(t, db, { JOOMLA_SITE_NAME: 'Example Association', JOOMLA_SITE_URL: 'https://www.example.org/' })
   const bridge = await app.listen({ host: '127.0.0.1', port: 0 })
   const joomla = await fakeJoomla(db, bridge)
   t.teardown(() => new Promise((resolve) => joomla.server.close(resolve)))
@@ -75,13 +75,23 @@ t.test('the seed\'s four steps in headless Chromium', async (t) => {
     t.equal(await page.getByLabel('First name').inputValue(), 'Ann')
     t.equal(await page.getByLabel('Last name').inputValue(), 'Lee')
     t.equal(await page.getByLabel('Email').inputValue(), 'ann@example.org')
+    t.equal(await page.getByRole('link', { name: 'Back to Example Association' }).getAttribute('href'), 'https://www.example.org/', 'the site named, with a link back')
+    t.equal(await page.title(), 'Name and Address | Example Association')
     await shot(page, 'profile-edit')
     t.same(await db.rows('SELECT uf_id, uf_name, contact_id FROM civicrm_uf_match'), [{ uf_id: 42, uf_name: 'ann@example.org', contact_id: step1.id }])
     t.equal(await count(db, 'civicrm_contribution', `contact_id = ${step1.id}`), 1, 'the contribution belongs to that contact')
     t.equal(await count(db, 'civicrm_email', "email = 'ann@example.org'"), 1, 'no duplicate contact')
     t.equal(await count(db, 'civicrm_contact', "contact_type = 'Individual'"), 1)
 
+    // The Email emptied: refused, naming the field by its label; nothing saved.
+    await page.getByLabel('Email').fill('')
+    await page.getByRole('button', { name: 'Save' }).click()
+    t.equal(await page.getByRole('alert').innerText(), 'Please correct this: Email is required')
+    await shot(page, 'profile-email-required')
+    t.same(await db.rows('SELECT email FROM civicrm_email WHERE contact_id = ?', [step1.id]), [{ email: 'ann@example.org' }])
+
     // Submit saves and confirms.
+    await page.getByLabel('Email').fill('ann@example.org')
     await page.getByLabel('First name').fill('Annie')
     await page.getByRole('button', { name: 'Save' }).click()
     t.match(await page.getByRole('status').innerText(), 'Your details have been saved.')
@@ -101,7 +111,7 @@ t.test('the seed\'s four steps in headless Chromium', async (t) => {
     const before = await snapshot(db)
     const replay = await page.goto(firstLink!)
     t.equal(replay!.status(), 401)
-    t.equal(await page.title(), 'This link has expired or was already used')
+    t.equal(await page.title(), 'This link has expired or was already used | Example Association')
     t.match(await page.getByRole('alert').innerText(), 'already used')
     await shot(page, 'error-replayed')
     const iat = Math.floor(Date.now() / 1000) - 600
