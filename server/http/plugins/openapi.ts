@@ -9,12 +9,10 @@ import swaggerUi from '@fastify/swagger-ui'
 type Security = Array<Record<string, string[]>>
 const ADMIN: Security = [{ adminToken: [] }]
 const EVENT: Security = [{ eventToken: [] }]
-// The assertion of a logged-in user; without one, an anonymous visitor.
-const ASSERTION_OR_ANONYMOUS: Security = [{ assertionToken: [] }, {}]
 
 export const TAGS = [
   { name: 'events', description: 'Signed Joomla user events from the plugin (docs/protocol.md)' },
-  { name: 'transactions', description: 'Lazy linking: CiviCRM transactions of a Joomla user or a visitor' },
+  { name: 'transactions', description: 'Lazy linking: the logged-in user\'s profile ("Edit my details")' },
   { name: 'admin', description: 'Synchronize Users to Contacts and link reports; Authorization: Bearer BRIDGE_ADMIN_TOKEN' },
   { name: 'operations', description: 'Health, readiness and metrics' },
 ]
@@ -22,9 +20,8 @@ export const TAGS = [
 /** `METHOD url` → how /docs shows the operation. */
 export const OPERATIONS: Record<string, { tag: string, summary: string, security?: Security }> = {
   'POST /v1/joomla/events': { tag: 'events', summary: 'Apply a signed Joomla user event', security: EVENT },
+  'POST /v1/ping': { tag: 'events', summary: 'Check a site\'s address, secret and site id (the plugin\'s "Test connection"); records nothing', security: EVENT },
   'POST /v1/transactions/profile': { tag: 'transactions', summary: 'Save the logged-in user\'s profile (names, email)', security: [{ assertionToken: [] }] },
-  'POST /v1/transactions/contribution': { tag: 'transactions', summary: 'Record a contribution, by a logged-in user or a visitor', security: ASSERTION_OR_ANONYMOUS },
-  'POST /v1/transactions/membership': { tag: 'transactions', summary: 'Sign up for a membership, by a logged-in user or a visitor', security: ASSERTION_OR_ANONYMOUS },
   'GET /v1/users/:id/link': { tag: 'admin', summary: 'A user\'s link and the decisions that led to it', security: ADMIN },
   'POST /v1/admin/sync': { tag: 'admin', summary: 'Start (or resume) Synchronize Users to Contacts; send {} for the defaults', security: ADMIN },
   'GET /v1/admin/sync': { tag: 'admin', summary: 'The latest synchronization job', security: ADMIN },
