@@ -50,7 +50,7 @@ t.test('GET /metrics: HTTP latency per route pattern and status, profile saves (
   // Profile saves: one through the page, one through the API, and one refused (not counted).
   const user = { id: 7, username: 'gus', email: 'gus@example.org', name: 'Gus Grey' }
   const page = new CookieJar(app)
-  t.equal((await page.get(`/civicrm/profile/edit?gid=1&assertion=${signAssertion(SECRET, SITE, user, 'profile')}`)).statusCode, 303)
+  t.equal((await page.arrive(`/civicrm/profile/edit?gid=1&assertion=${signAssertion(SECRET, SITE, user, 'profile')}`)).statusCode, 303)
   t.equal((await page.submit('/civicrm/profile/edit?gid=1', { first_name: 'Gus', last_name: 'Grey', email: 'gus@example.org' })).statusCode, 200)
   t.equal((await page.submit('/civicrm/profile/edit?gid=1', { first_name: 'Gus', last_name: 'Grey', email: '' })).statusCode, 400)
   const api = await app.inject({ method: 'POST', url: '/v1/transactions/profile', headers: { authorization: `Bearer ${signAssertion(SECRET, SITE, user, 'profile')}` }, payload: { gid: 1, fields: { first_name: 'Gustav' } } })
