@@ -65,7 +65,7 @@ t.test('the seed\'s four steps in headless Chromium', async (t) => {
     await page.getByRole('link', { name: 'Edit my details' }).click()
     // The link lands on a page naming the account; only the person's click signs them in.
     await page.waitForURL(/\/civicrm\/profile\/edit\?gid=1&assertion=/)
-    t.equal(await page.title(), 'Continue to your details')
+    t.equal(await page.title(), 'Continue to your details | Example Association')
     t.equal(await count(db, 'civicrm_uf_match'), 0, 'opening the link links nobody')
     await shot(page, 'sign-in-continue')
     await page.getByRole('button', { name: 'Continue as Ann Lee' }).click()
