@@ -99,6 +99,7 @@ export const CONFIG_HINTS: Record<keyof Env, string> = {
   JOOMLA_DB_URL: 'a MySQL URL with a database name, e.g. mysql://joomla:secret@127.0.0.1:3306/joomla',
   JOOMLA_DB_PREFIX: 'letters, digits and underscores (at most 32), e.g. jos_',
   CIVICRM_DOMAIN_ID: 'a whole number from 1, e.g. 1',
+  CIVICRM_TIME_ZONE: 'the CiviCRM site\'s time zone, an IANA name or an offset, e.g. Europe/Amsterdam or +01:00',
   BRIDGE_SECRET: SECRET_HINT,
   BRIDGE_SECRET_PREVIOUS: SECRET_HINT,
   BRIDGE_ADMIN_TOKEN: SECRET_HINT,
