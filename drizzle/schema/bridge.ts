@@ -103,3 +103,19 @@ export const bridgeSyncSkip = mysqlTable('civibridge_sync_skip', {
   ufId: int('uf_id', { unsigned: true }).notNull(),
   reason: varchar('reason', { length: 255 }).notNull(),
 }, (t) => [primaryKey({ columns: [t.jobId, t.ufId] })])
+
+/**
+ * Lock rows (server/data/db.ts, Unit.lock): a unit of work writes the rows of its stripes first
+ * thing, in its own transaction, so that two units touching the same stripe wait for each other
+ * on one server and conflict at certification on Galera (one of them is re-run). The row
+ * `sync` is the single-run claim of Synchronize Users to Contacts (check-and-set on holder).
+ */
+export const bridgeLock = mysqlTable('civibridge_lock', {
+  domainId: int('domain_id', { unsigned: true }).notNull(),
+  lockKey: varchar('lock_key', { length: 32 }).notNull(),
+  n: bigint('n', { mode: 'number', unsigned: true }).notNull().default(0),
+  holder: varchar('holder', { length: 64 }),
+  holderNode: varchar('holder_node', { length: 255 }),
+  holderConn: bigint('holder_conn', { mode: 'number', unsigned: true }),
+  heartbeatAt: datetime('heartbeat_at', { mode: 'date', fsp: 3 }),
+}, (t) => [primaryKey({ columns: [t.domainId, t.lockKey] })])

@@ -1,7 +1,8 @@
 // Connection pool and units of work. A unit of work is one pooled connection running one
-// READ COMMITTED transaction, with named locks (GET_LOCK) released when it ends. Deadlocks and
-// lost unique-key races re-run the whole unit: the unique keys are the last guard.
-import { createHash } from 'node:crypto'
+// READ COMMITTED transaction whose locks are rows it writes (civibridge_lock), so they hold on
+// one server and across the nodes of a Galera cluster alike. Deadlocks, Galera's certification
+// conflicts (reported as deadlocks) and lost unique-key races re-run the whole unit, with a
+// jittered back-off: the unique keys are the last guard.
 import mysql from 'mysql2/promise'
 import { drizzle } from 'drizzle-orm/mysql2'
 import type { MySqlTransaction } from 'drizzle-orm/mysql-core'
@@ -33,14 +34,22 @@ export class DatabaseUnavailableError extends Error {
   constructor (message: string, readonly cause?: unknown) { super(message) }
 }
 
-// ER_USER_LOCK_DEADLOCK: MySQL 8's name for a circle of named locks (MariaDB says ER_LOCK_DEADLOCK).
-const RETRYABLE = new Set(['ER_LOCK_DEADLOCK', 'ER_USER_LOCK_DEADLOCK', 'ER_DUP_ENTRY', 'ER_LOCK_WAIT_TIMEOUT'])
+// ER_LOCK_DEADLOCK (1213) is also what Galera answers when a transaction loses certification to
+// one committed through another node. A lock wait that times out (1205) is not re-run: the
+// unit already waited lockTimeoutS; the caller gets 503.
+const RETRYABLE = new Set(['ER_LOCK_DEADLOCK', 'ER_DUP_ENTRY'])
 /** A statement the database did not answer in time (its connection is closed). */
 export const STATEMENT_TIMEOUT = 'PROTOCOL_SEQUENCE_TIMEOUT'
 /** How long a statement may wait for the database's answer by default (DB_QUERY_TIMEOUT_MS). */
 export const DEFAULT_QUERY_TIMEOUT_MS = 10_000
-const UNAVAILABLE = new Set([STATEMENT_TIMEOUT, 'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'PROTOCOL_CONNECTION_LOST', 'ER_SERVER_SHUTDOWN', 'ER_CON_COUNT_ERROR', 'ENOTFOUND', 'EHOSTUNREACH', 'ER_GET_CONNECTION_TIMEOUT', 'POOL_CLOSED'])
-const MAX_ATTEMPTS = 6
+const UNAVAILABLE = new Set([STATEMENT_TIMEOUT, 'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'PROTOCOL_CONNECTION_LOST', 'ER_SERVER_SHUTDOWN', 'ER_CON_COUNT_ERROR', 'ENOTFOUND', 'EHOSTUNREACH', 'ER_GET_CONNECTION_TIMEOUT', 'POOL_CLOSED', 'ER_LOCK_WAIT_TIMEOUT'])
+/**
+ * Attempts of a unit. Sized for certification conflicts under contention: two nodes writing the
+ * same stripe lose to each other in turn, and the back-off (full jitter, doubling from 10 ms up
+ * to 1 s) spreads them apart; all ten take about 2 s at most in total, on average.
+ */
+export const MAX_ATTEMPTS = 10
+const backoffMs = (attempt: number) => Math.random() * Math.min(1000, 10 * 2 ** attempt)
 
 export function errorCode (err: unknown): string | undefined {
   const e = err as { code?: string, cause?: { code?: string } } | null
@@ -96,11 +105,10 @@ export class Database {
   readonly name: string
   /** The CiviCRM domain (civicrm_domain.id) this bridge links users in. */
   readonly domainId: number
-  private readonly lockPrefix: string
-  /** How long a unit waits for a named lock (GET_LOCK's timeout), in seconds. */
+  /** How long a unit waits for a lock row (the session's innodb_lock_wait_timeout), in seconds. */
   readonly lockTimeoutS: number
 
-  /** How long one statement may wait for its answer before its connection is given up (GET_LOCK: plus the lock's own wait). */
+  /** How long one statement may wait for its answer before its connection is given up (the lock rows' statement: plus the lock's own wait). */
   readonly queryTimeoutMs: number
   private readonly settings = new Map<number, SiteSettingsCache>()
   private readonly timeZone: SiteTimeZone | null
@@ -119,6 +127,9 @@ export class Database {
       // No caller stack captured per query: it cost ~7 % of the login hot path's CPU.
       trace: false,
     })
+    this.domainId = opts.domainId ?? 1
+    this.lockTimeoutS = opts.lockTimeoutS ?? 10
+    this.timeZone = opts.timeZone ?? null
     // Dates are UTC on both sides: TIMESTAMP columns store instants whatever the zone, the
     // bridge's own times are UTC, and CiviCRM's local datetimes are written as the site's
     // wall-clock strings (SiteSettings.localTime). READ COMMITTED for the whole session (not per transaction,
@@ -126,15 +137,10 @@ export class Database {
     this.queryTimeoutMs = opts.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS
     this.pool.pool.on('connection', (conn) => {
       boundStatements(conn as unknown as CoreConnection, this.queryTimeoutMs)
-      conn.query("SET time_zone = '+00:00'")
+      conn.query(`SET time_zone = '+00:00', SESSION innodb_lock_wait_timeout = ${Math.max(1, Math.trunc(this.lockTimeoutS))}`)
       conn.query('SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED')
     })
     this.db = drizzle(this.pool)
-    // Lock names are server-wide: scope them to this database and domain.
-    this.domainId = opts.domainId ?? 1
-    this.lockPrefix = `${this.name}|${this.domainId}|`
-    this.lockTimeoutS = opts.lockTimeoutS ?? 10
-    this.timeZone = opts.timeZone ?? null
   }
 
   /** The CiviCRM configuration for contacts of a domain (this one by default), read at most once a minute. */
@@ -144,21 +150,23 @@ export class Database {
     return cache.get()
   }
 
-  lockName (key: string): string {
-    return 'cb:' + createHash('sha1').update(this.lockPrefix + key).digest('hex')
-  }
-
-  /** Runs fn in a fresh transaction on its own connection; re-runs it on deadlocks and key races. */
+  /**
+   * Runs fn in a fresh transaction on its own connection; re-runs it on deadlocks, certification
+   * conflicts and key races. One that outlives every attempt is a DatabaseUnavailableError
+   * (503 with Retry-After): the work was rolled back, never half done.
+   */
   async unit<T> (fn: (unit: Unit) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.unitOnce(fn)
       } catch (err) {
         const code = errorCode(err)
-        if (code === undefined || !RETRYABLE.has(code) || attempt >= MAX_ATTEMPTS) {
-          throw err instanceof DatabaseUnavailableError || !isUnavailable(err) ? err : new DatabaseUnavailableError('database unavailable', err)
+        if (code !== undefined && RETRYABLE.has(code)) {
+          if (attempt >= MAX_ATTEMPTS) throw new DatabaseUnavailableError(`conflict outlived ${MAX_ATTEMPTS} attempts`, err)
+          await new Promise((resolve) => setTimeout(resolve, backoffMs(attempt)))
+          continue
         }
-        await new Promise((resolve) => setTimeout(resolve, Math.random() * 5 * attempt))
+        throw err instanceof DatabaseUnavailableError || !isUnavailable(err) ? err : new DatabaseUnavailableError('database unavailable', err)
       }
     }
   }
@@ -171,27 +179,18 @@ export class Database {
       throw new DatabaseUnavailableError('database unavailable', err)
     }
     let healthy = true
-    let locked = false
     try {
       const db = drizzle(conn)
       return await db.transaction(async (tx) => fn({
         tx: tx as unknown as Tx,
         query: async (text, values) => (await conn.query(text, values))[0],
         prepared: async (text, values) => (await conn.execute({ sql: text, rowsAsArray: true }, values))[0],
-        lock: async (keys) => {
-          locked = true
-          await this.takeLocks(conn, keys)
-        },
+        lock: (keys) => this.takeLocks(conn, keys),
       }))
-    /* c8 ignore start */ // V8 counts a branch into `finally` per exit path; the release's catch runs only if the connection dies right after the work
     } catch (err) {
       if (isUnavailable(err)) healthy = false
       throw err
     } finally {
-      if (locked && healthy) {
-        try { await conn.query('DO RELEASE_ALL_LOCKS()') } catch { healthy = false }
-      }
-      /* c8 ignore stop */
       if (healthy) conn.release()
       else conn.destroy()
     }
@@ -201,35 +200,17 @@ export class Database {
   readonly prepared: PreparedQuery = async (text, values) => (await this.pool.execute({ sql: text, rowsAsArray: true }, values))[0]
 
   /**
-   * Takes the named locks of `keys` on a connection of their own and runs fn while they are
-   * held: for work spread over several units of work at once (the sync's two chunks), which
-   * cannot each take the same locks.
-   */
-  async withLocks<T> (keys: string[], fn: () => Promise<T>): Promise<T> {
-    let conn: mysql.PoolConnection
-    try {
-      conn = await this.pool.getConnection()
-    } catch (err) {
-      throw new DatabaseUnavailableError('database unavailable', err)
-    }
-    try {
-      await this.takeLocks(conn, keys)
-      return await fn()
-    } finally {
-      // A connection that cannot release its locks is closed: the server then releases them.
-      await conn.query('DO RELEASE_ALL_LOCKS()').then(() => conn.release(), () => conn.destroy())
-    }
-  }
-
-  /**
-   * One statement; the names in a fixed (sorted) order, which MariaDB takes left to right, so
-   * two holders never wait on each other in a circle.
+   * Writes the lock rows of `keys` in the unit's transaction: one statement, the keys in a
+   * fixed (sorted) order, which InnoDB locks row by row in that order, so two units taking
+   * theirs in one statement never wait on each other in a circle (one that takes more later
+   * may: InnoDB detects that deadlock and the unit is re-run). The row changes (n + 1) so that
+   * Galera certifies it: an unchanged row is not replicated.
    */
   private async takeLocks (conn: mysql.PoolConnection, keys: string[]): Promise<void> {
-    // Keys deduplicated before hashing: a sync pair's 4,000 keys fall in 256 stripes.
-    const names = [...new Set(keys)].map((k) => this.lockName(k)).sort()
-    const [rows] = await conn.query({ sql: `SELECT ${names.map((_, i) => `GET_LOCK(?, ?) AS l${i}`).join(', ')}`, timeout: this.lockTimeoutS * 1000 + this.queryTimeoutMs }, names.flatMap((n) => [n, this.lockTimeoutS]))
-    if (Object.values((rows as Array<Record<string, number | null>>)[0]).some((got) => got !== 1)) throw new DatabaseUnavailableError('timed out waiting for a lock')
+    const rows = [...new Set(keys)].sort().map((k) => [this.domainId, k, 1])
+    if (rows.length === 0) return
+    // It may wait for a row up to lockTimeoutS (innodb_lock_wait_timeout), then answer.
+    await conn.query({ sql: 'INSERT INTO civibridge_lock (domain_id, lock_key, n) VALUES ? ON DUPLICATE KEY UPDATE n = n + 1', timeout: this.lockTimeoutS * 1000 + this.queryTimeoutMs }, [rows])
   }
 
   private collationRead: Promise<Collation> | null = null

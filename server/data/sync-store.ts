@@ -9,7 +9,7 @@ import type { Collation } from './collation.js'
 import type { SiteSettings } from '../domain/contact.js'
 import { EMAIL_PROBLEMS, normalizeEmail } from '../domain/email.js'
 import { INSERT_AUDIT } from './event-store.js'
-import type { Unit } from './db.js'
+import { errorCode, type Unit } from './db.js'
 
 type Queryable = Pick<mysql.Pool, 'query'>
 type Run = (text: string, values: unknown[]) => Promise<unknown>
@@ -149,10 +149,56 @@ export async function writeDecisions (unit: Unit, domainId: number, decisions: S
   return { linked: linkRows.length, created: creates.length, emailsUpdated: updates.length }
 }
 
-/** Whether some connection holds this named lock (in this process or another). */
-export async function isLockHeld (pool: Queryable, name: string): Promise<boolean> {
-  const [rows] = await pool.query('SELECT IS_USED_LOCK(?) AS holder', [name])
-  return (rows as Array<{ holder: number | null }>)[0].holder !== null
+// ---- the single-run claim ------------------------------------------------------------------
+
+/** Seconds without a heartbeat after which a claim is void (its holder froze, or died on another node). */
+export const SYNC_STALE_S = 30
+/** How often the running sync renews its claim. */
+export const SYNC_HEARTBEAT_MS = 5000
+// The node a connection talks to: two bridges writing through two Galera nodes see two.
+const NODE = "CONCAT(@@hostname, ':', @@port)"
+// Free: nobody holds the claim, or its holder stopped beating, or it was taken through this node
+// on a connection that is gone (the process died: a restart takes over at once).
+const FREE = `(holder IS NULL OR heartbeat_at < NOW(3) - INTERVAL ${SYNC_STALE_S} SECOND
+  OR (holder_node = ${NODE} AND NOT EXISTS (SELECT 1 FROM information_schema.PROCESSLIST p WHERE p.ID = holder_conn)))`
+
+/**
+ * The row `sync` of civibridge_lock, set by check-and-set: one sync at a time per database and
+ * domain, here or in another process, through any node (two nodes setting it at once conflict
+ * at certification: one fails). Taken on a connection the sync keeps for its life.
+ */
+export class SyncClaim {
+  constructor (private readonly domainId: number) {}
+
+  /** Takes the claim for `holder` when it is free; false when someone else holds it. */
+  async take (conn: Queryable, holder: string): Promise<boolean> {
+    try {
+      await conn.query("INSERT IGNORE INTO civibridge_lock (domain_id, lock_key) VALUES (?, 'sync')", [this.domainId])
+      const [res] = await conn.query(`UPDATE civibridge_lock SET holder = ?, holder_node = ${NODE}, holder_conn = CONNECTION_ID(), heartbeat_at = NOW(3), n = n + 1
+        WHERE domain_id = ? AND lock_key = 'sync' AND ${FREE}`, [holder, this.domainId])
+      return (res as { affectedRows: number }).affectedRows === 1
+    } catch (err) {
+      // Another node set it at the same moment and was certified first.
+      if (errorCode(err) === 'ER_LOCK_DEADLOCK') return false
+      throw err
+    }
+  }
+
+  /** Renews the claim; false when it is no longer this holder's. */
+  async beat (conn: Queryable, holder: string): Promise<boolean> {
+    const [res] = await conn.query("UPDATE civibridge_lock SET heartbeat_at = NOW(3), n = n + 1 WHERE domain_id = ? AND lock_key = 'sync' AND holder = ?", [this.domainId, holder])
+    return (res as { affectedRows: number }).affectedRows === 1
+  }
+
+  async release (conn: Queryable, holder: string): Promise<void> {
+    await conn.query("UPDATE civibridge_lock SET holder = NULL, holder_node = NULL, holder_conn = NULL, heartbeat_at = NULL, n = n + 1 WHERE domain_id = ? AND lock_key = 'sync' AND holder = ?", [this.domainId, holder])
+  }
+
+  /** Whether a sync holds the claim now (in this process or another, through any node). */
+  async held (conn: Queryable): Promise<boolean> {
+    const [rows] = await conn.query(`SELECT NOT ${FREE} AS held FROM civibridge_lock WHERE domain_id = ? AND lock_key = 'sync'`, [this.domainId])
+    return Number((rows as Array<{ held: number }>)[0]?.held ?? 0) === 1
+  }
 }
 
 // ---- jobs -------------------------------------------------------------------------------

@@ -47,7 +47,7 @@ export interface UserState {
 export interface LinkStore {
   /** The site's CiviCRM configuration for contacts. */
   siteSettings (): Promise<SiteSettings>
-  /** Serialises work on these keys across processes until the unit of work ends. */
+  /** Serialises work on these keys across processes and nodes until the unit of work ends. */
   lock (keys: string[]): Promise<void>
   /** The user's link (lowest id if several) and last delete, in one read. */
   userState (ufId: number): Promise<UserState>
@@ -75,11 +75,11 @@ export interface LinkStore {
 }
 
 /**
- * Keys of the named locks that serialise the work on one user or one email, across processes.
- * They fall into LOCK_STRIPES stripes, so that a sync chunk covering thousands of users takes at
- * most that many locks (MariaDB's cost per GET_LOCK grows with the locks its connection already
- * holds: 2,000 locks a chunk cost more than the chunk's writes), while two live events wait on
- * each other only when their keys share a stripe, for the milliseconds a unit of work lasts.
+ * Keys of the lock rows that serialise the work on one user or one email, across processes and
+ * Galera nodes. They fall into LOCK_STRIPES stripes, so that a sync chunk covering thousands of
+ * users writes at most that many rows (one row per key cost a chunk more than its own writes),
+ * while two live events wait on each other only when their keys share a stripe, for the
+ * milliseconds a unit of work lasts.
  */
 export const LOCK_STRIPES = 256
 
@@ -167,9 +167,8 @@ const heldEmailKeys = (state: UserState): string[] => (state.link && emailProble
  * Takes the locks `keys` (the user's among them) and the lock of the email the user holds, and
  * returns the user's state read under them. The held email is known for sure only under the
  * user's lock: when it is not the one expected, its lock is taken too and the state read again.
- * Called before the unit of work writes anything: a unit waiting for a named lock then holds no
- * row another one waits for, and a circle of named locks alone is a deadlock MariaDB detects
- * (the unit of work is re-run).
+ * Called before the unit of work writes anything but lock rows: a circle of lock rows is a
+ * deadlock InnoDB detects (the unit of work is re-run).
  */
 async function lockUser (store: LinkStore, ufId: number, keys: string[]): Promise<UserState> {
   const locked = new Set<string>()

@@ -1,13 +1,15 @@
-// Synchronize Users to Contacts as a job: one at a time per database (a named lock held on a
-// dedicated connection for the job's life, released by the server if the process dies),
-// chunks of users in id order, each decided in bulk and written in one transaction with its
-// checkpoint, so that a job killed at any point resumes after the chunks that committed.
+// Synchronize Users to Contacts as a job: one at a time per database (a claim row set by
+// check-and-set on a dedicated connection, renewed while the job runs, void when its connection
+// is gone or it stops being renewed), chunks of users in id order, each locked, decided in bulk
+// and written in one transaction with its checkpoint, so that a job killed at any point resumes
+// after the chunks that committed.
 // Used by the CLI (server/sync-cli.ts) and the admin routes (server/http/routes/admin-sync.ts).
+import { randomUUID } from 'node:crypto'
 import type mysql from 'mysql2/promise'
 import { emailProblem, normalizeEmail } from '../domain/email.js'
 import { lockKeys, type JoomlaUser } from '../domain/link-user.js'
-import { addCounts, chunksInteract, collationKey, decideChunk, dryRunMessage, syncMessage, zeroCounts, type ChunkFacts, type SyncCounts, type SyncDecision } from '../domain/sync.js'
-import { JoomlaUsers, SyncJobs, advanceJob, doneChunksAfter, isLockHeld, readChunkFacts, saveChunk, writeDecisions, type SyncJob } from '../data/sync-store.js'
+import { addCounts, collationKey, decideChunk, dryRunMessage, syncMessage, zeroCounts, type ChunkFacts, type SyncCounts, type SyncDecision } from '../domain/sync.js'
+import { JoomlaUsers, SyncClaim, SyncJobs, SYNC_HEARTBEAT_MS, advanceJob, doneChunksAfter, readChunkFacts, saveChunk, writeDecisions, type SyncJob } from '../data/sync-store.js'
 import type { Database } from '../data/db.js'
 
 export const DEFAULT_BATCH_SIZE = 1000
@@ -67,11 +69,13 @@ export interface SyncRun {
 
 export class SyncService {
   readonly jobs: SyncJobs
-  /** Reads outside a unit of work (facts under named locks, the dry run). */
+  private readonly claim: SyncClaim
+  /** Reads outside a unit of work (the dry run's). */
   private readonly poolQuery = async (text: string, values: unknown[]) => (await this.database.pool.query(text, values))[0]
 
   constructor (private readonly database: Database, private readonly users: JoomlaUsers, private readonly domainId: number) {
     this.jobs = new SyncJobs(database.pool, domainId)
+    this.claim = new SyncClaim(domainId)
   }
 
   /** Runs a sync to its end. */
@@ -79,7 +83,7 @@ export class SyncService {
     return (await this.start(opts)).done
   }
 
-  /** Takes the sync lock (a real run), creates or resumes the job, and runs it in the background. */
+  /** Takes the sync claim (a real run), creates or resumes the job, and runs it in the background. */
   async start (opts: SyncOptions = {}): Promise<SyncRun> {
     const batchSize = Math.min(Math.max(Math.trunc(opts.batchSize ?? DEFAULT_BATCH_SIZE), 1), MAX_BATCH_SIZE)
     if (opts.dryRun) {
@@ -87,7 +91,7 @@ export class SyncService {
       const state = new RunState(null, true, false, total, zeroCounts(), opts.onProgress)
       return state.runFor(this.dryRunLoop(state, batchSize, opts.signal))
     }
-    const conn = await this.takeSyncLock()
+    const { conn, holder, beating } = await this.takeSyncClaim()
     try {
       const unfinished = await this.jobs.unfinished()
       const total = await this.users.count()
@@ -101,41 +105,41 @@ export class SyncService {
       }
       const state = new RunState(job.id, false, unfinished !== null, total, job.counts, opts.onProgress)
       const loop = this.loop(state, job, batchSize, opts.signal)
-      return state.runFor(loop.finally(() => this.releaseSyncLock(conn)))
+      return state.runFor(loop.finally(() => this.releaseSyncClaim(conn, holder, beating)))
     } catch (err) {
-      // Not just back to the pool: an idle pooled connection holding the lock would refuse every later start.
-      await this.releaseSyncLock(conn)
+      await this.releaseSyncClaim(conn, holder, beating)
       throw err
     }
   }
 
-  /** Gives back the sync lock, then its connection. */
-  private async releaseSyncLock (conn: mysql.PoolConnection): Promise<void> {
-    try { await conn.query('DO RELEASE_LOCK(?)', [this.syncLockName]) } catch { /* the connection died: the server released the lock */ }
-    conn.release()
+  /** Stops renewing the claim, gives it back, then its connection (destroyed if it cannot: the claim is then void). */
+  private async releaseSyncClaim (conn: mysql.PoolConnection, holder: string, beating: NodeJS.Timeout): Promise<void> {
+    clearInterval(beating)
+    await this.claim.release(conn, holder).then(() => conn.release(), () => conn.destroy())
   }
 
-  get syncLockName (): string {
-    return this.database.lockName('sync-job')
+  /** Whether a synchronization runs now, here or in another process, through any node: someone holds the sync claim. */
+  async syncClaimed (): Promise<boolean> {
+    return this.claim.held(this.database.pool)
   }
 
-  /** Whether a synchronization runs now, here or in another process: someone holds the sync lock. */
-  async syncLockHeld (): Promise<boolean> {
-    return isLockHeld(this.database.pool, this.syncLockName)
-  }
-
-  /** A dedicated connection holding the sync lock, or SyncBusyError naming the running job. */
-  private async takeSyncLock (): Promise<mysql.PoolConnection> {
+  /** A dedicated connection holding the sync claim, renewed every few seconds, or SyncBusyError naming the running job. */
+  private async takeSyncClaim (): Promise<{ conn: mysql.PoolConnection, holder: string, beating: NodeJS.Timeout }> {
     const conn = await this.database.pool.getConnection()
-    let got = 0
+    const holder = randomUUID()
+    let got = false
     try {
-      const [rows] = await conn.query('SELECT GET_LOCK(?, 0) AS got', [this.syncLockName])
-      got = Number((rows as Array<{ got: number }>)[0].got)
+      got = await this.claim.take(conn, holder)
     } catch (err) {
       conn.release()
       throw err
     }
-    if (got === 1) return conn
+    if (got) {
+      // A failed renewal is retried at the next beat; the claim stays valid for SYNC_STALE_S.
+      const beating = setInterval(() => { this.claim.beat(conn, holder).catch(() => {}) }, SYNC_HEARTBEAT_MS)
+      beating.unref()
+      return { conn, holder, beating }
+    }
     conn.release()
     const running = await this.jobs.unfinished()
     throw new SyncBusyError(running
@@ -144,12 +148,9 @@ export class SyncService {
   }
 
   /**
-   * Two chunks at a time: their facts read under the locks live events take for both
-   * chunks' users and emails (held on a connection of their own until both are written); then
-   * each chunk written in its own unit of work, on its own connection, so that MariaDB writes
-   * them on two threads (the writes are most of a sync's time). When the second chunk's
-   * decisions could depend on the first's writes (chunksInteract), it is decided again after
-   * the first has committed, as if the chunks had run one after the other.
+   * Chunk after chunk, each in its own unit of work: the lock rows live events take for its
+   * users and emails first, then its facts read under them, its decisions and its checkpoint.
+   * Joomla's users are read two chunks ahead.
    */
   private async loop (state: RunState, job: SyncJob, batchSize: number, signal?: AbortSignal): Promise<SyncResult> {
     let after = job.lastUserId
@@ -168,20 +169,8 @@ export class SyncService {
         const { first, second } = await nextPair
         if (first === null) break
         nextPair = prefetch((second ?? first).readTo)
-        const chunks = second === null ? [first.users] : [first.users, second.users]
         // Progress counts each chunk as soon as it commits.
-        const write = (users: JoomlaUser[], facts: ChunkFacts | null) => this.writeChunk(job.id, users, facts).then((counts) => { state.advance(counts); return counts })
-        const outcomes = await this.database.withLocks(chunkLockKeys(chunks.flat()), async () => {
-          // Each chunk's facts on a connection of its own: MariaDB reads them on two threads.
-          const collation = await this.database.collation()
-          const facts = await Promise.all(chunks.map((users) => readChunkFacts(this.poolQuery, collation, this.domainId, users.map((u) => u.id), chunkEmails(users))))
-          if (chunks.length === 1 || !chunksInteract(chunks[0], facts[0], chunks[1], facts[1])) {
-            return Promise.allSettled(chunks.map((users, i) => write(users, facts[i])))
-          }
-          const one = await Promise.allSettled([write(chunks[0], facts[0])])
-          return one[0].status === 'rejected' ? one : [...one, ...await Promise.allSettled([write(chunks[1], null)])]
-        })
-        for (const o of outcomes) if (o.status === 'rejected') throw o.reason
+        for (const users of second === null ? [first.users] : [first.users, second.users]) state.advance(await this.writeChunk(job.id, users))
         after = (second ?? first).readTo
         await advanceJob(this.database.pool, job.id, after)
       }
@@ -217,16 +206,17 @@ export class SyncService {
   }
 
   /**
-   * One chunk, decided and written with its checkpoint in one unit of work. `facts` read for it
-   * under its locks serve the first attempt; a unit run again (a deadlock, a key race) reads
-   * them afresh.
+   * One chunk, locked, decided and written with its checkpoint in one unit of work: on Galera,
+   * a live event through another node that touches one of its stripes conflicts with it at
+   * certification, and one of the two is re-run.
    */
-  private async writeChunk (jobId: number, users: JoomlaUser[], facts: ChunkFacts | null): Promise<SyncCounts> {
-    let given = facts
+  private async writeChunk (jobId: number, users: JoomlaUser[]): Promise<SyncCounts> {
+    // Read once per process (cached) or once a minute: the unit's first statement stays its lock rows.
     const site = await this.database.siteSettings(this.domainId)
+    const collation = await this.database.collation()
     return this.database.unit(async (unit) => {
-      const known = given ?? await readChunkFacts(unit.query, await this.database.collation(), this.domainId, users.map((u) => u.id), chunkEmails(users))
-      given = null
+      await unit.lock(chunkLockKeys(users))
+      const known = await readChunkFacts(unit.query, collation, this.domainId, users.map((u) => u.id), chunkEmails(users))
       const { decisions, counts } = decideChunk(users, known, site)
       const now = new Date()
       await writeDecisions(unit, this.domainId, decisions, now, site)

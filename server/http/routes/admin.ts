@@ -51,8 +51,8 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     const live = current?.jobId === job.id ? current.progress() : null
     let status: view.JobView['status'] = job.status === 'done' ? 'done' : 'running'
     if (status === 'running' && live?.status !== 'running') {
-      // Not running here: running in another process exactly when someone holds the sync lock.
-      if (!await service.syncLockHeld()) status = 'interrupted'
+      // Not running here: running in another process exactly when someone holds the sync claim.
+      if (!await service.syncClaimed()) status = 'interrupted'
     }
     const done = live?.done ?? job.counts.checked
     const total = Math.max(live?.total ?? job.totalUsers ?? 0, done)
