@@ -3,7 +3,7 @@
 // end and shows the final message; then the Change Log lists exactly the new contacts, and
 // one of them opens. UPDATE_SCREENSHOTS=1 writes the pages to docs/screenshots/.
 import t from 'tap'
-import { testDatabase, buildTestApp, ADMIN_TOKEN, type TestDb } from './helper.js'
+import { testDatabase, buildTestApp, ADMIN_TOKEN, type TestDb, holdLocks } from './helper.js'
 import { seedExample, SEED_MESSAGE } from './sync-helper.js'
 import { launchChromium, shot } from './browser-helper.js'
 import { lockKeys } from '../server/domain/link-user.js'
@@ -38,16 +38,7 @@ t.test('an administrator synchronizes users to contacts, then finds the new cont
   t.equal(await count(db, 'SELECT COUNT(*) AS n FROM civibridge_sync_job'), 0, 'nothing started before OK')
 
   // OK: user 44's lock held (a live event for that user), so the job page first shows it running.
-  const conn = await db.sql.getConnection()
-  let held = true
-  const release = async () => {
-    if (!held) return
-    held = false
-    await conn.query('DO RELEASE_ALL_LOCKS()')
-    conn.release()
-  }
-  t.teardown(release)
-  await conn.query('SELECT GET_LOCK(?, 0)', [app.database.lockName(lockKeys.user(44))])
+  const { release } = await holdLocks(t, db.url, [lockKeys.user(44)])
   await page.getByRole('button', { name: 'OK' }).click()
   await page.waitForURL(/\/admin\/sync\/jobs\/\d+$/)
   const job = page.locator('#sync-job')

@@ -11,12 +11,12 @@ import { adminCookieKey } from '../server/http/plugins/admin-session.js'
 import { readFileSync } from 'node:fs'
 import { skipReason, humanTime, logText, civicrmContactUrl } from '../server/http/admin/views.js'
 import { CHANGE_LOG_PAGE_SIZE } from '../server/data/admin-store.js'
-import { isLockHeld, JoomlaUsers } from '../server/data/sync-store.js'
+import { SyncClaim, JoomlaUsers } from '../server/data/sync-store.js'
 import { html } from '../server/http/views/html.js'
 import { fieldErrorText } from '../server/http/views/pages.js'
 import { lockKeys } from '../server/domain/link-user.js'
 import { createFixtureDatabase, dropDatabase } from '../server/dev/fixture.js'
-import { testDatabase, testConfig, buildTestApp, insertContact, ADMIN_TOKEN, SERVER_URL, type TestDb, cookieSigner } from './helper.js'
+import { testDatabase, testConfig, buildTestApp, insertContact, ADMIN_TOKEN, SERVER_URL, type TestDb, cookieSigner, holdLocks, holdSyncClaim } from './helper.js'
 import { insertJoomlaUsers, seedExample, SEED_MESSAGE } from './sync-helper.js'
 import { CookieJar } from './cookie-jar.js'
 
@@ -26,8 +26,6 @@ const AUTH = { authorization: `Bearer ${ADMIN_TOKEN}` }
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 const count = async (db: TestDb, q: string, params: unknown[] = []) => Number((await db.rows<{ n: number }>(q, params))[0].n)
 const today = () => new Date().toISOString().slice(0, 10)
-/** The named lock a sync holds (SyncService.syncLockName, which the app keeps to its admin routes). */
-const syncLock = (app: FastifyInstance) => app.database.lockName('sync-job')
 
 /** What the seed's example leaves in CiviCRM's tables: 3 links to the old contacts, 2 new contacts with their emails and a log row each. */
 async function assertSeedSynced (t: Tap.Test, db: TestDb, seed: { ann: number, bob: number, cy: number }): Promise<{ dana: number, eve: number }> {
@@ -77,19 +75,9 @@ async function waitFor (what: string, check: () => Promise<boolean>) {
   throw new Error(`timed out waiting for ${what}`)
 }
 
-/** Holds a named lock on a connection of its own, as another process would. */
-async function holdLock (t: Tap.Test, db: TestDb, name: string) {
-  const conn = await db.sql.getConnection()
-  let released = false
-  const release = async () => {
-    if (released) return
-    released = true
-    await conn.query('DO RELEASE_ALL_LOCKS()')
-    conn.release()
-  }
-  t.teardown(release)
-  await conn.query('SELECT GET_LOCK(?, 0)', [name])
-  return release
+/** Holds a live event's lock rows (of `keys`) in an open transaction, or, without keys, the sync claim, as another process would. */
+async function holdLock (t: Tap.Test, db: TestDb, keys: string[] | 'sync') {
+  return (keys === 'sync' ? await holdSyncClaim(t, db.url) : await holdLocks(t, db.url, keys)).release
 }
 
 t.test('the JSON API: admin token only, a valid batch size, 404 for an unknown job; nothing written when refused', async (t) => {
@@ -173,7 +161,7 @@ t.test('one sync at a time: live progress, 409 while the lock is held here or el
   const admin = await new Jar(first).login()
 
   // Another tool holds the sync lock and no job row exists: refused, nothing written.
-  const releaseSync = await holdLock(t, db, syncLock(first))
+  const releaseSync = await holdLock(t, db, 'sync')
   const busy = await first.inject({ method: 'POST', url: '/v1/admin/sync', headers: AUTH, payload: {} })
   t.equal(busy.statusCode, 409)
   t.same(busy.json(), { error: 'Conflict', message: 'A synchronization is already running.', jobId: null })
@@ -185,7 +173,7 @@ t.test('one sync at a time: live progress, 409 while the lock is held here or el
   await releaseSync()
 
   // User 44's lock held (a live event for that user): the job waits in its second pair of chunks, running.
-  const releaseUser = await holdLock(t, db, first.database.lockName(lockKeys.user(44)))
+  const releaseUser = await holdLock(t, db, [lockKeys.user(44)])
   const res = await first.inject({ method: 'POST', url: '/v1/admin/sync', headers: AUTH, payload: { batchSize: 1 } })
   t.equal(res.statusCode, 202)
   const id: number = res.json().id
@@ -234,7 +222,7 @@ t.test('one sync at a time: live progress, 409 while the lock is held here or el
   t.match(interrupted.body, 'data-status="interrupted"')
   t.match(interrupted.body, 'Interrupted after 4 of 5 users; start the synchronization again to resume.')
   // ...or running elsewhere while someone holds the lock: its figures come from the job row.
-  const releaseAgain = await holdLock(t, db, syncLock(app))
+  const releaseAgain = await holdLock(t, db, 'sync')
   const elsewhere = (await app.inject({ url: `/v1/admin/sync/jobs/${id}`, headers: { cookie: jar.header } })).json()
   t.match(elsewhere, { id, status: 'running', done: 4, total: 5, percent: 80 })
   t.ok(elsewhere.rate > 0 && elsewhere.etaS > 0, 'rate from the job row\'s start and heartbeat')
@@ -262,7 +250,7 @@ t.test('a start that cannot read the users: 500 from the API and the page, no jo
         ? await app.inject({ method: 'POST', url: '/v1/admin/sync', headers: AUTH, payload: {} })
         : await (await new Jar(app).login()).submit('/admin/sync/start', {}, '/admin/sync/confirm')
       t.equal(res.statusCode, 500, how)
-      t.equal(await isLockHeld(db.sql, syncLock(app)), false, `${how}: the sync lock is released`)
+      t.equal(await new SyncClaim(1).held(db.sql), false, `${how}: the sync claim is given back`)
     } finally {
       await app.close()
     }
@@ -392,7 +380,7 @@ t.test('job figures without users, without a total, without a finish time', asyn
   // Rows another version may leave: a running job without a total, a done job without a finish time.
   const now = new Date()
   const [running] = await db.sql.query("INSERT INTO civibridge_sync_job (domain_id, status, batch_size, started_at, heartbeat_at) VALUES (1, 'running', 10, ?, ?)", [now, now]) as unknown as [{ insertId: number }]
-  const release = await holdLock(t, db, syncLock(app))
+  const release = await holdLock(t, db, 'sync')
   t.match((await app.inject({ url: `/v1/admin/sync/jobs/${running.insertId}`, headers: AUTH })).json(), { status: 'running', done: 0, total: 0, percent: 0, rate: null, etaS: null })
   t.match((await jar.get(`/admin/sync/jobs/${running.insertId}`)).body, '<p id="sync-status" role="status" aria-live="polite">0 of 0 users checked (0%).</p>')
   await release()

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs'
 import { pruneBefore } from '../server/data/event-store.js'
 import { Database } from '../server/data/db.js'
 import { startServer } from '../server/server.js'
-import { testDatabase, freePort, childEnv, testConfig, SECRET, ADMIN_TOKEN } from './helper.js'
+import { testDatabase, freePort, childEnv, testConfig, SECRET, ADMIN_TOKEN, holdSyncClaim } from './helper.js'
 
 const BIN = fileURLToPath(new URL('../bin/civicrm-bridge.js', import.meta.url))
 const baseEnv = (url: string) => ({ CIVICRM_DB_URL: url, BRIDGE_SECRET: SECRET, BRIDGE_ADMIN_TOKEN: ADMIN_TOKEN, LOG_LEVEL: 'warn' })
@@ -169,14 +169,10 @@ t.test('in process: sync passes a database error through as it is (not as a usag
   const lines: string[] = []
   t.equal(await runCli(['sync'], baseEnv(db.url), (l) => lines.push(l)), 0, 'the next sync is not refused')
   t.same(lines, ['Synchronize Users to Contacts completed. Checked 0 user records. Created 0 new contact records.'])
-  // Another sync holds the lock: one line, as a CliError.
-  const database = new Database(db.url)
-  t.teardown(() => database.close())
-  const conn = await db.sql.getConnection()
-  await conn.query('SELECT GET_LOCK(?, 0)', [database.lockName('sync-job')])
+  // Another sync holds the claim: one line, as a CliError.
+  const other = await holdSyncClaim(t, db.url)
   await t.rejects(runCli(['sync'], baseEnv(db.url), () => {}), { name: 'CliError', message: /^A synchronization is already running/ })
-  await conn.query('DO RELEASE_ALL_LOCKS()')
-  conn.release()
+  await other.release()
 })
 
 t.test('prune deletes the event records and used tokens older than the retention and keeps the rest; a retention under 7 days is refused and deletes nothing', async (t) => {

@@ -9,7 +9,7 @@ import { Database } from '../server/data/db.js'
 import { lockKeys } from '../server/domain/link-user.js'
 import { startServer } from '../server/server.js'
 import { signEvent } from '../server/protocol/sign.js'
-import { testDatabase, testConfig, eventBody, SECRET, SITE } from './helper.js'
+import { testDatabase, testConfig, eventBody, SECRET, SITE, holdLocks, lockWaiters } from './helper.js'
 import { privateMariaDb, startBridge, Outbox, type Attempt } from './fault-helper.js'
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
@@ -233,16 +233,12 @@ t.test('SIGTERM with requests in flight: they finish with 200 and their writes a
   const db = await testDatabase(t)
   const bridge = await startBridge(t, db.url)
   const users = Array.from({ length: 10 }, (_, k) => ({ id: 5001 + k, email: `term${k}@example.org`, name: `Term User${k}` }))
-  // Hold the named locks these registrations need, so that they stay in flight.
-  const database = new Database(db.url, { poolSize: 1 })
-  t.teardown(() => database.close())
-  const holder = await database.pool.getConnection()
-  const names = [...new Set(users.flatMap((u) => [lockKeys.user(u.id), lockKeys.email(u.email)]).map((k) => database.lockName(k)))]
-  await holder.query(`SELECT ${names.map(() => 'GET_LOCK(?, 0)').join(', ')}`, names)
+  // Hold the lock rows these registrations need, so that they stay in flight.
+  const holder = await holdLocks(t, db.url, users.flatMap((u) => [lockKeys.user(u.id), lockKeys.email(u.email)]))
   const outbox = new Outbox()
   for (const u of users) outbox.add(eventBody({ event: 'onUserAfterSave', isNew: true, user: u }), u.id)
   const inFlight = outbox.pass(bridge.url, { concurrency: users.length })
-  const waiting = async () => Number((await db.rows<{ n: number }>("SELECT COUNT(*) AS n FROM information_schema.processlist WHERE db = ? AND info LIKE 'SELECT GET_LOCK%'", [db.name]))[0].n)
+  const waiting = () => lockWaiters(db)
   const until = Date.now() + 10_000
   while (await waiting() < users.length && Date.now() < until) await sleep(20)
   t.equal(await waiting(), users.length, 'ten registrations are in flight, waiting for their locks')
@@ -254,8 +250,7 @@ t.test('SIGTERM with requests in flight: they finish with 200 and their writes a
   for (let k = 0; k < 5; k++) late.add(eventBody({ event: 'onUserAfterSave', isNew: true, user: { id: 6001 + k, email: `late${k}@example.org`, name: 'Late' } }), 6001 + k)
   const lateAttempts = await late.pass(bridge.url, { concurrency: 5 })
   t.same(lateAttempts.filter((a) => !(a.status === 503 || (a.status === 0 && /ECONNREFUSED|ECONNRESET|UND_ERR_SOCKET/.test(String(a.error))))), [], 'requests after the signal are refused (connection refused or 503)')
-  await holder.query('DO RELEASE_ALL_LOCKS()')
-  holder.release()
+  await holder.release()
   const finished = await inFlight
   const { code } = await bridge.exited
   const exitMs = Date.now() - signalAt
@@ -275,24 +270,19 @@ t.test('in process: a request in flight when the server starts closing gets its 
   let closed: Promise<void> | null = null
   t.teardown(() => closed ?? app.close())
   const { port } = app.server.address() as { port: number }
-  const database = new Database(db.url, { poolSize: 1 })
-  t.teardown(() => database.close())
   const user = { id: 7001, email: 'inproc@example.org', name: 'In Process' }
-  const holder = await database.pool.getConnection()
-  const names = [lockKeys.user(user.id), lockKeys.email(user.email)].map((k) => database.lockName(k))
-  await holder.query('SELECT GET_LOCK(?, 0), GET_LOCK(?, 0)', names)
+  const holder = await holdLocks(t, db.url, [lockKeys.user(user.id), lockKeys.email(user.email)])
   const outbox = new Outbox()
   outbox.add(eventBody({ event: 'onUserAfterSave', isNew: true, user }), user.id)
   const q = [...outbox.queue.values()][0]
   const signed = signEvent(SECRET, SITE, q.body, { jti: q.jti })
   const answer = fetch(`http://127.0.0.1:${port}/v1/joomla/events`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${signed.token}` }, body: q.body })
   const until = Date.now() + 10_000
-  while (Number((await db.rows<{ n: number }>("SELECT COUNT(*) AS n FROM information_schema.processlist WHERE db = ? AND info LIKE 'SELECT GET_LOCK%'", [db.name]))[0].n) < 1 && Date.now() < until) await sleep(20)
+  while (await lockWaiters(db) < 1 && Date.now() < until) await sleep(20)
   const closeAt = Date.now()
   closed = app.close()
   await sleep(100)
-  await holder.query('DO RELEASE_ALL_LOCKS()')
-  holder.release()
+  await holder.release()
   const res = await answer
   t.equal(res.status, 200)
   t.equal(res.headers.get('connection'), 'close', 'the answer closes its connection')

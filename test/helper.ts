@@ -10,6 +10,7 @@ import { createFixtureDatabase, dropDatabase, type FixtureOptions } from '../ser
 import { signEvent } from '../server/protocol/sign.js'
 import { Signer } from '@fastify/cookie'
 import { cookieKey } from '../server/http/plugins/web.js'
+import { SyncClaim } from '../server/data/sync-store.js'
 
 export const SERVER_URL = process.env.TEST_DB_SERVER_URL ?? 'mysql://root@127.0.0.1:3306/test'
 export const SECRET = 'test-secret-0123456789abcdef-0123456789abcdef'
@@ -130,4 +131,47 @@ export async function freePort (): Promise<number> {
  */
 export function childEnv (env: Record<string, string>): Record<string, string> {
   return { PATH: process.env.PATH!, _TAPJS_PROCESSINFO_COVERAGE_: '0', ...env }
+}
+
+/**
+ * Holds the lock rows of `keys` (civibridge_lock, as Unit.lock writes them) in an open
+ * transaction on a connection of its own, as a unit of work in progress does; release() commits.
+ */
+export async function holdLocks (t: Teardown, url: string, keys: string[], domainId = 1): Promise<{ release (): Promise<void>, connectionId: number }> {
+  const conn = await mysql.createConnection({ uri: url })
+  let open = true
+  const release = async () => {
+    if (!open) return
+    open = false
+    await conn.query('COMMIT')
+    await conn.end()
+  }
+  t.teardown(release)
+  await conn.query('BEGIN')
+  await conn.query('INSERT INTO civibridge_lock (domain_id, lock_key, n) VALUES ? ON DUPLICATE KEY UPDATE n = n + 1', [[...new Set(keys)].sort().map((k) => [domainId, k, 1])])
+  const [[{ id }]] = await conn.query('SELECT CONNECTION_ID() AS id') as unknown as [[{ id: number }]]
+  return { release, connectionId: id }
+}
+
+/** How many connections of this database wait for a row lock now (a unit blocked on a lock row). */
+export async function lockWaiters (db: TestDb): Promise<number> {
+  const rows = await db.rows<{ n: number }>("SELECT COUNT(*) AS n FROM information_schema.processlist WHERE db = ? AND info LIKE 'INSERT INTO civibridge_lock%'", [db.name])
+  return Number(rows[0].n)
+}
+
+/** Another sync (or tool) holding the sync claim on a connection of its own, without a job row; release() gives it back. */
+export async function holdSyncClaim (t: Teardown, url: string, domainId = 1): Promise<{ release (): Promise<void>, connectionId: number }> {
+  const conn = await mysql.createConnection({ uri: url })
+  const claim = new SyncClaim(domainId)
+  if (!await claim.take(conn, 'another-sync')) throw new Error('the sync claim is taken')
+  const [[{ id }]] = await conn.query('SELECT CONNECTION_ID() AS id') as unknown as [[{ id: number }]]
+  let open = true
+  const release = async () => {
+    if (!open) return
+    open = false
+    await claim.release(conn, 'another-sync')
+    await conn.end()
+  }
+  t.teardown(release)
+  return { release, connectionId: id }
 }

@@ -10,13 +10,14 @@ import { Database } from '../server/data/db.js'
 import { SqlLinkStore } from '../server/data/link-store.js'
 import { linkUser, lockKeys } from '../server/domain/link-user.js'
 import { chunksInteract, decideChunk, syncMessage, dryRunMessage, zeroCounts, collationKey } from '../server/domain/sync.js'
-import { JoomlaUsers, SyncJobs, saveChunk } from '../server/data/sync-store.js'
+import { JoomlaUsers, SyncClaim, SyncJobs, saveChunk } from '../server/data/sync-store.js'
 import { SyncBusyError, SyncService, chunkLockKeys } from '../server/services/sync-service.js'
 import { HEAP_LIMIT_BYTES, heapKeeper, parseSyncArgs, progressLine, runSyncCommand, SyncUsageError } from '../server/sync-cli.js'
 import { runCli, CliError } from '../server/cli.js'
 import { createFixtureDatabase, dropDatabase } from '../server/dev/fixture.js'
 import { testDatabase, testConfig, insertContact, snapshot, buildTestApp, sendEvent, childEnv, SERVER_URL, SECRET, ADMIN_TOKEN, type TestDb } from './helper.js'
 import { insertJoomlaUsers, seedExample, syncService, SEED_MESSAGE } from './sync-helper.js'
+import { holdLocks, holdSyncClaim } from './helper.js'
 
 const BIN = fileURLToPath(new URL('../bin/civicrm-bridge.js', import.meta.url))
 const env = (url: string, extra: Record<string, string> = {}) => ({ CIVICRM_DB_URL: url, BRIDGE_SECRET: SECRET, BRIDGE_ADMIN_TOKEN: ADMIN_TOKEN, LOG_LEVEL: 'warn', ...extra })
@@ -280,14 +281,12 @@ t.test('one sync at a time: a second start is refused with a clear message, by t
   const r = await first.done
   t.equal(r.counts.created, 300)
   t.equal(first.progress().status, 'done')
-  // The lock free again, the next run starts a new job.
+  // The claim free again, the next run starts a new job.
   t.equal((await service.run()).counts.matched, 300)
-  // A lock held without a job row (another tool): still refused.
-  const conn = await db.sql.getConnection()
-  await conn.query('SELECT GET_LOCK(?, 0)', [service.syncLockName])
+  // A claim held without a job row (another tool): still refused.
+  const other = await holdSyncClaim(t, db.url)
   await t.rejects(service.start(), { name: 'SyncBusyError', message: 'A synchronization is already running.' })
-  await conn.query('DO RELEASE_ALL_LOCKS()')
-  conn.release()
+  await other.release()
 })
 
 t.test('killed with SIGKILL mid-run, started again: finishes the job, no duplicate, the message counts the whole job', async (t) => {
@@ -427,35 +426,27 @@ t.test('the latest job of the domain: none before the first run, then the last r
   t.equal(await service.jobs.get(second.jobId! + 100), null, 'no such job')
 })
 
-t.test('a start that fails after taking the sync lock releases the lock and its connection, and leaves no job', async (t) => {
+t.test('a start that fails after taking the sync claim gives it back with its connection, and leaves no job', async (t) => {
   const db = await testDatabase(t)
   await insertJoomlaUsers(db, [{ id: 1, email: 'a@example.org' }])
   const { service, database } = syncService(t, db)
   const broken = new SyncService(database, new JoomlaUsers(database.pool, 'nosuch_'), 1)
   await t.rejects(broken.start(), { code: 'ER_NO_SUCH_TABLE' })
-  t.same(await db.rows('SELECT IS_USED_LOCK(?) AS holder', [service.syncLockName]), [{ holder: null }], 'no connection still holds the sync lock')
+  t.match(await db.rows("SELECT holder, holder_conn FROM civibridge_lock WHERE lock_key = 'sync'"), [{ holder: null, holder_conn: null }], 'the claim is free')
+  t.equal(await service.syncClaimed(), false)
   t.same(await db.rows('SELECT id FROM civibridge_sync_job'), [])
-  // Every pooled connection, whichever the next start gets, can take the lock.
-  const conns = await Promise.all([0, 1, 2, 3].map(() => database.pool.getConnection()))
-  for (const c of conns) {
-    t.same((await c.query('SELECT GET_LOCK(?, 0) AS got', [service.syncLockName]))[0], [{ got: 1 }])
-    await c.query('DO RELEASE_LOCK(?)', [service.syncLockName])
-  }
-  for (const c of conns) c.release()
   t.match(await service.run(), { status: 'done', counts: { checked: 1, created: 1 } })
 })
 
-t.test('a failure while taking the sync lock frees the connection and creates no job', async (t) => {
+t.test('a failure while taking the sync claim frees the connection and creates no job', async (t) => {
   const db = await testDatabase(t)
   await insertJoomlaUsers(db, [{ id: 1, email: 'a@example.org' }])
-  // MariaDB refuses a lock name longer than 64 characters: GET_LOCK itself fails.
-  class LongSyncLockName extends Database {
-    override lockName (key: string): string { return key === 'sync-job' ? 'x'.repeat(300) : super.lockName(key) }
-  }
-  const database = new LongSyncLockName(db.url, { poolSize: 1 })
+  // The claim's table is gone: taking the claim itself fails.
+  await db.sql.query('DROP TABLE civibridge_lock')
+  const database = new Database(db.url, { poolSize: 1 })
   t.teardown(() => database.close())
   const service = new SyncService(database, new JoomlaUsers(database.pool, 'jos_'), 1)
-  await t.rejects(service.start(), { code: 'ER_TOO_LONG_IDENT' })
+  await t.rejects(service.start(), { code: 'ER_NO_SUCH_TABLE' })
   t.same(await db.rows('SELECT id FROM civibridge_sync_job'), [], 'no job')
   let timer: NodeJS.Timeout | undefined
   const answer = await Promise.race([database.ping(), new Promise((resolve) => { timer = setTimeout(() => resolve('pool exhausted'), 3000) })])
@@ -470,16 +461,14 @@ t.test('users\' locks held past the database\'s lock timeout fail the chunk: not
   const database = new Database(db.url, { poolSize: 4, lockTimeoutS: 1 })
   t.teardown(() => database.close())
   const service = new SyncService(database, new JoomlaUsers(database.pool, 'jos_'), 1)
-  const holder = await db.sql.getConnection()
-  await holder.query('SELECT GET_LOCK(?, 0)', [database.lockName(lockKeys.user(1))]) // a live event for user 1
+  const holder = await holdLocks(t, db.url, [lockKeys.user(1)]) // a live event for user 1, in progress
   const startedAt = Date.now()
-  await t.rejects(service.run(), { name: 'DatabaseUnavailableError', message: 'timed out waiting for a lock' })
+  await t.rejects(service.run(), { name: 'DatabaseUnavailableError', message: 'database unavailable' })
   t.ok(Date.now() - startedAt < 8000, 'gave up after the database\'s lock timeout')
-  t.match(await db.rows('SELECT status, last_user_id, checked, error FROM civibridge_sync_job'), [{ status: 'running', last_user_id: 0, checked: 0, error: 'timed out waiting for a lock' }])
+  t.match(await db.rows('SELECT status, last_user_id, checked, error FROM civibridge_sync_job'), [{ status: 'running', last_user_id: 0, checked: 0, error: 'database unavailable' }])
   t.same(await db.rows('SELECT * FROM civicrm_uf_match'), [], 'nothing of the chunk was written')
   t.same(await db.rows('SELECT * FROM civibridge_audit'), [])
-  await holder.query('DO RELEASE_ALL_LOCKS()')
-  holder.release()
+  await holder.release()
   t.match(await service.run(), { status: 'done', resumed: true, counts: { checked: 2, created: 2 } })
 })
 
@@ -495,13 +484,10 @@ t.test('CLI on a terminal: a progress bar on the terminal and the message alone 
   await seedExample(db)
   const config = testConfig(db.url)
   const tty = fakeTty()
-  // Refused (another sync holds the lock): nothing drawn.
-  const conn = await db.sql.getConnection()
-  const { service } = syncService(t, db)
-  await conn.query('SELECT GET_LOCK(?, 0)', [service.syncLockName])
+  // Refused (another sync holds the claim): nothing drawn.
+  const other = await holdSyncClaim(t, db.url)
   await t.rejects(runSyncCommand([], config, { out: () => {}, tty: tty.stream }), SyncBusyError)
-  await conn.query('DO RELEASE_ALL_LOCKS()')
-  conn.release()
+  await other.release()
   t.equal(tty.drawn(), '', 'a refused sync draws no bar')
 
   const lines: string[] = []
@@ -646,21 +632,21 @@ t.test('users registered during a run are synchronized too, and the progress tot
   t.equal(await count(db, 'SELECT COUNT(*) AS n FROM civicrm_uf_match'), 5)
 })
 
-t.test('the sync lock\'s connection dying mid-run does not fail the run, and leaves no lock behind', async (t) => {
+t.test('the sync claim\'s connection dying mid-run does not fail the run, and leaves no claim behind', async (t) => {
   const db = await testDatabase(t)
   await insertJoomlaUsers(db, [{ id: 1, email: 'u1@example.org' }, { id: 2, email: 'u2@example.org' }])
   const { database } = syncService(t, db)
   const users = new GatedUsers(database.pool, 'jos_')
   const service = new SyncService(database, users, 1)
-  t.equal(await service.syncLockHeld(), false, 'no sync runs yet')
+  t.equal(await service.syncClaimed(), false, 'no sync runs yet')
   const run = await service.start({ batchSize: 1 })
-  t.equal(await service.syncLockHeld(), true, 'a sync runs')
-  const [{ holder }] = await db.rows<{ holder: number | null }>('SELECT IS_USED_LOCK(?) AS holder', [service.syncLockName])
-  t.ok(holder, 'a connection holds the sync lock')
+  t.equal(await service.syncClaimed(), true, 'a sync runs')
+  const [{ holder }] = await db.rows<{ holder: number | null }>("SELECT holder_conn AS holder FROM civibridge_lock WHERE lock_key = 'sync'")
+  t.ok(holder, 'a connection holds the sync claim')
   await db.sql.query(`KILL ${Number(holder)}`)
   users.open()
   t.match(await run.done, { status: 'done', counts: { checked: 2, created: 2 } })
-  t.equal(await service.syncLockHeld(), false, 'no sync runs any more')
+  t.equal(await service.syncClaimed(), false, 'no sync runs any more: its connection is gone')
   t.match(await new SyncService(database, new JoomlaUsers(database.pool, 'jos_'), 1).run(), { status: 'done', counts: { checked: 2, matched: 2 } }, 'the next run is not refused')
 })
 
@@ -733,4 +719,31 @@ t.test('Joomla\'s users failing to load while a pair of chunks is written: the p
   t.same(await db.rows('SELECT uf_id FROM civicrm_uf_match ORDER BY uf_id'), [{ uf_id: 1 }, { uf_id: 2 }], 'the pair read before the failure is written')
   t.match(await db.rows('SELECT status, last_user_id, checked, error FROM civibridge_sync_job'), [{ status: 'running', last_user_id: 2, checked: 2, error: 'users table gone' }])
   t.match(await new SyncService(database, new JoomlaUsers(database.pool, 'jos_'), 1).run({ batchSize: 1 }), { resumed: true, counts: { checked: 3, created: 3 } })
+})
+
+t.test('the sync claim: renewed while the job runs; another node\'s claim is respected until it stops being renewed for 30 s', async (t) => {
+  const db = await testDatabase(t)
+  await insertJoomlaUsers(db, [{ id: 1, email: 'u1@example.org' }, { id: 2, email: 'u2@example.org' }])
+  const { database } = syncService(t, db)
+  const users = new GatedUsers(database.pool, 'jos_')
+  const service = new SyncService(database, users, 1, { heartbeatMs: 20 })
+  const run = await service.start({ batchSize: 1 })
+  const beat = async () => (await db.rows<{ at: Date }>("SELECT heartbeat_at AS at FROM civibridge_lock WHERE lock_key = 'sync'"))[0].at.getTime()
+  const first = await beat()
+  for (let i = 0; i < 500 && await beat() === first; i++) await new Promise((resolve) => setTimeout(resolve, 20))
+  t.ok(await beat() > first, 'the heartbeat moves while the job runs')
+  users.open()
+  await run.done
+  t.match(await db.rows("SELECT holder, holder_node, holder_conn, heartbeat_at FROM civibridge_lock WHERE lock_key = 'sync'"), [{ holder: null, holder_node: null, holder_conn: null, heartbeat_at: null }], 'given back at the end')
+
+  // A claim taken through another node (its connection cannot be checked from here), renewed 10 s ago: running.
+  await db.sql.query("UPDATE civibridge_lock SET holder = 'elsewhere', holder_node = 'node2:3306', holder_conn = 1, heartbeat_at = NOW(3) - INTERVAL 10 SECOND WHERE lock_key = 'sync'")
+  t.equal(await service.syncClaimed(), true)
+  await t.rejects(service.start(), { name: 'SyncBusyError' })
+  // Not renewed for 31 s: its holder is gone; the claim is taken over.
+  await db.sql.query("UPDATE civibridge_lock SET heartbeat_at = NOW(3) - INTERVAL 31 SECOND WHERE lock_key = 'sync'")
+  t.equal(await service.syncClaimed(), false)
+  t.match(await service.run(), { status: 'done', counts: { checked: 2, matched: 2 } })
+  const claim = new SyncClaim(1)
+  t.equal(await claim.beat(db.sql, 'elsewhere'), false, 'the old holder\'s renewal finds the claim no longer its own')
 })

@@ -73,7 +73,11 @@ export class SyncService {
   /** Reads outside a unit of work (the dry run's). */
   private readonly poolQuery = async (text: string, values: unknown[]) => (await this.database.pool.query(text, values))[0]
 
-  constructor (private readonly database: Database, private readonly users: JoomlaUsers, private readonly domainId: number) {
+  /** How often the running sync renews its claim (SYNC_HEARTBEAT_MS; shorter in tests). */
+  private readonly heartbeatMs: number
+
+  constructor (private readonly database: Database, private readonly users: JoomlaUsers, private readonly domainId: number, opts: { heartbeatMs?: number } = {}) {
+    this.heartbeatMs = opts.heartbeatMs ?? SYNC_HEARTBEAT_MS
     this.jobs = new SyncJobs(database.pool, domainId)
     this.claim = new SyncClaim(domainId)
   }
@@ -136,12 +140,17 @@ export class SyncService {
     }
     if (got) {
       // A failed renewal is retried at the next beat; the claim stays valid for SYNC_STALE_S.
-      const beating = setInterval(() => { this.claim.beat(conn, holder).catch(() => {}) }, SYNC_HEARTBEAT_MS)
+      const beating = setInterval(() => { this.claim.beat(conn, holder).catch(() => {}) }, this.heartbeatMs)
       beating.unref()
       return { conn, holder, beating }
     }
     conn.release()
-    const running = await this.jobs.unfinished()
+    // The holder may not have created its job yet (two starts at the same moment): a moment for it to appear.
+    let running = await this.jobs.unfinished()
+    for (let i = 0; running === null && i < 10; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100))
+      running = await this.jobs.unfinished()
+    }
     throw new SyncBusyError(running
       ? `A synchronization is already running (job ${running.id}, started ${running.startedAt.toISOString()}).`
       : 'A synchronization is already running.', running)
