@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # What the tests need besides Node, on Debian: PHP (cli, curl, mbstring, xml, pdo_mysql, pdo_pgsql) and
-# PHPUnit for the Joomla plugin, Chromium for the pages, a MariaDB answering on 127.0.0.1:3306.
+# PHPUnit for the Joomla plugin, Chromium for the pages, galera-4 and rsync for a Galera cluster,
+# a MariaDB answering on 127.0.0.1:3306.
 # The one place for that logic: `npm test` (scripts/test.js) and .ci/run both run it.
 #   - as root: installs what is missing (apt-get) and starts MariaDB when it does not answer;
 #   - otherwise: when something is missing, prints the exact command to run and exits 1 at once.
@@ -34,6 +35,9 @@ have_php_module pdo_pgsql || need+=(php-pgsql)   # the plugin's PostgreSQL outbo
 command -v phpunit >/dev/null || [ -n "${PHPUNIT:-}" ] || need+=(phpunit)
 # The browser tests launch Debian's Chromium at this path (test/browser-helper.ts).
 [ -x /usr/bin/chromium ] || need+=(chromium)
+# A 3-node Galera cluster for test/galera.test.ts (its state transfer copies data directories with rsync).
+[ -e /usr/lib/galera/libgalera_smm.so ] || need+=(galera-4)
+command -v rsync >/dev/null || need+=(rsync)
 if ! command -v mariadb >/dev/null && ! command -v mysql >/dev/null; then need+=(mariadb-server mariadb-client); fi
 if [ ${#need[@]} -gt 0 ]; then
   cmd="apt-get update && apt-get install -y ${need[*]}"
@@ -43,7 +47,8 @@ if [ ${#need[@]} -gt 0 ]; then
     exit 1
   fi
   log "installing: ${need[*]}"
-  if ! { apt-get update -qq && apt-get install -y -qq "${need[@]}" >/dev/null; }; then
+  # Another apt run (dpkg lock) is waited for, up to 5 minutes.
+  if ! { apt-get update -qq && apt-get install -y -qq -o DPkg::Lock::Timeout=300 "${need[@]}" >/dev/null; }; then
     log "apt-get failed; run it yourself: $cmd"
     exit 1
   fi

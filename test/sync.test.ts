@@ -637,13 +637,15 @@ t.test('the sync claim\'s connection dying mid-run does not fail the run, and le
   await insertJoomlaUsers(db, [{ id: 1, email: 'u1@example.org' }, { id: 2, email: 'u2@example.org' }])
   const { database } = syncService(t, db)
   const users = new GatedUsers(database.pool, 'jos_')
-  const service = new SyncService(database, users, 1)
+  // Renewed every 20 ms: renewals on the dead connection fail, and the run goes on.
+  const service = new SyncService(database, users, 1, { heartbeatMs: 20 })
   t.equal(await service.syncClaimed(), false, 'no sync runs yet')
   const run = await service.start({ batchSize: 1 })
   t.equal(await service.syncClaimed(), true, 'a sync runs')
   const [{ holder }] = await db.rows<{ holder: number | null }>("SELECT holder_conn AS holder FROM civibridge_lock WHERE lock_key = 'sync'")
   t.ok(holder, 'a connection holds the sync claim')
   await db.sql.query(`KILL ${Number(holder)}`)
+  await new Promise((resolve) => setTimeout(resolve, 100))
   users.open()
   t.match(await run.done, { status: 'done', counts: { checked: 2, created: 2 } })
   t.equal(await service.syncClaimed(), false, 'no sync runs any more: its connection is gone')
@@ -746,4 +748,21 @@ t.test('the sync claim: renewed while the job runs; another node\'s claim is res
   t.match(await service.run(), { status: 'done', counts: { checked: 2, matched: 2 } })
   const claim = new SyncClaim(1)
   t.equal(await claim.beat(db.sql, 'elsewhere'), false, 'the old holder\'s renewal finds the claim no longer its own')
+})
+
+t.test('two starts setting the sync claim at the same moment through two Galera nodes: the one that loses certification is refused', async (t) => {
+  const db = await testDatabase(t)
+  const { service } = syncService(t, db)
+  t.equal(await service.syncClaimed(), false)
+  // Galera reports a lost certification as a deadlock (1213): a trigger raises it here.
+  await db.sql.query(`CREATE TRIGGER cbt19_certification BEFORE UPDATE ON civibridge_lock FOR EACH ROW
+    IF NEW.holder = 'loses-certification' THEN SIGNAL SQLSTATE '40001' SET MYSQL_ERRNO = 1213, MESSAGE_TEXT = 'Deadlock found'; END IF`)
+  const conn = await db.sql.getConnection()
+  t.teardown(() => conn.release())
+  const claim = new SyncClaim(1)
+  t.equal(await claim.take(conn, 'loses-certification'), false, 'not taken')
+  t.match(await db.rows("SELECT holder FROM civibridge_lock WHERE lock_key = 'sync'"), [{ holder: null }], 'nothing written')
+  t.equal(await claim.take(conn, 'wins'), true)
+  t.equal(await service.syncClaimed(), true)
+  await claim.release(conn, 'wins')
 })
