@@ -151,8 +151,8 @@ t.test('Galera, 3 nodes, two bridges writing through two nodes: no lost update',
       WHERE m.id IS NULL AND c.id NOT IN (SELECT contact_id FROM civibridge_audit WHERE action = 'created-contact' AND contact_id IS NOT NULL) AND c.id < 100000 AND c.id > 2`), [], 'every contact the bridge created is linked, or was created by an audited decision whose user was then deleted')
     t.same(await rows('SELECT c.id FROM civicrm_contact c LEFT JOIN civicrm_email e ON e.contact_id = c.id AND e.is_primary = 1 WHERE e.id IS NULL AND c.id > 2'), [], 'every contact has its primary email')
     // What certification did: transactions that lost to another node's (re-run by the bridge) and local ones aborted by an applier.
-    for (const node of [n2, n3]) {
-      const conn = await mysql.createConnection({ uri: node.serverUrl })
+    for (const [node, url] of [[n2, url2], [n3, url3]] as const) {
+      const conn = await mysql.createConnection({ uri: url })
       const [status] = await conn.query("SHOW GLOBAL STATUS WHERE Variable_name IN ('wsrep_local_cert_failures', 'wsrep_local_bf_aborts')") as unknown as [Array<{ Variable_name: string, Value: string }>]
       await conn.end()
       figures.push(`${node.name}: ${status.map((s) => `${s.Variable_name} ${s.Value}`).join(', ')}`)
