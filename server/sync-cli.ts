@@ -56,7 +56,7 @@ function progressLines (stream: NodeJS.WriteStream, everyMs: number) {
 
 export async function runSyncCommand (argv: string[], config: Config, io: SyncCliIo): Promise<number> {
   const args = parseSyncArgs(argv)
-  // The sync lock, the chunks' locks, two chunks written at once, and Joomla's users when on the same database.
+  // The sync claim, the chunk being written, reads ahead, and Joomla's users when on the same database.
   const database = new Database(config.civicrmDbUrl, { poolSize: 5, domainId: config.domainId, queryTimeoutMs: config.dbQueryTimeoutMs, timeZone: config.timeZone })
   const joomlaPool = config.joomlaDbUrl === config.civicrmDbUrl ? null : mysql.createPool({ uri: config.joomlaDbUrl, connectionLimit: 1, charset: 'utf8mb4_unicode_ci', timezone: 'Z' })
   const bar = args.json || !io.tty ? null : io.tty.isTTY ? progressBar(io.tty) : progressLines(io.tty, io.progressEveryMs ?? PROGRESS_EVERY_MS)

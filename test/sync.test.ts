@@ -9,7 +9,7 @@ import fc from 'fast-check'
 import { Database } from '../server/data/db.js'
 import { SqlLinkStore } from '../server/data/link-store.js'
 import { linkUser, lockKeys } from '../server/domain/link-user.js'
-import { chunksInteract, decideChunk, syncMessage, dryRunMessage, zeroCounts, collationKey } from '../server/domain/sync.js'
+import { decideChunk, syncMessage, dryRunMessage, zeroCounts, collationKey } from '../server/domain/sync.js'
 import { JoomlaUsers, SyncClaim, SyncJobs, saveChunk } from '../server/data/sync-store.js'
 import { SyncBusyError, SyncService, chunkLockKeys } from '../server/services/sync-service.js'
 import { HEAP_LIMIT_BYTES, heapKeeper, parseSyncArgs, progressLine, runSyncCommand, SyncUsageError } from '../server/sync-cli.js'
@@ -652,21 +652,7 @@ t.test('the sync claim\'s connection dying mid-run does not fail the run, and le
   t.match(await new SyncService(database, new JoomlaUsers(database.pool, 'jos_'), 1).run(), { status: 'done', counts: { checked: 2, matched: 2 } }, 'the next run is not refused')
 })
 
-const user = (id: number, email: string) => ({ id, email, name: `User ${id}`, username: `u${id}`, block: false })
 
-t.test('two chunks interact when they share an email or a contact, in any form the first could write', async (t) => {
-  const facts = {
-    links: new Map([[2, { id: 7, ufName: 'old@example.org', contactId: 30 }]]),
-    candidates: new Map([['one@example.org', [{ contactId: 10, linkedUfId: null }]], ['two@example.org', [{ contactId: 10, linkedUfId: null }]], ['three@example.org', [{ contactId: 30, linkedUfId: 2 }]]]),
-    ufNameHolders: new Map(),
-  }
-  t.notOk(chunksInteract([user(1, 'a@example.org')], facts, [user(3, 'b@example.org')], facts), 'different emails, no contacts')
-  t.ok(chunksInteract([user(1, 'Same@Example.org')], facts, [user(3, 'same@example.org')], facts), 'the same email, as the collation compares it')
-  t.ok(chunksInteract([user(2, 'new@example.org')], facts, [user(3, 'old@example.org')], facts), 'an email the first chunk\'s user holds as uf_name and may free')
-  t.ok(chunksInteract([user(1, 'one@example.org')], facts, [user(3, 'two@example.org')], facts), 'one contact, a candidate for both chunks\' emails')
-  t.ok(chunksInteract([user(2, 'new@example.org')], facts, [user(3, 'three@example.org')], facts), 'a contact linked to the first chunk\'s user and a candidate of the second\'s')
-  t.notOk(chunksInteract([user(1, '')], facts, [user(3, '')], facts), 'no emails at all')
-})
 
 t.test('chunks sharing a contact are written one after the other: the later user gets the decision it would get alone', async (t) => {
   const db = await testDatabase(t)

@@ -133,32 +133,6 @@ function decideOne (user: JoomlaUser, facts: ChunkFacts, claimedEmails: Map<stri
   return { kind: 'create', ufId: user.id, email: typedEmail(user.email), contact: newContact(user.name, user.email, site) }
 }
 
-/**
- * Whether deciding chunk `b` could depend on what chunk `a` (its users come first) writes: they
- * share an email (a user's, or one a user holds as uf_name and may free) or a contact (one a
- * user is linked to, or a candidate for a user's email). Chunks that do not interact get the
- * same decisions decided together as one after the other, so they may be written at once.
- */
-export function chunksInteract (a: JoomlaUser[], factsA: ChunkFacts, b: JoomlaUser[], factsB: ChunkFacts): boolean {
-  const touched = (users: JoomlaUser[], facts: ChunkFacts) => {
-    const emails = new Set<string>()
-    const contacts = new Set<number>()
-    for (const u of users) {
-      const email = normalizeEmail(u.email)
-      if (email !== '') emails.add(collationKey(email))
-      for (const c of facts.candidates.get(email) ?? []) contacts.add(c.contactId)
-      const link = facts.links.get(u.id)
-      if (link?.ufName) emails.add(collationKey(link.ufName))
-      if (link?.contactId != null) contacts.add(link.contactId)
-    }
-    return { emails, contacts }
-  }
-  const [ta, tb] = [touched(a, factsA), touched(b, factsB)]
-  for (const e of tb.emails) if (ta.emails.has(e)) return true
-  for (const c of tb.contacts) if (ta.contacts.has(c)) return true
-  return false
-}
-
 const plural = (n: number, one: string, many: string): string => (n === 1 ? one : many.replace('#', String(n)))
 
 /**
