@@ -652,8 +652,6 @@ t.test('the sync claim\'s connection dying mid-run does not fail the run, and le
   t.match(await new SyncService(database, new JoomlaUsers(database.pool, 'jos_'), 1).run(), { status: 'done', counts: { checked: 2, matched: 2 } }, 'the next run is not refused')
 })
 
-
-
 t.test('chunks sharing a contact are written one after the other: the later user gets the decision it would get alone', async (t) => {
   const db = await testDatabase(t)
   const both = await insertContact(db, { first: 'Both', emails: [{ email: 'one@example.org', primary: true }, { email: 'two@example.org' }] })
