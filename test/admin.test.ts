@@ -199,9 +199,9 @@ t.test('one sync at a time: live progress, 409 while the lock is held here or el
   t.match(twicePage.body, `Follow its progress</a>.`)
   t.equal(await count(db, 'SELECT COUNT(*) AS n FROM civibridge_sync_job'), 1, 'still one job')
 
-  // The server shuts down: the job stops after its current pair of chunks (users 44 and 45, written at once) and stays resumable.
-  // (That pair has begun: it waits for user 44's lock. On a busy machine it may not have yet.)
-  await waitFor('the next pair waits for user 44', async () => (await count(db, "SELECT COUNT(*) AS n FROM information_schema.processlist WHERE state = 'User lock' AND db = DATABASE()")) >= 1)
+  // The server shuts down: the job stops after its current pair of chunks (users 44 and 45, one after the other) and stays resumable.
+  // (That pair has begun: user 44's chunk waits for its lock row. On a busy machine it may not have yet.)
+  await waitFor('the next pair waits for user 44', async () => (await count(db, "SELECT COUNT(*) AS n FROM information_schema.processlist WHERE info LIKE 'INSERT INTO civibridge_lock%' AND db = DATABASE()")) >= 1)
   const closing = first.close()
   await releaseUser()
   await closing
