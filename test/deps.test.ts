@@ -38,8 +38,8 @@ t.test('not root, PHP, PHPUnit and MariaDB missing: exits 1 at once, naming the 
   const r = asUser(join(path, 'bash'), ['scripts/ensure-deps.sh'], { PATH: path })
   t.equal(r.status, 1, r.stderr)
   t.equal(r.stdout, '', 'nothing for the environment')
-  t.match(r.stderr, /missing for the tests: php-cli php-curl php-mbstring php-xml php-mysql php-pgsql phpunit( chromium)? mariadb-server mariadb-client\. Run as root/)
-  t.match(r.stderr, /\n\[deps\] {3}apt-get update && apt-get install -y php-cli php-curl php-mbstring php-xml php-mysql php-pgsql phpunit( chromium)? mariadb-server mariadb-client\n$/)
+  t.match(r.stderr, /missing for the tests: php-cli php-curl php-mbstring php-xml php-mysql php-pgsql phpunit( chromium)?( galera-4)? rsync mariadb-server mariadb-client\. Run as root/)
+  t.match(r.stderr, /\n\[deps\] {3}apt-get update && apt-get install -y php-cli php-curl php-mbstring php-xml php-mysql php-pgsql phpunit( chromium)?( galera-4)? rsync mariadb-server mariadb-client\n$/)
 })
 
 t.test('npm test stops after the dependency check with `0 passed, 1 failed` as its last line', async (t) => {
