@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `npm test`: what the tests need (scripts/ensure-deps.sh: installs it as root, else names the
-// command to run), type check, tap (TypeScript tests on the real MariaDB), PHPUnit (the Joomla
+// command to run), type check, lint, tap (TypeScript tests on the real MariaDB), PHPUnit (the Joomla
 // plugin). Every stage runs even when an earlier one fails; the last line is
 // `N passed, N failed`, counted from the JUnit reports of tap and PHPUnit (a named test is
 // one test; a stage that fails outside any test, e.g. tap's coverage check, counts as one
@@ -31,6 +31,10 @@ mkdirSync(TMP, { recursive: true })
 // 1. Types
 if (run('npx', ['tsc', '--noEmit']) === 0) passed++
 else stageFailed('typecheck (tsc --noEmit)')
+
+// 1b. Lint (neostandard, eslint.config.js)
+if (run('npx', ['eslint', '.']) === 0) passed++
+else stageFailed('lint (eslint .)')
 
 // 2. tap; then its results again as JUnit for counting
 const tapJunit = `${TMP}/tap-junit.xml`

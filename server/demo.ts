@@ -19,7 +19,7 @@ export async function runDemo (env: Record<string, string | undefined>, out: (li
     // Ann gave money anonymously before (a contact with her email exists); Bob is new.
     await conn.query(`INSERT INTO civicrm_contact (id, contact_type, first_name, last_name, display_name, sort_name, hash)
       VALUES (100, 'Individual', 'Ann', 'Lee', 'Ann Lee', 'Lee, Ann', 'd3b07384d113edec49eaa6238ad5ff00')`)
-    await conn.query(`INSERT INTO civicrm_email (contact_id, location_type_id, email, is_primary) VALUES (100, 1, 'Ann@Example.org', 1)`)
+    await conn.query('INSERT INTO civicrm_email (contact_id, location_type_id, email, is_primary) VALUES (100, 1, \'Ann@Example.org\', 1)')
     await conn.query(`INSERT INTO jos_users (id, name, username, email, params, registerDate) VALUES
       (42, 'Ann Lee', 'ann', 'ann@example.org', '{}', NOW()), (43, 'Bob van der Berg', 'bob', 'bob@example.org', '{}', NOW())`)
   } finally {

@@ -41,7 +41,7 @@ async function assertSeedSynced (t: Tap.Test, db: TestDb, seed: { ann: number, b
     { id: eve, contact_type: 'Individual', first_name: null, middle_name: null, last_name: null, display_name: 'eve@example.org', source: 'Joomla user sync', email: 'eve@example.org', is_primary: 1 },
   ], 'exactly two new contacts, each with its email')
   t.equal(await count(db, "SELECT COUNT(*) AS n FROM civicrm_contact WHERE contact_type = 'Individual'"), 5, 'no duplicate contact')
-  t.same(await db.rows("SELECT entity_table, entity_id, data FROM civicrm_log ORDER BY entity_id"), [
+  t.same(await db.rows('SELECT entity_table, entity_id, data FROM civicrm_log ORDER BY entity_id'), [
     { entity_table: 'civicrm_contact', entity_id: dana, data: `civicrm_contact,${dana}` }, { entity_table: 'civicrm_contact', entity_id: eve, data: `civicrm_contact,${eve}` },
   ], 'a civicrm_log row per new contact, none for the matched ones')
   return { dana, eve }
@@ -120,8 +120,18 @@ t.test('the JSON API: 202 + Location, polled to the seed\'s exact message; lates
   t.equal(res.headers.location, `/v1/admin/sync/jobs/${started.id}`)
   const done = await finished(app, started.id)
   t.same(done, {
-    id: started.id, status: 'done', done: 5, total: 5, percent: 100, counts: { checked: 5, matched: 3, created: 2, skipped: 0, skippedInvalid: 0, skippedTaken: 0 },
-    rate: null, etaS: null, message: SEED_MESSAGE, error: null, startedAt: started.startedAt, finishedAt: done.finishedAt,
+    id: started.id,
+    status: 'done',
+    done: 5,
+    total: 5,
+    percent: 100,
+    counts: { checked: 5, matched: 3, created: 2, skipped: 0, skippedInvalid: 0, skippedTaken: 0 },
+    rate: null,
+    etaS: null,
+    message: SEED_MESSAGE,
+    error: null,
+    startedAt: started.startedAt,
+    finishedAt: done.finishedAt,
   })
   t.ok(Date.parse(done.finishedAt) >= Date.parse(done.startedAt))
   await assertSeedSynced(t, db, seed)
@@ -196,7 +206,7 @@ t.test('one sync at a time: live progress, 409 while the lock is held here or el
   const twicePage = await admin.submit('/admin/sync/start', {}, '/admin/sync/confirm')
   t.equal(twicePage.statusCode, 409)
   t.match(twicePage.body, `A synchronization is already running (job ${id}, started`)
-  t.match(twicePage.body, `Follow its progress</a>.`)
+  t.match(twicePage.body, 'Follow its progress</a>.')
   t.equal(await count(db, 'SELECT COUNT(*) AS n FROM civibridge_sync_job'), 1, 'still one job')
 
   // The server shuts down: the job stops after its current pair of chunks (users 44 and 45, one after the other) and stays resumable.
@@ -575,7 +585,7 @@ t.test('the pages: login, the confirm step, the job page, the Change Log, a cont
     t.same(rows(one.body), [[noName, `Contact ${noName}`, 'Individual', 'Created']], 'a contact without a name')
     t.match(one.body, /<td>Created<\/td><td>—<\/td><td>—<\/td>/, 'no email, no user')
     // A link without uf_name (CiviCRM allows it), and a hostile name: escaped like every value.
-    await db.sql.query("INSERT INTO civicrm_uf_match (domain_id, uf_id, uf_name, contact_id) VALUES (1, 99, NULL, ?)", [noName])
+    await db.sql.query('INSERT INTO civicrm_uf_match (domain_id, uf_id, uf_name, contact_id) VALUES (1, 99, NULL, ?)', [noName])
     await db.sql.query("UPDATE civicrm_contact SET display_name = '<img src=x onerror=alert(1)>' WHERE id = ?", [noName])
     const hostile = await jar.get('/admin/change-log?from=2024-03-12')
     t.match(hostile.body, `<a href="/admin/contacts/${noName}">&lt;img src=x onerror=alert(1)&gt;</a>`)

@@ -29,9 +29,23 @@ const NEW_CONTACT = `SELECT c.contact_type, c.first_name, c.middle_name, c.last_
   FROM civicrm_uf_match m JOIN civicrm_contact c ON c.id = m.contact_id JOIN civicrm_email e ON e.contact_id = c.id AND e.is_primary = 1 WHERE m.uf_id = ?`
 
 const AMY = {
-  contact_type: 'Individual', first_name: 'Amy', middle_name: 'A', last_name: 'Adams', display_name: 'Amy A Adams', sort_name: 'Adams Amy',
-  preferred_language: 'de_DE', communication_style_id: 2, email_greeting_id: 1, email_greeting_display: 'Dear Amy', postal_greeting_id: 1,
-  postal_greeting_display: 'Dear Amy', addressee_id: 1, addressee_display: 'Amy A Adams', email: 'amy.adams@example.org', location_type_id: 2, uf_name: 'Amy.Adams@Example.org',
+  contact_type: 'Individual',
+  first_name: 'Amy',
+  middle_name: 'A',
+  last_name: 'Adams',
+  display_name: 'Amy A Adams',
+  sort_name: 'Adams Amy',
+  preferred_language: 'de_DE',
+  communication_style_id: 2,
+  email_greeting_id: 1,
+  email_greeting_display: 'Dear Amy',
+  postal_greeting_id: 1,
+  postal_greeting_display: 'Dear Amy',
+  addressee_id: 1,
+  addressee_display: 'Amy A Adams',
+  email: 'amy.adams@example.org',
+  location_type_id: 2,
+  uf_name: 'Amy.Adams@Example.org',
 }
 
 t.test('live path: a new contact as Contact::create makes it from the site\'s settings (extractName "Last, First Middle", quotes stripped, name formats, language, communication style, greetings, default location type, uf_name as typed)', async (t) => {
@@ -101,8 +115,13 @@ t.test('profile save: names rendered with the contact\'s prefix ("Dr." kept), gr
   const saved = await b.submit('/civicrm/profile/edit?gid=1', { first_name: 'Paula', last_name: 'Prefixed-Smith', email: 'Paula.S@Example.org' })
   t.equal(saved.statusCode, 200)
   t.same(await db.rows('SELECT first_name, last_name, display_name, sort_name, email_greeting_display, postal_greeting_display, addressee_display FROM civicrm_contact WHERE id = ?', [c]), [{
-    first_name: 'Paula', last_name: 'Prefixed-Smith', display_name: 'Dr. Paula Prefixed-Smith', sort_name: 'Prefixed-Smith, Paula',
-    email_greeting_display: 'Dear Dr. Paula Prefixed-Smith', postal_greeting_display: 'Hello Paula', addressee_display: 'Dr. Paula Prefixed-Smith',
+    first_name: 'Paula',
+    last_name: 'Prefixed-Smith',
+    display_name: 'Dr. Paula Prefixed-Smith',
+    sort_name: 'Prefixed-Smith, Paula',
+    email_greeting_display: 'Dear Dr. Paula Prefixed-Smith',
+    postal_greeting_display: 'Hello Paula',
+    addressee_display: 'Dr. Paula Prefixed-Smith',
   }])
   t.same(await db.rows('SELECT email FROM civicrm_email WHERE contact_id = ?', [c]), [{ email: 'paula.s@example.org' }])
   t.same(await db.rows('SELECT entity_table, entity_id, data, modified_id FROM civicrm_log'), [{ entity_table: 'civicrm_contact', entity_id: c, data: `civicrm_contact,${c}`, modified_id: c }],
@@ -117,7 +136,11 @@ t.test('settings: CiviCRM\'s defaults when absent; contact_default_language reso
   const bare = await readSiteSettings(run, 1, null)
   t.match(bare, {
     displayNameFormat: '{contact.individual_prefix}{ }{contact.first_name}{ }{contact.last_name}{ }{contact.individual_suffix}',
-    sortNameFormat: '{contact.last_name}{, }{contact.first_name}', preferredLanguage: 'en_US', communicationStyleId: 1, syncCmsEmail: true, locationTypeId: null,
+    sortNameFormat: '{contact.last_name}{, }{contact.first_name}',
+    preferredLanguage: 'en_US',
+    communicationStyleId: 1,
+    syncCmsEmail: true,
+    locationTypeId: null,
     defaultGreetings: { email_greeting: { id: 1, template: 'Dear {contact.first_name}' }, addressee: { id: 1 } },
   })
   t.equal(bare.prefixes.get(4), 'Dr.')

@@ -125,4 +125,3 @@ t.test('every listen failure is one line naming the address', async (t) => {
   t.match(listenProblem(err('ENOTFOUND', 'x'), where), /no such address/)
   t.equal(listenProblem(err(undefined, 'odd\nfailure'), where), 'cannot listen on 10.9.9.9:80: odd failure')
 })
-

@@ -103,7 +103,7 @@ t.test('serve answers, and SIGTERM stops it within 10 s', async (t) => {
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
   let health: unknown
   for (let i = 0; i < 100 && health === undefined; i++) {
-    try { health = await (await fetch(`http://127.0.0.1:${port}/health`)).json() } catch { await new Promise((r) => setTimeout(r, 100)) }
+    try { health = await (await fetch(`http://127.0.0.1:${port}/health`)).json() } catch { await new Promise((resolve) => setTimeout(resolve, 100)) }
   }
   t.same(health, { status: 'ok', database: 'up' })
   const stopAt = Date.now()

@@ -114,7 +114,7 @@ t.test('50 registrations of one new email across two processes during a sync: on
   t.same(await db.rows('SELECT email FROM civicrm_email GROUP BY email HAVING COUNT(DISTINCT contact_id) > 1'), [], 'no email on two contacts')
   t.equal(await count(db, 'SELECT COUNT(*) AS n FROM civicrm_email'), others + 1, 'one email row per contact')
   t.equal(await count(db, 'SELECT COUNT(*) AS n FROM civicrm_log'), created + (answers.some((r) => r.json.action === 'created-contact') ? 1 : 0), 'a change-log row per created contact')
-  t.same(await db.rows("SELECT status FROM civibridge_sync_job"), [{ status: 'done' }])
+  t.same(await db.rows('SELECT status FROM civibridge_sync_job'), [{ status: 'done' }])
   t.comment(`sync ${ms} ms over ${TOTAL} users; 50 answers in ${eventsMs} ms; winner ${winner} (${answers.find((r) => r.id === winner)!.json.action})`)
 })
 
@@ -169,7 +169,7 @@ t.test('email swaps in parallel across two processes: A takes B\'s old email as 
   }
   t.same(await db.rows('SELECT * FROM civibridge_wanted_email'), [], 'no change left waiting')
   t.equal(await count(db, "SELECT COUNT(*) AS n FROM civicrm_contact WHERE contact_type = 'Individual'"), 2 * ROUNDS, 'no contact created by a swap')
-  t.same(await db.rows(`SELECT email FROM civicrm_email WHERE contact_id IN (SELECT contact_id FROM civicrm_uf_match) GROUP BY email HAVING COUNT(*) > 1`), [], 'no email on two linked contacts')
+  t.same(await db.rows('SELECT email FROM civicrm_email WHERE contact_id IN (SELECT contact_id FROM civicrm_uf_match) GROUP BY email HAVING COUNT(*) > 1'), [], 'no email on two linked contacts')
   // Every wait ended with a hand-over in the unit that freed the email, audited as such.
   const handed = await count(db, "SELECT COUNT(*) AS n FROM civibridge_audit WHERE reason LIKE 'email-freed-by-user:%'")
   t.equal(handed, Object.values(waited).reduce((x, y) => x + y, 0), 'one hand-over per wait')

@@ -17,7 +17,7 @@ t.test('a linked user\'s login is answered at once and logged in the next batch'
   t.equal(app.eventLog.size, 1)
   await app.eventLog.flush()
   t.same(await db.rows("SELECT jti, uf_id, event FROM civibridge_event WHERE jti = 'login-1'"), [{ jti: 'login-1', uf_id: 1, event: 'onUserLogin' }])
-  t.same(await db.rows("SELECT `trigger`, action FROM civibridge_audit WHERE uf_id = 1 ORDER BY id"), [{ trigger: 'save', action: 'created-contact' }, { trigger: 'login', action: 'already-linked' }])
+  t.same(await db.rows('SELECT `trigger`, action FROM civibridge_audit WHERE uf_id = 1 ORDER BY id'), [{ trigger: 'save', action: 'created-contact' }, { trigger: 'login', action: 'already-linked' }])
   t.equal(app.eventLog.size, 0)
 })
 

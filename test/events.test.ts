@@ -23,7 +23,10 @@ t.test('events', async (t) => {
   // Each caller its own address: too many failures from one address are throttled (tested below).
   let address = 0
   const post = (body: string, token: string | null, headers: Record<string, string> = {}) => app.inject({
-    method: 'POST', url: '/v1/joomla/events', payload: body, remoteAddress: `10.0.${Math.floor(++address / 250)}.${address % 250}`,
+    method: 'POST',
+    url: '/v1/joomla/events',
+    payload: body,
+    remoteAddress: `10.0.${Math.floor(++address / 250)}.${address % 250}`,
     headers: { 'content-type': 'application/json', ...(token === null ? {} : { authorization: `Bearer ${token}` }), ...headers },
   })
 
@@ -198,13 +201,13 @@ t.test('events', async (t) => {
     const rs256 = `${rsUnsigned}.${createSign('RSA-SHA256').update(rsUnsigned).sign(privateKey).toString('base64url')}`
     const cases: Record<string, string | null> = {
       'no token': null,
-      'garbage': 'not.a.token',
+      garbage: 'not.a.token',
       'alg none': handToken({ alg: 'none', typ: 'JWT' }, goodClaims(body), null),
-      'HS512': handToken({ alg: 'HS512', typ: 'JWT' }, goodClaims(body), SECRET, 'sha512'),
-      'RS256': rs256,
+      HS512: handToken({ alg: 'HS512', typ: 'JWT' }, goodClaims(body), SECRET, 'sha512'),
+      RS256: rs256,
       'key confusion: RS256 header, HMAC with the secret': handToken({ alg: 'RS256', typ: 'JWT' }, goodClaims(body), SECRET),
       'another secret': handToken(hs, goodClaims(body), 'another-secret-another-secret-another-secret'),
-      'expired': handToken(hs, goodClaims(body, { iat: now() - 400, exp: now() - 100 }), SECRET),
+      expired: handToken(hs, goodClaims(body, { iat: now() - 400, exp: now() - 100 }), SECRET),
       'exp more than 300 s after iat': handToken(hs, goodClaims(body, { exp: now() + 301 }), SECRET),
       'issued in the future': handToken(hs, goodClaims(body, { iat: now() + 120, exp: now() + 180 }), SECRET),
       'not yet valid': handToken(hs, goodClaims(body, { nbf: now() + 120 }), SECRET),

@@ -5,7 +5,6 @@
 import t, { type Test } from 'tap'
 import mysql from 'mysql2/promise'
 import { createFixtureDatabase } from '../server/dev/fixture.js'
-import { Database } from '../server/data/db.js'
 import { lockKeys } from '../server/domain/link-user.js'
 import { startServer } from '../server/server.js'
 import { signEvent } from '../server/protocol/sign.js'

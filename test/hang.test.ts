@@ -93,6 +93,7 @@ t.test('a client sending its body a byte at a time is cut off at the request tim
   let sent = 0
   let done = false
   slow.closed.then(() => { done = true })
+  // eslint-disable-next-line no-unmodified-loop-condition -- set by the promise above
   for (; sent < 200 && !done; sent++) {
     slow.socket.write('x')
     await Promise.race([sleep(1500), slow.closed])

@@ -184,7 +184,7 @@ t.test('pages', async (t) => {
     t.equal(readSession(req(cookieSigner.sign('1.2.2000000000'))), null, 'no domain: an older cookie is no session')
     t.same(readSession(req(cookieSigner.sign('3.1.2.2000000000')), 1_000_000_000_000), { domainId: 3, ufId: 1, contactId: 2 })
     t.equal(readSession(req(cookieSigner.sign('3.1.2.2000000000')), 2_000_000_000_000), null)
-    t.equal(escapeHtml(`<a href="x">'&'</a>`), '&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;')
+    t.equal(escapeHtml('<a href="x">\'&\'</a>'), '&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;')
     t.equal(escapeHtml(null), '')
   })
 })

@@ -8,7 +8,10 @@ t.test('ping', async (t) => {
   const app = await buildTestApp(t, db)
   let address = 0
   const ping = (body: string, token: string | null) => app.inject({
-    method: 'POST', url: '/v1/ping', payload: body, remoteAddress: `10.9.0.${++address}`,
+    method: 'POST',
+    url: '/v1/ping',
+    payload: body,
+    remoteAddress: `10.9.0.${++address}`,
     headers: { 'content-type': 'application/json', ...(token === null ? {} : { authorization: `Bearer ${token}` }) },
   })
   const body = '{"ping":true}'

@@ -127,8 +127,14 @@ for (const { gen, label } of GENERATIONS) {
     const carriesOn = gen === 'j5' ? null : true
 
     const config = (over: Record<string, unknown> = {}) => ({
-      bridgeUrl: bridge.url, secret: SECRET, siteId: SITE, prefix: PREFIX,
-      dsn: `mysql:host=127.0.0.1;port=3306;dbname=${db.name};charset=utf8mb4`, dbUser: 'root', dbPassword: '', ...over,
+      bridgeUrl: bridge.url,
+      secret: SECRET,
+      siteId: SITE,
+      prefix: PREFIX,
+      dsn: `mysql:host=127.0.0.1;port=3306;dbname=${db.name};charset=utf8mb4`,
+      dbUser: 'root',
+      dbPassword: '',
+      ...over,
     })
     const run = (scenario: string, user?: User, over: Record<string, unknown> = {}) => php(gen, scenario, config({ ...over, user }))
     const listenersCarriedOn = (t: Tap.Test, r: Run) => {

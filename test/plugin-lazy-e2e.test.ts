@@ -63,8 +63,15 @@ for (const gen of GENERATIONS) {
     const bridgeUrl = () => `http://127.0.0.1:${port}`
     // The seed's story: user save and login forwarding are off (or were not installed yet).
     const config = (over: Record<string, unknown> = {}) => ({
-      bridgeUrl: bridgeUrl(), secret: SECRET, siteId: SITE, prefix: PREFIX, params: { forward_save: '0', forward_login: '0' },
-      dsn: `mysql:host=127.0.0.1;port=3306;dbname=${db.name};charset=utf8mb4`, dbUser: 'root', dbPassword: '', ...over,
+      bridgeUrl: bridgeUrl(),
+      secret: SECRET,
+      siteId: SITE,
+      prefix: PREFIX,
+      params: { forward_save: '0', forward_login: '0' },
+      dsn: `mysql:host=127.0.0.1;port=3306;dbname=${db.name};charset=utf8mb4`,
+      dbUser: 'root',
+      dbPassword: '',
+      ...over,
     })
     const run = (scenario: string, user?: User, over: Record<string, unknown> = {}) => php(gen, scenario, config({ ...over, user }))
     const page = (user: User, request: Record<string, unknown>, session: Record<string, string> = {}, over: Record<string, unknown> = {}) =>

@@ -17,7 +17,7 @@ async function startBridge (t: Test, url: string): Promise<string> {
   const exited = new Promise((resolve) => child.on('exit', resolve))
   t.teardown(async () => { child.kill('SIGTERM'); await exited })
   for (let i = 0; i < 100; i++) {
-    try { if ((await fetch(`http://127.0.0.1:${port}/health`)).ok) return `http://127.0.0.1:${port}` } catch { await new Promise((r) => setTimeout(r, 100)) }
+    try { if ((await fetch(`http://127.0.0.1:${port}/health`)).ok) return `http://127.0.0.1:${port}` } catch { await new Promise((resolve) => setTimeout(resolve, 100)) }
   }
   throw new Error('bridge did not start')
 }

@@ -251,7 +251,10 @@ t.test('behind a TLS proxy (TRUST_PROXY): limits count per real client, cookies 
   const db = await testDatabase(t)
   const body = JSON.stringify({ event: 'onUserLogin', user: { id: 1, username: 'u', email: 'u@example.org', name: '', block: 0 }, occurredAt: new Date().toISOString() })
   const event = (app: FastifyInstance, client: string, token: string) => app.inject({
-    method: 'POST', url: '/v1/joomla/events', remoteAddress: '127.0.0.1', payload: body,
+    method: 'POST',
+    url: '/v1/joomla/events',
+    remoteAddress: '127.0.0.1',
+    payload: body,
     headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, 'x-forwarded-for': client, 'x-forwarded-proto': 'https' },
   })
 

@@ -13,7 +13,7 @@ import { decideChunk, syncMessage, dryRunMessage, zeroCounts, collationKey } fro
 import { JoomlaUsers, SyncClaim, SyncJobs, saveChunk } from '../server/data/sync-store.js'
 import { SyncBusyError, SyncService, chunkLockKeys } from '../server/services/sync-service.js'
 import { HEAP_LIMIT_BYTES, heapKeeper, parseSyncArgs, progressLine, runSyncCommand, SyncUsageError } from '../server/sync-cli.js'
-import { runCli, CliError } from '../server/cli.js'
+import { runCli } from '../server/cli.js'
 import { createFixtureDatabase, dropDatabase } from '../server/dev/fixture.js'
 import { testDatabase, testConfig, insertContact, snapshot, buildTestApp, sendEvent, childEnv, SERVER_URL, SECRET, ADMIN_TOKEN, type TestDb } from './helper.js'
 import { insertJoomlaUsers, seedExample, syncService, SEED_MESSAGE } from './sync-helper.js'
@@ -39,10 +39,29 @@ t.test('the seed\'s example: 5 users, 3 matching contacts, 2 created; the exact 
     FROM civicrm_contact c JOIN civicrm_email e ON e.contact_id = c.id WHERE c.id IN (?, ?) ORDER BY c.id`, [links[3].contact_id, links[4].contact_id])
   const defaults = { contact_type: 'Individual', preferred_language: 'en_US', communication_style_id: 1, email_greeting_id: 1, postal_greeting_id: 1, addressee_id: 1, is_primary: 1, location_type_id: 1 }
   t.match(created, [
-    { ...defaults, first_name: 'Dana', middle_name: 'van der', last_name: 'Berg', display_name: 'Dana Berg', sort_name: 'Berg, Dana', email: 'dana@example.org',
-      email_greeting_display: 'Dear Dana', postal_greeting_display: 'Dear Dana', addressee_display: 'Dana van der Berg' },
-    { ...defaults, first_name: null, last_name: null, display_name: 'eve@example.org', sort_name: 'eve@example.org', email: 'eve@example.org',
-      email_greeting_display: 'Dear', postal_greeting_display: 'Dear', addressee_display: '' },
+    {
+      ...defaults,
+      first_name: 'Dana',
+      middle_name: 'van der',
+      last_name: 'Berg',
+      display_name: 'Dana Berg',
+      sort_name: 'Berg, Dana',
+      email: 'dana@example.org',
+      email_greeting_display: 'Dear Dana',
+      postal_greeting_display: 'Dear Dana',
+      addressee_display: 'Dana van der Berg'
+    },
+    {
+      ...defaults,
+      first_name: null,
+      last_name: null,
+      display_name: 'eve@example.org',
+      sort_name: 'eve@example.org',
+      email: 'eve@example.org',
+      email_greeting_display: 'Dear',
+      postal_greeting_display: 'Dear',
+      addressee_display: ''
+    },
   ], 'each new contact as Contact::create makes it: language, communication style, greetings for Individuals, the default location type')
   const logs = await db.rows<{ entity_id: number, modified_date: Date }>("SELECT entity_id, modified_date FROM civicrm_log WHERE entity_table = 'civicrm_contact' ORDER BY entity_id")
   t.same(logs.map((l) => l.entity_id), [links[3].contact_id, links[4].contact_id], 'one civicrm_log row per new contact, none for matched ones')
@@ -161,7 +180,7 @@ t.test('in bulk, the same decisions as linkUser one user at a time (random data)
     const links = async (db: TestDb) => (await db.rows<{ uf_id: number, uf_name: string, contact_id: number }>('SELECT uf_id, uf_name, contact_id FROM civicrm_uf_match ORDER BY uf_id'))
       .map((l) => ({ ...l, contact_id: l.contact_id > existing ? 'created' : l.contact_id }))
     t.same(await links(a), await links(b), `sample ${i}: same links`)
-    const created = "SELECT COUNT(*) AS n FROM civicrm_contact c JOIN civicrm_uf_match m ON m.contact_id = c.id WHERE c.id > ?"
+    const created = 'SELECT COUNT(*) AS n FROM civicrm_contact c JOIN civicrm_uf_match m ON m.contact_id = c.id WHERE c.id > ?'
     t.same(await a.rows(created, [existing]), await b.rows(created, [existing]), `sample ${i}: each created contact linked once`)
     const contacts = `SELECT m.uf_id, c.first_name, c.middle_name, c.last_name, c.display_name, c.sort_name, c.preferred_language, c.communication_style_id,
         c.email_greeting_id, c.email_greeting_display, c.postal_greeting_display, c.addressee_id, c.addressee_display, e.email, e.location_type_id
@@ -305,7 +324,7 @@ t.test('killed with SIGKILL mid-run, started again: finishes the job, no duplica
   for (let i = 0; i < 600 && checkpoint === 0; i++) {
     const rows = await db.rows<{ last_user_id: number }>('SELECT last_user_id FROM civibridge_sync_job')
     checkpoint = rows[0]?.last_user_id ?? 0
-    if (checkpoint === 0) await new Promise((r) => setTimeout(r, 10))
+    if (checkpoint === 0) await new Promise((resolve) => setTimeout(resolve, 10))
   }
   child.kill('SIGKILL')
   await exited
@@ -517,6 +536,7 @@ t.test('CLI on a terminal: a progress bar on the terminal and the message alone 
   t.equal(progress.pop(), '', 'whole lines')
   t.ok(progress.length >= 2, 'a line per progress report when due')
   for (const l of progress) t.match(l, /^Synchronizing users: \d of 5 checked \(\d+%\), [\d,]+ users\/s(, about [\d,]+ s left)?$/)
+  // eslint-disable-next-line no-control-regex -- ESC is what a terminal code starts with
   t.notMatch(cron.drawn(), /\x1B/, 'no terminal codes')
 })
 

@@ -52,7 +52,10 @@ t.test('hostile tokens: 401 (409 for a replayed jti), nothing written, nothing o
 
   let address = 0
   const post = (body: string, token: string) => app.inject({
-    method: 'POST', url: '/v1/joomla/events', payload: body, remoteAddress: `10.1.${Math.floor(++address / 250)}.${address % 250}`,
+    method: 'POST',
+    url: '/v1/joomla/events',
+    payload: body,
+    remoteAddress: `10.1.${Math.floor(++address / 250)}.${address % 250}`,
     headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
   })
 

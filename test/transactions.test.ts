@@ -65,7 +65,6 @@ t.test('profile inputs', async (t) => {
   refused(t, () => parseProfile({ gid: 1, fields: {}, extra: 1 }), 'extra')
   refused(t, () => parseProfile(null), 'body')
   refused(t, () => parseProfile([]), 'body')
-
 })
 
 t.test('the assertion names the user; its purpose must be the page\'s', async (t) => {
@@ -87,7 +86,9 @@ t.test('JSON API', async (t) => {
   const db = await testDatabase(t)
   const app = await buildTestApp(t, db)
   const post = (path: string, body: unknown, token?: string, headers: Record<string, string> = {}) => app.inject({
-    method: 'POST', url: `/v1/transactions/${path}`, payload: body as object,
+    method: 'POST',
+    url: `/v1/transactions/${path}`,
+    payload: body as object,
     headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers },
   })
   const assertion = (act: string, user = ann, opts: { jti?: string, ttlS?: number } = {}) => signAssertion(SECRET, SITE, user, act, opts)

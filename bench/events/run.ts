@@ -41,7 +41,7 @@ async function startServer (script: string[], env: Record<string, string>, logFi
   const child = spawn(process.execPath, script, { env: { PATH: process.env.PATH!, ...env, PORT: String(port) }, stdio: ['ignore', out, 'inherit'] })
   if (typeof out === 'number') closeSync(out)
   for (let i = 0; i < 200; i++) {
-    try { await fetch(`http://127.0.0.1:${port}/health`); return { url: `http://127.0.0.1:${port}`, child } } catch { await new Promise((r) => setTimeout(r, 100)) }
+    try { await fetch(`http://127.0.0.1:${port}/health`); return { url: `http://127.0.0.1:${port}`, child } } catch { await new Promise((resolve) => setTimeout(resolve, 100)) }
   }
   throw new Error(`server ${script.join(' ')} did not start`)
 }
@@ -73,7 +73,9 @@ async function load (name: string, url: string, path: string, serverPid: number 
   let next = 0
   const before = [cpuMs(serverPid), cpuMs(MARIADB_PID), cpuMs(process.pid)]
   const result = await autocannon({
-    url, connections: CONNECTIONS, duration: DURATION,
+    url,
+    connections: CONNECTIONS,
+    duration: DURATION,
     requests: [makeRequest
       ? { method: 'POST', path, setupRequest: (req) => ({ ...req, ...(pool[next++] ?? makeRequest()) }) }
       : { method: 'GET', path, setupRequest: (req) => ({ ...req, path: `${path}${1 + Math.floor(Math.random() * USERS)}` }) }],

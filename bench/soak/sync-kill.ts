@@ -58,6 +58,7 @@ async function sync (url: string, probe: mysql.Connection, killAt: number | null
   if (killAt !== null) {
     let done = false
     void exited.then(() => { done = true })
+    // eslint-disable-next-line no-unmodified-loop-condition -- set by the promise above
     while (!done) {
       const [rows] = await probe.query("SELECT checked FROM civibridge_sync_job WHERE status = 'running' ORDER BY id DESC LIMIT 1") as unknown as [Array<{ checked: number }>]
       const checked = rows[0]?.checked ?? 0

@@ -8,7 +8,13 @@ type Queryable = Pick<mysql.Pool, 'query'>
 export const CHANGE_LOG_PAGE_SIZE = 100
 
 export interface ChangeRow {
-  id: number, displayName: string | null, contactType: string | null, change: 'Created' | 'Modified', firstAt: Date, lastAt: Date, changes: number,
+  id: number,
+  displayName: string | null,
+  contactType: string | null,
+  change: 'Created' | 'Modified',
+  firstAt: Date,
+  lastAt: Date,
+  changes: number,
   /** The contact's primary email (else its first). */
   email: string | null,
   /** The Joomla user linked to the contact in this domain, if any. */
@@ -16,8 +22,16 @@ export interface ChangeRow {
 }
 
 export interface ContactDetails {
-  id: number, contactType: string | null, displayName: string | null, sortName: string | null, firstName: string | null, middleName: string | null, lastName: string | null,
-  source: string | null, isDeleted: boolean, createdDate: Date | null,
+  id: number,
+  contactType: string | null,
+  displayName: string | null,
+  sortName: string | null,
+  firstName: string | null,
+  middleName: string | null,
+  lastName: string | null,
+  source: string | null,
+  isDeleted: boolean,
+  createdDate: Date | null,
   emails: Array<{ email: string | null, isPrimary: boolean, location: string | null }>,
   users: Array<{ ufId: number, ufName: string | null }>,
   log: Array<{ modifiedDate: Date | null, data: string | null }>,

@@ -7,7 +7,6 @@ import type { LinkResult, LinkTrigger } from '../domain/link-user.js'
 import { INSERT_AUDIT, INSERT_EVENT, type EventRecord } from './event-store.js'
 import type { Database } from './db.js'
 
-
 interface Pending { event: EventRecord, domainId: number, result: LinkResult, trigger: LinkTrigger, at: Date }
 
 /** A jti is unique per site. */
@@ -23,7 +22,7 @@ export class BufferedEventLog {
 
   constructor (
     private readonly database: Database,
-    private readonly opts: { flushMs: number, maxBatch: number, maxQueued?: number, onError: (err: unknown, rows: number) => void },
+    private readonly opts: { flushMs: number, maxBatch: number, maxQueued?: number, onError: (err: unknown, rows: number) => void }
   ) {}
 
   /** The queued record of the site's jti, if it is not in the database yet. */

@@ -69,7 +69,7 @@ export async function insertIndividuals (unit: RawQuery, contacts: NewContact[],
     `INSERT INTO civicrm_contact (contact_type, first_name, middle_name, last_name, display_name, sort_name, hash, source, preferred_language, communication_style_id,
        email_greeting_id, email_greeting_display, postal_greeting_id, postal_greeting_display, addressee_id, addressee_display) VALUES ?`,
     [contacts.map((c, i) => ['Individual', c.firstName, c.middleName, c.lastName, c.displayName, c.sortName, hashes[i], source, c.preferredLanguage, c.communicationStyleId,
-      c.emailGreetingId, c.emailGreetingDisplay, c.postalGreetingId, c.postalGreetingDisplay, c.addresseeId, c.addresseeDisplay])],
+      c.emailGreetingId, c.emailGreetingDisplay, c.postalGreetingId, c.postalGreetingDisplay, c.addresseeId, c.addresseeDisplay])]
   ) as { insertId: number }
   const ids = contacts.length === 1 ? [res.insertId] : await insertedIds(unit, res.insertId, hashes)
   await unit.query('INSERT INTO civicrm_email (contact_id, location_type_id, email, is_primary) VALUES ?', [contacts.map((c, i) => [ids[i], site.locationTypeId, c.email, 1])])

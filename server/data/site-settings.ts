@@ -40,7 +40,7 @@ function preferredLanguage (setting: string | number | boolean | undefined, lcMe
 interface OptionRow { grp: string, value: string, label: string, filter: number | null, is_default: number | null }
 
 export async function readSiteSettings (run: Run, domainId: number, timeZone: SiteTimeZone | null): Promise<SiteSettings> {
-  const settings = await run(`SELECT name, value FROM civicrm_setting WHERE name IN (?) AND domain_id = ? AND contact_id IS NULL`, [SETTING_NAMES, domainId]) as Array<{ name: string, value: string | null }>
+  const settings = await run('SELECT name, value FROM civicrm_setting WHERE name IN (?) AND domain_id = ? AND contact_id IS NULL', [SETTING_NAMES, domainId]) as Array<{ name: string, value: string | null }>
   const setting = new Map(settings.map((s) => [s.name, unserializeScalar(s.value)]))
   const options = await run(`SELECT g.name AS grp, v.value, v.label, v.filter, v.is_default
       FROM civicrm_option_group g JOIN civicrm_option_value v ON v.option_group_id = g.id

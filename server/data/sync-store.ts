@@ -220,8 +220,20 @@ export interface SyncJob {
 }
 
 interface JobRow {
-  id: number, status: JobStatus, batch_size: number, last_user_id: number, checked: number, matched: number, created: number, skipped: number,
-  total_users: number | null, message: string | null, error: string | null, started_at: Date, heartbeat_at: Date, finished_at: Date | null,
+  id: number,
+  status: JobStatus,
+  batch_size: number,
+  last_user_id: number,
+  checked: number,
+  matched: number,
+  created: number,
+  skipped: number,
+  total_users: number | null,
+  message: string | null,
+  error: string | null,
+  started_at: Date,
+  heartbeat_at: Date,
+  finished_at: Date | null,
   skipped_invalid: number | string,
 }
 

@@ -55,17 +55,37 @@ export interface ContactProfile {
 export async function contactProfile (db: Tx | Db, contactId: number): Promise<ContactProfile | undefined> {
   const c = civicrmContact
   const rows = await db.select({
-    id: c.id, firstName: c.firstName, middleName: c.middleName, lastName: c.lastName, displayName: c.displayName, email: civicrmEmail.email,
-    prefixId: c.prefixId, suffixId: c.suffixId, formalTitle: c.formalTitle, nickName: c.nickName,
-    emailGreetingId: c.emailGreetingId, emailGreetingCustom: c.emailGreetingCustom, postalGreetingId: c.postalGreetingId, postalGreetingCustom: c.postalGreetingCustom,
-    addresseeId: c.addresseeId, addresseeCustom: c.addresseeCustom,
+    id: c.id,
+    firstName: c.firstName,
+    middleName: c.middleName,
+    lastName: c.lastName,
+    displayName: c.displayName,
+    email: civicrmEmail.email,
+    prefixId: c.prefixId,
+    suffixId: c.suffixId,
+    formalTitle: c.formalTitle,
+    nickName: c.nickName,
+    emailGreetingId: c.emailGreetingId,
+    emailGreetingCustom: c.emailGreetingCustom,
+    postalGreetingId: c.postalGreetingId,
+    postalGreetingCustom: c.postalGreetingCustom,
+    addresseeId: c.addresseeId,
+    addresseeCustom: c.addresseeCustom,
   }).from(c)
     .leftJoin(civicrmEmail, eq(civicrmEmail.contactId, c.id))
     .where(eq(c.id, contactId))
     .orderBy(desc(sql`COALESCE(${civicrmEmail.isPrimary}, 0)`), asc(civicrmEmail.id)).limit(1)
   return rows.map((r) => ({
-    id: r.id, firstName: r.firstName, middleName: r.middleName, lastName: r.lastName, displayName: r.displayName, email: r.email,
-    prefixId: r.prefixId, suffixId: r.suffixId, formalTitle: r.formalTitle, nickName: r.nickName,
+    id: r.id,
+    firstName: r.firstName,
+    middleName: r.middleName,
+    lastName: r.lastName,
+    displayName: r.displayName,
+    email: r.email,
+    prefixId: r.prefixId,
+    suffixId: r.suffixId,
+    formalTitle: r.formalTitle,
+    nickName: r.nickName,
     greetingIds: { email_greeting: r.emailGreetingId, postal_greeting: r.postalGreetingId, addressee: r.addresseeId },
     greetingCustom: { email_greeting: r.emailGreetingCustom, postal_greeting: r.postalGreetingCustom, addressee: r.addresseeCustom },
   }))[0]

@@ -329,7 +329,13 @@ class RunState {
     this.message = status === 'done' ? (this.dryRun ? dryRunMessage(this.counts) : syncMessage(this.counts)) : 'Synchronization interrupted; run it again to resume.'
     this.emit()
     return {
-      jobId: this.jobId, dryRun: this.dryRun, status, resumed: this.resumed, counts: this.counts, message: this.message, skippedUsers,
+      jobId: this.jobId,
+      dryRun: this.dryRun,
+      status,
+      resumed: this.resumed,
+      counts: this.counts,
+      message: this.message,
+      skippedUsers,
       durationMs: Date.now() - this.startedAt.getTime(),
     }
   }
@@ -347,8 +353,17 @@ class RunState {
     const rate = elapsedS > 0 ? doneHere / elapsedS : 0
     const left = Math.max(this.total - this.counts.checked, 0)
     return {
-      jobId: this.jobId, dryRun: this.dryRun, status: this.status, done: this.counts.checked, total: this.total, counts: { ...this.counts },
-      startedAt: this.startedAt, rate, etaS: rate > 0 ? left / rate : null, message: this.message, error: this.error,
+      jobId: this.jobId,
+      dryRun: this.dryRun,
+      status: this.status,
+      done: this.counts.checked,
+      total: this.total,
+      counts: { ...this.counts },
+      startedAt: this.startedAt,
+      rate,
+      etaS: rate > 0 ? left / rate : null,
+      message: this.message,
+      error: this.error,
     }
   }
 

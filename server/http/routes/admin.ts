@@ -41,7 +41,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     current = run
     run.done.then(
       (r) => app.log.info({ job: r.jobId, counts: r.counts, ms: r.durationMs, status: r.status }, r.message),
-      (err) => app.log.error({ job: run.jobId, err: (err as Error).message }, 'synchronization failed; start it again to resume'),
+      (err) => app.log.error({ job: run.jobId, err: (err as Error).message }, 'synchronization failed; start it again to resume')
     )
     return run
   }

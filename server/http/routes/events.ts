@@ -49,8 +49,17 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     app.metrics.events.inc({ event: body.event, action: result.action })
     app.metrics.linkSeconds.observe({ event: body.event }, (performance.now() - started) / 1000)
     eventLine.info({
-      reqId: request.id, site: claims.iss, jti: claims.jti, userId: body.user.id, event: body.event, action: result.action, contactId: result.contactId,
-      reason: result.reason, replay: outcome.replay, email: maskEmail(body.user.email), ms: Math.round((performance.now() - started) * 100) / 100,
+      reqId: request.id,
+      site: claims.iss,
+      jti: claims.jti,
+      userId: body.user.id,
+      event: body.event,
+      action: result.action,
+      contactId: result.contactId,
+      reason: result.reason,
+      replay: outcome.replay,
+      email: maskEmail(body.user.email),
+      ms: Math.round((performance.now() - started) * 100) / 100,
     }, 'event')
     return { action: result.action, contactId: result.contactId, reason: result.reason ?? null }
   })

@@ -70,7 +70,8 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     // The reason (a library's or ours) is for the log; the person reads plain words.
     request.log[status === 500 ? 'error' : 'info']({ err: status === 500 ? err : err.message, url: request.routeOptions.url, status }, 'page refused')
     if (status === 401) {
-      const why = /already used/.test(err.message) ? 'The sign-in link was already used: each link works once.'
+      const why = /already used/.test(err.message)
+        ? 'The sign-in link was already used: each link works once.'
         : /expired/.test(err.message) ? 'The sign-in link has expired: each link works for one minute.' : 'The sign-in link could not be accepted.'
       return html(reply, 401, view.errorPage('This link has expired or was already used', why, `Nothing was changed. ${ADVICE_LOGIN}`))
     }

@@ -2,14 +2,14 @@
 // /v1/admin/sync/jobs/<id> (helmet's CSP forbids inline scripts; served by @fastify/static).
 (function () {
   'use strict'
-  var box = document.getElementById('sync-job')
+  const box = document.getElementById('sync-job')
   if (!box) return
-  var id = box.getAttribute('data-job-id')
-  var bar = document.getElementById('sync-progress')
-  var status = document.getElementById('sync-status')
-  var message = document.getElementById('sync-message')
-  var error = document.getElementById('sync-error')
-  var after = document.getElementById('sync-after')
+  const id = box.getAttribute('data-job-id')
+  const bar = document.getElementById('sync-progress')
+  const status = document.getElementById('sync-status')
+  const message = document.getElementById('sync-message')
+  const error = document.getElementById('sync-error')
+  const after = document.getElementById('sync-after')
   function num (n) { return n.toLocaleString('en-US') }
   function line (j) {
     if (j.status === 'done') return 'Completed: ' + num(j.done) + ' of ' + num(j.total) + ' users checked.'
