@@ -3,7 +3,7 @@
 import closeWithGrace from 'close-with-grace'
 import { buildApp } from './http/app.js'
 import { schemaProblem } from './data/schema-check.js'
-import { CliError } from './cli.js'
+import { CliError } from './cli-args.js'
 import { configDomains, type Config } from './config.js'
 
 export async function startServer (config: Config) {

@@ -10,7 +10,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import { isUnavailable } from '../../data/db.js'
 import { RETRY_AFTER_S } from '../plugins/errors.js'
 import { AssertionError, InvalidInput, assertionUser, parseProfile, type Act } from '../../domain/transactions.js'
-import { assertionActor } from './transactions.js'
+import { assertionActor } from '../assertion.js'
 import * as view from '../views/pages.js'
 
 export const SESSION_COOKIE = 'civibridge_session'

@@ -5,24 +5,15 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
 import { bearerToken } from '../plugins/auth.js'
-import { ASSERTION_TTL_S, AssertionError, InvalidInput, parseProfile } from '../../domain/transactions.js'
-import { TransactionService, type Actor } from '../../services/transaction-service.js'
+import { AssertionError, InvalidInput, parseProfile } from '../../domain/transactions.js'
+import { TransactionService } from '../../services/transaction-service.js'
+import { assertionActor } from '../assertion.js'
 import pageRoutes from './pages.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
     /** "Edit my details" in a site's CiviCRM domain. */
     transactionsFor (domainId: number): TransactionService
-  }
-}
-
-/** The verified claims of an assertion, and the domain of the site that signed it. */
-export function assertionActor (request: FastifyRequest, token: string): Extract<Actor, { kind: 'assertion' }> {
-  try {
-    const { claims, domainId } = request.server.verifyBridgeToken(token, ASSERTION_TTL_S)
-    return { kind: 'assertion', claims, domainId }
-  } catch (err) {
-    throw new AssertionError((err as Error).message)
   }
 }
 
