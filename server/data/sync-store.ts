@@ -286,12 +286,15 @@ export class SyncJobs {
     return (await this.get(res.insertId))!
   }
 
-  async resumed (id: number, batchSize: number, totalUsers: number, now: Date): Promise<void> {
+  /** An unfinished job taken up again: this run's batch size and user count, and a fresh heartbeat. */
+  async resume (id: number, batchSize: number, totalUsers: number, now: Date): Promise<void> {
     await this.run('UPDATE civibridge_sync_job SET batch_size = ?, total_users = ?, heartbeat_at = ? WHERE id = ?', [batchSize, totalUsers, now, id])
   }
 
-  /** The job ran to its end: done, with its message. (A failed job stays 'running', to be resumed.) */
-  /** Done: the message; an error of an earlier, resumed attempt is no longer the job's state. */
+  /**
+   * The job ran to its end: done, with its message; an error of an earlier, resumed attempt is no
+   * longer the job's state. (A failed job stays 'running', to be resumed.)
+   */
   async finish (id: number, message: string, now: Date): Promise<void> {
     await this.run('UPDATE civibridge_sync_job SET status = \'done\', message = ?, error = NULL, finished_at = ?, heartbeat_at = ? WHERE id = ?', [message, now, now, id])
   }

@@ -3,7 +3,7 @@
 // is gone or it stops being renewed), chunks of users in id order, each locked, decided in bulk
 // and written in one transaction with its checkpoint, so that a job killed at any point resumes
 // after the chunks that committed.
-// Used by the CLI (server/sync-cli.ts) and the admin routes (server/http/routes/admin-sync.ts).
+// Used by the CLI (server/sync-cli.ts) and the admin routes (server/http/routes/admin.ts).
 import { randomUUID } from 'node:crypto'
 import type mysql from 'mysql2/promise'
 import { emailProblem, normalizeEmail } from '../domain/email.js'
@@ -102,7 +102,7 @@ export class SyncService {
       const now = new Date()
       let job: SyncJob
       if (unfinished) {
-        await this.jobs.resumed(unfinished.id, batchSize, total, now)
+        await this.jobs.resume(unfinished.id, batchSize, total, now)
         job = unfinished
       } else {
         job = await this.jobs.create(batchSize, total, now)

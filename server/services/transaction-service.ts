@@ -57,8 +57,8 @@ export class TransactionService {
     const site = await this.database.siteSettings(this.domainId)
     return this.database.unit(async (unit) => {
       await this.requireProfile(unit, input.gid)
-      const who = await this.resolve(unit, site, actor, 'profile')
-      const current = (await contactProfile(unit.tx, who.contactId))!
+      const linked = await this.resolve(unit, site, actor, 'profile')
+      const current = (await contactProfile(unit.tx, linked.contactId))!
       const firstName = input.firstName === undefined ? current.firstName : input.firstName
       const lastName = input.lastName === undefined ? current.lastName : input.lastName
       const email = input.email ?? current.email ?? ''
@@ -66,12 +66,12 @@ export class TransactionService {
       // the contact's own prefix, suffix, middle name…; its greetings rendered again (a custom
       // greeting is left as it is); one civicrm_log row by the acting contact.
       const fields = { ...current, firstName, lastName, email }
-      await updateContactNames(unit.tx, who.contactId, { ...renderNames(fields, site), ...greetingsOnSave(current.greetingIds, current.greetingCustom, fields, site) })
+      await updateContactNames(unit.tx, linked.contactId, { ...renderNames(fields, site), ...greetingsOnSave(current.greetingIds, current.greetingCustom, fields, site) })
       // The contact's primary email only: uf_name stays the Joomla account's email, which
       // Joomla owns (the core keeps it in step from the user's own save and login events).
-      if (input.email !== null && input.email !== current.email) await setPrimaryEmail(unit, who.contactId, input.email, site)
-      await insertLogRows(unit, [{ contactId: who.contactId, data: `civicrm_contact,${who.contactId}`, actorId: who.contactId, at: site.localTime(this.now()) }])
-      return { ...who, profile: (await contactProfile(unit.tx, who.contactId))! }
+      if (input.email !== null && input.email !== current.email) await setPrimaryEmail(unit, linked.contactId, input.email, site)
+      await insertLogRows(unit, [{ contactId: linked.contactId, data: `civicrm_contact,${linked.contactId}`, actorId: linked.contactId, at: site.localTime(this.now()) }])
+      return { ...linked, profile: (await contactProfile(unit.tx, linked.contactId))! }
     })
   }
 

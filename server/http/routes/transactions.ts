@@ -41,7 +41,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     throw err
   })
 
-  const actor = (request: FastifyRequest) => {
+  const bearerActor = (request: FastifyRequest) => {
     const token = bearerToken(request)
     if (token === null) throw new AssertionError('missing or malformed bearer assertion')
     return assertionActor(request, token)
@@ -50,9 +50,9 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/v1/transactions/profile', {
     schema: { body: Body, response: { 200: Type.Object({ ...Common }), '4xx': ErrorBody } },
   }, async (request) => {
-    const who = actor(request)
+    const actor = bearerActor(request)
     const input = parseProfile(request.body)
-    const r = await app.transactionsFor(who.domainId).saveProfile(who, input)
+    const r = await app.transactionsFor(actor.domainId).saveProfile(actor, input)
     request.log.info({ act: 'profile', userId: r.ufId, contactId: r.contactId, action: r.action }, 'transaction')
     return { contactId: r.contactId, action: r.action }
   })

@@ -101,13 +101,13 @@ export function errorPage (title: string, message: string, advice: string): stri
  * CSRF) shows whose account it is and signs nobody in.
  */
 export function continuePage (p: { csrf: string, assertion: string, to: string, name: string, email: string }): string {
-  const who = p.name || p.email
-  return layout('Continue to your details', html`<p>You are about to continue as <strong>${who}</strong>${p.name ? ` (${p.email})` : ''}.</p>
+  const shownAs = p.name || p.email
+  return layout('Continue to your details', html`<p>You are about to continue as <strong>${shownAs}</strong>${p.name ? ` (${p.email})` : ''}.</p>
 <form method="post" action="/civicrm/session">
 <input type="hidden" name="_csrf" value="${p.csrf}">
 <input type="hidden" name="assertion" value="${p.assertion}">
 <input type="hidden" name="to" value="${p.to}">
-<button type="submit">Continue as ${who}</button>
+<button type="submit">Continue as ${shownAs}</button>
 </form>
 <p class="hint">Not you? Do not continue: close this page and sign in to the site with your own account.</p>`)
 }
