@@ -3,10 +3,11 @@
  * The one entry point every adapter uses: maps a Joomla user event, signs it, sends it to
  * the bridge within the configured timeout, and queues what the bridge did not take.
  *
- * No public method ever throws. Each one runs its work in try/catch with two clauses:
- * catch (Exception) and catch (Throwable). On PHP 5 the Throwable clause is inert (a catch of
- * an unknown class is legal PHP 5.2 syntax, does not autoload and never matches); on PHP 7+
- * it also catches Error (TypeError, ...). So no version-specific file is needed.
+ * No public method ever throws. Each one runs its work (a private doX method) through
+ * guarded(), whose try/catch has two clauses: catch (Exception) and catch (Throwable). On
+ * PHP 5 the Throwable clause is inert (a catch of an unknown class is legal PHP 5.2 syntax,
+ * does not autoload and never matches); on PHP 7+ it also catches Error (TypeError, ...). So
+ * no version-specific file is needed.
  *
  * Fail-open: a login or save is never held longer than the configured timeout (the transport
  * gets that as a total bound) and any failure only queues the event for a later retry.
@@ -68,31 +69,29 @@ class CivicrmBridge_Bridge
     /** Remembers the old email of a user about to be saved (logged when it changes). */
     public function beforeSave($oldUser)
     {
-        try {
-            $user = CivicrmBridge_EventMapper::whitelistUser($oldUser);
-            if ($user['id'] > 0) {
-                self::remember(self::$oldEmails, $user['id'], $user['email']);
-            }
-        } catch (Exception $e) {
-            $this->thrown('beforeSave', $e);
-        } catch (Throwable $e) {
-            $this->thrown('beforeSave', $e);
+        $this->guarded('beforeSave', 'doBeforeSave', array($oldUser), null);
+    }
+
+    private function doBeforeSave($oldUser)
+    {
+        $user = CivicrmBridge_EventMapper::whitelistUser($oldUser);
+        if ($user['id'] > 0) {
+            self::remember(self::$oldEmails, $user['id'], $user['email']);
         }
     }
 
     /** Remembers a user about to be deleted: the after-delete event may carry less. */
     public function beforeDelete($user)
     {
-        try {
-            $user = CivicrmBridge_EventMapper::whitelistUser($user);
-            if ($user['id'] > 0) {
-                self::remember(self::$deleted, $user['id'], $user);
-                self::$lastDeleted = $user;
-            }
-        } catch (Exception $e) {
-            $this->thrown('beforeDelete', $e);
-        } catch (Throwable $e) {
-            $this->thrown('beforeDelete', $e);
+        $this->guarded('beforeDelete', 'doBeforeDelete', array($user), null);
+    }
+
+    private function doBeforeDelete($user)
+    {
+        $user = CivicrmBridge_EventMapper::whitelistUser($user);
+        if ($user['id'] > 0) {
+            self::remember(self::$deleted, $user['id'], $user);
+            self::$lastDeleted = $user;
         }
     }
 
@@ -103,14 +102,7 @@ class CivicrmBridge_Bridge
      */
     public function handle($eventName, $user, $isNew = null, $success = null)
     {
-        try {
-            return $this->doHandle($eventName, $user, $isNew, $success);
-        } catch (Exception $e) {
-            $this->thrown('handle', $e);
-        } catch (Throwable $e) {
-            $this->thrown('handle', $e);
-        }
-        return null;
+        return $this->guarded('handle', 'doHandle', array($eventName, $user, $isNew, $success), null);
     }
 
     /**
@@ -124,13 +116,7 @@ class CivicrmBridge_Bridge
     public function drainOutbox($limit = null, $budgetSeconds = null)
     {
         $counts = array('delivered' => 0, 'failed' => 0, 'pending' => 0);
-        try {
-            $this->doDrain($limit, $budgetSeconds, $counts);
-        } catch (Exception $e) {
-            $this->thrown('drainOutbox', $e);
-        } catch (Throwable $e) {
-            $this->thrown('drainOutbox', $e);
-        }
+        $this->guarded('drainOutbox', 'doDrain', array($limit, $budgetSeconds, &$counts), null);
         return $counts;
     }
 
@@ -143,38 +129,37 @@ class CivicrmBridge_Bridge
      */
     public function ping()
     {
-        try {
-            if (!$this->config->isConfigured()) {
-                return self::pingAnswer(false, 'not-configured', 0,
-                    'Fill in the bridge address, the shared secret (32 characters or more) and the site name first.');
-            }
-            $result = $this->post('/v1/ping', '{"ping":true}', CivicrmBridge_Jwt::randomId(), $this->config->get('timeout'));
-            $status = $result['status'];
-            $url = $this->config->get('bridge_url');
-            if ($status === 0) {
-                return self::pingAnswer(false, 'unreachable', 0, 'The bridge at ' . $url . ' could not be reached ('
-                    . ($result['error'] !== null ? $result['error'] : 'no answer') . '). Check the address and that the bridge is running.');
-            }
-            $answer = self::decoded($result['body']);
-            if ($status === 401 || $status === 403) {
-                return self::pingAnswer(false, 'wrong-secret', $status, 'The bridge answered but refused the signature:'
-                    . ' the shared secret (or the site name) is not the one the bridge has.');
-            }
-            if ($status === 200 && is_array($answer) && isset($answer['ok']) && $answer['ok'] === true) {
-                $site = isset($answer['site']) && is_string($answer['site']) ? $answer['site'] : '';
-                if ($site !== $this->config->get('site_id')) {
-                    return self::pingAnswer(false, 'wrong-site', $status, 'The bridge answered for another site ("' . $site . '").');
-                }
-                return self::pingAnswer(true, 'connected', $status, 'Connected: the bridge at ' . $url . ' accepted this site\'s signature.');
-            }
-            return self::pingAnswer(false, 'wrong-url', $status, 'Something answers at ' . $url . ' (HTTP ' . $status
-                . ') but it is not the CiviCRM bridge: check the address.');
-        } catch (Exception $e) {
-            $this->thrown('ping', $e);
-        } catch (Throwable $e) {
-            $this->thrown('ping', $e);
+        return $this->guarded('ping', 'doPing', array(), self::pingAnswer(false, 'unreachable', 0,
+            'The connection test failed inside the plugin (see the PHP error log).'));
+    }
+
+    private function doPing()
+    {
+        if (!$this->config->isConfigured()) {
+            return self::pingAnswer(false, 'not-configured', 0,
+                'Fill in the bridge address, the shared secret (32 characters or more) and the site name first.');
         }
-        return self::pingAnswer(false, 'unreachable', 0, 'The connection test failed inside the plugin (see the PHP error log).');
+        $result = $this->post('/v1/ping', '{"ping":true}', CivicrmBridge_Jwt::randomId(), $this->config->get('timeout'));
+        $status = $result['status'];
+        $url = $this->config->get('bridge_url');
+        if ($status === 0) {
+            return self::pingAnswer(false, 'unreachable', 0, 'The bridge at ' . $url . ' could not be reached ('
+                . ($result['error'] !== null ? $result['error'] : 'no answer') . '). Check the address and that the bridge is running.');
+        }
+        $answer = self::decoded($result['body']);
+        if ($status === 401 || $status === 403) {
+            return self::pingAnswer(false, 'wrong-secret', $status, 'The bridge answered but refused the signature:'
+                . ' the shared secret (or the site name) is not the one the bridge has.');
+        }
+        if ($status === 200 && is_array($answer) && isset($answer['ok']) && $answer['ok'] === true) {
+            $site = isset($answer['site']) && is_string($answer['site']) ? $answer['site'] : '';
+            if ($site !== $this->config->get('site_id')) {
+                return self::pingAnswer(false, 'wrong-site', $status, 'The bridge answered for another site ("' . $site . '").');
+            }
+            return self::pingAnswer(true, 'connected', $status, 'Connected: the bridge at ' . $url . ' accepted this site\'s signature.');
+        }
+        return self::pingAnswer(false, 'wrong-url', $status, 'Something answers at ' . $url . ' (HTTP ' . $status
+            . ') but it is not the CiviCRM bridge: check the address.');
     }
 
     /**
@@ -185,24 +170,22 @@ class CivicrmBridge_Bridge
      */
     public function outboxStatus()
     {
-        try {
-            if ($this->outbox === null) {
-                return null;
-            }
-            $counts = $this->outbox->counts();
-            $last = $this->outbox->lastError();
-            return array(
-                'pending' => $counts['pending'],
-                'failed' => $counts['failed'],
-                'last_error' => $last === null ? null : $last['last_error'],
-                'oldest' => $this->outbox->oldestPending(),
-            );
-        } catch (Exception $e) {
-            $this->thrown('outboxStatus', $e);
-        } catch (Throwable $e) {
-            $this->thrown('outboxStatus', $e);
+        return $this->guarded('outboxStatus', 'doOutboxStatus', array(), null);
+    }
+
+    private function doOutboxStatus()
+    {
+        if ($this->outbox === null) {
+            return null;
         }
-        return null;
+        $counts = $this->outbox->counts();
+        $last = $this->outbox->lastError();
+        return array(
+            'pending' => $counts['pending'],
+            'failed' => $counts['failed'],
+            'last_error' => $last === null ? null : $last['last_error'],
+            'oldest' => $this->outbox->oldestPending(),
+        );
     }
 
     /**
@@ -211,20 +194,19 @@ class CivicrmBridge_Bridge
      */
     public function retryNow($limit = null)
     {
-        $counts = array('delivered' => 0, 'failed' => 0, 'pending' => 0);
-        try {
-            if ($this->outbox !== null && $this->config->isConfigured()) {
-                $this->outbox->makeDue();
-                $counts = $this->drainOutbox($limit);
-            }
-        } catch (Exception $e) {
-            $this->thrown('retryNow', $e);
-        } catch (Throwable $e) {
-            $this->thrown('retryNow', $e);
-        }
+        $counts = $this->guarded('retryNow', 'doRetryNow', array($limit), array('delivered' => 0, 'failed' => 0, 'pending' => 0));
         $status = $this->outboxStatus();
         $counts['waiting'] = $status === null ? 0 : $status['pending'];
         return $counts;
+    }
+
+    private function doRetryNow($limit)
+    {
+        if ($this->outbox !== null && $this->config->isConfigured()) {
+            $this->outbox->makeDue();
+            return $this->drainOutbox($limit);
+        }
+        return array('delivered' => 0, 'failed' => 0, 'pending' => 0);
     }
 
     private static function pingAnswer($ok, $reason, $status, $message)
@@ -235,26 +217,24 @@ class CivicrmBridge_Bridge
     /** @return string|null the event token for a body (iss, aud, iat, exp, jti, body_sha256); null when unconfigured */
     public function signEvent($body, $jti)
     {
-        try {
-            if (!$this->config->isConfigured()) {
-                return null;
-            }
-            $iat = (int) floor($this->now());
-            $token = CivicrmBridge_Jwt::sign(array(
-                'iss' => $this->config->get('site_id'),
-                'aud' => self::AUDIENCE,
-                'iat' => $iat,
-                'exp' => $iat + self::EVENT_TTL,
-                'jti' => (string) $jti,
-                'body_sha256' => hash('sha256', (string) $body),
-            ), $this->config->get('secret'));
-            return $token === false ? null : $token;
-        } catch (Exception $e) {
-            $this->thrown('signEvent', $e);
-        } catch (Throwable $e) {
-            $this->thrown('signEvent', $e);
+        return $this->guarded('signEvent', 'doSignEvent', array($body, $jti), null);
+    }
+
+    private function doSignEvent($body, $jti)
+    {
+        if (!$this->config->isConfigured()) {
+            return null;
         }
-        return null;
+        $iat = (int) floor($this->now());
+        $token = CivicrmBridge_Jwt::sign(array(
+            'iss' => $this->config->get('site_id'),
+            'aud' => self::AUDIENCE,
+            'iat' => $iat,
+            'exp' => $iat + self::EVENT_TTL,
+            'jti' => (string) $jti,
+            'body_sha256' => hash('sha256', (string) $body),
+        ), $this->config->get('secret'));
+        return $token === false ? null : $token;
     }
 
     /**
@@ -263,58 +243,54 @@ class CivicrmBridge_Bridge
      */
     public function mintAssertion($user, $act = 'profile', $ttl = 60)
     {
-        try {
-            $user = CivicrmBridge_EventMapper::whitelistUser($user);
-            if (!$this->config->isConfigured() || $user['id'] <= 0
-                || !in_array($act, array('profile', 'contribution', 'membership'), true)) {
-                return null;
-            }
-            $ttl = (int) $ttl;
-            if ($ttl < 1 || $ttl > self::ASSERTION_MAX_TTL) {
-                $ttl = self::ASSERTION_MAX_TTL;
-            }
-            $iat = (int) floor($this->now());
-            $token = CivicrmBridge_Jwt::sign(array(
-                'iss' => $this->config->get('site_id'),
-                'aud' => self::AUDIENCE,
-                'iat' => $iat,
-                'exp' => $iat + $ttl,
-                'jti' => CivicrmBridge_Jwt::randomId(),
-                'act' => $act,
-                'sub' => (string) $user['id'],
-                'username' => $user['username'],
-                'email' => $user['email'],
-                'name' => $user['name'],
-            ), $this->config->get('secret'));
-            return $token === false ? null : $token;
-        } catch (Exception $e) {
-            $this->thrown('mintAssertion', $e);
-        } catch (Throwable $e) {
-            $this->thrown('mintAssertion', $e);
+        return $this->guarded('mintAssertion', 'doMintAssertion', array($user, $act, $ttl), null);
+    }
+
+    private function doMintAssertion($user, $act, $ttl)
+    {
+        $user = CivicrmBridge_EventMapper::whitelistUser($user);
+        if (!$this->config->isConfigured() || $user['id'] <= 0
+            || !in_array($act, array('profile', 'contribution', 'membership'), true)) {
+            return null;
         }
-        return null;
+        $ttl = (int) $ttl;
+        if ($ttl < 1 || $ttl > self::ASSERTION_MAX_TTL) {
+            $ttl = self::ASSERTION_MAX_TTL;
+        }
+        $iat = (int) floor($this->now());
+        $token = CivicrmBridge_Jwt::sign(array(
+            'iss' => $this->config->get('site_id'),
+            'aud' => self::AUDIENCE,
+            'iat' => $iat,
+            'exp' => $iat + $ttl,
+            'jti' => CivicrmBridge_Jwt::randomId(),
+            'act' => $act,
+            'sub' => (string) $user['id'],
+            'username' => $user['username'],
+            'email' => $user['email'],
+            'name' => $user['name'],
+        ), $this->config->get('secret'));
+        return $token === false ? null : $token;
     }
 
     /** @return string|null the bridge's "Edit my details" URL with a fresh assertion */
     public function editDetailsUrl($user, $gid = null)
     {
-        try {
-            $gid = (int) $gid;
-            if ($gid < 1) {
-                $gid = (int) $this->config->get('menu_gid');
-            }
-            $token = $this->mintAssertion($user, 'profile');
-            if ($token === null) {
-                return null;
-            }
-            return $this->config->get('bridge_url') . '/civicrm/profile/edit?gid=' . $gid
-                . '&assertion=' . rawurlencode($token);
-        } catch (Exception $e) {
-            $this->thrown('editDetailsUrl', $e);
-        } catch (Throwable $e) {
-            $this->thrown('editDetailsUrl', $e);
+        return $this->guarded('editDetailsUrl', 'doEditDetailsUrl', array($user, $gid), null);
+    }
+
+    private function doEditDetailsUrl($user, $gid)
+    {
+        $gid = (int) $gid;
+        if ($gid < 1) {
+            $gid = (int) $this->config->get('menu_gid');
         }
-        return null;
+        $token = $this->mintAssertion($user, 'profile');
+        if ($token === null) {
+            return null;
+        }
+        return $this->config->get('bridge_url') . '/civicrm/profile/edit?gid=' . $gid
+            . '&assertion=' . rawurlencode($token);
     }
 
     /**
@@ -328,22 +304,23 @@ class CivicrmBridge_Bridge
      */
     public function editDetailsRedirect($user, $loginUrl, $homeUrl)
     {
-        try {
-            $vars = is_object($user) ? get_object_vars($user) : (is_array($user) ? $user : array());
-            $who = CivicrmBridge_EventMapper::whitelistUser($vars);
-            if ($who['id'] <= 0 || !empty($vars['guest'])) {
-                return array('url' => (string) $loginUrl, 'error' => false);
-            }
-            $url = $this->editDetailsUrl($who, null);
-            if ($url !== null) {
-                return array('url' => $url, 'error' => false);
-            }
-        } catch (Exception $e) {
-            $this->thrown('editDetailsRedirect', $e);
-        } catch (Throwable $e) {
-            $this->thrown('editDetailsRedirect', $e);
+        $to = $this->guarded('editDetailsRedirect', 'doEditDetailsRedirect', array($user, $loginUrl), null);
+        return $to !== null ? $to : array('url' => (string) $homeUrl, 'error' => true);
+    }
+
+    /** @return array|null null when no assertion could be made */
+    private function doEditDetailsRedirect($user, $loginUrl)
+    {
+        $vars = is_object($user) ? get_object_vars($user) : (is_array($user) ? $user : array());
+        $who = CivicrmBridge_EventMapper::whitelistUser($vars);
+        if ($who['id'] <= 0 || !empty($vars['guest'])) {
+            return array('url' => (string) $loginUrl, 'error' => false);
         }
-        return array('url' => (string) $homeUrl, 'error' => true);
+        $url = $this->editDetailsUrl($who, null);
+        if ($url !== null) {
+            return array('url' => $url, 'error' => false);
+        }
+        return null;
     }
 
     /** The id of a username in #__users, 0 when none (the login event carries no id). */
@@ -749,6 +726,23 @@ class CivicrmBridge_Bridge
             // A broken logger must not break a login.
         } catch (Throwable $e) {
         }
+    }
+
+    /**
+     * The one place of the two catch clauses (see the class comment): runs the private method
+     * $worker with $args for the public method $method; a throw is logged and gives $fallback.
+     * (PHP 5.2 has no closures, so the work is named by its method.)
+     */
+    private function guarded($method, $worker, array $args, $fallback)
+    {
+        try {
+            return call_user_func_array(array($this, $worker), $args);
+        } catch (Exception $e) {
+            $this->thrown($method, $e);
+        } catch (Throwable $e) {
+            $this->thrown($method, $e);
+        }
+        return $fallback;
     }
 
     private function thrown($method, $e)
