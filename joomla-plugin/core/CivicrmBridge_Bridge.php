@@ -323,6 +323,28 @@ class CivicrmBridge_Bridge
         return null;
     }
 
+    /**
+     * "Edit my details" through com_ajax on Joomla 4.x and later (the j4 and j5 adapters): the
+     * redirect of editDetailsRedirect(), the login form coming back to $editDetailsUrl. Without a
+     * bridge or an assertion: home, with $unavailableMessage queued (4.x+ redirect() takes none).
+     *
+     * @param object $app Joomla's web application (enqueueMessage, redirect)
+     * @param CivicrmBridge_Bridge|null $bridge null when the adapter could not build one
+     * @param object|null $user the current user (null when it could not be read)
+     */
+    public static function redirectToEditDetails($app, $bridge, $user, $editDetailsUrl, $unavailableMessage)
+    {
+        $to = array('url' => 'index.php', 'error' => true);
+        if ($bridge instanceof CivicrmBridge_Bridge && $user !== null) {
+            $to = $bridge->editDetailsRedirect($user,
+                'index.php?option=com_users&view=login&return=' . base64_encode($editDetailsUrl), 'index.php');
+        }
+        if ($to['error']) {
+            $app->enqueueMessage($unavailableMessage, 'error');
+        }
+        $app->redirect($to['url']);
+    }
+
     /** The id of a username in #__users, 0 when none (the login event carries no id). */
     public static function resolveUserId($db, $username)
     {

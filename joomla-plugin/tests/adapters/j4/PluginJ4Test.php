@@ -76,6 +76,13 @@ class PluginJ4Test extends NamespacedAdapterTestCase
         $this->assertTrue($result);
     }
 
+    public function testEditMyDetailsWhenUnconfiguredGoesHomeWithAMessage()
+    {
+        $url = $this->fireAjax($this->makePlugin(array()), array('id' => 42, 'username' => 'ann', 'email' => 'a@example.org'));
+        $this->assertSame('index.php', $url);
+        $this->assertSame(array(array('PLG_USER_CIVICRMBRIDGE_UNAVAILABLE', 'error')), Factory::$application->messages);
+    }
+
     public function testUserPluginTakesNoTypedEventsOnJoomla4()
     {
         $this->assertNotContains('Joomla\\Event\\SubscriberInterface', class_implements(Civicrmbridge::class));

@@ -94,6 +94,13 @@ class PluginJ5Test extends NamespacedAdapterTestCase
         $this->assertNull($result, 'a typed listener returns nothing (void)');
     }
 
+    public function testEditMyDetailsWhenUnconfiguredGoesHomeWithAMessage()
+    {
+        $url = $this->fireAjax($this->makePlugin(array()), array('id' => 42, 'username' => 'ann', 'email' => 'a@example.org'));
+        $this->assertSame('index.php', $url);
+        $this->assertSame(array(array('PLG_USER_CIVICRMBRIDGE_UNAVAILABLE', 'error')), $this->app->messages);
+    }
+
     public function testSubscribesToTheSixUserEventsAndAjax()
     {
         $this->assertContains('Joomla\\Event\\SubscriberInterface', class_implements(Civicrmbridge::class));

@@ -103,22 +103,18 @@ final class Civicrmbridge extends CMSPlugin implements DatabaseAwareInterface
      */
     public function onAjaxCivicrmbridge()
     {
-        $app = Factory::getApplication();
-        $to  = ['url' => 'index.php', 'error' => true];
+        $app    = Factory::getApplication();
+        $bridge = $user = null;
 
         try {
-            $to = $this->bridge()->editDetailsRedirect($app->getIdentity(),
-                'index.php?option=com_users&view=login&return=' . base64_encode(self::EDIT_DETAILS_URL), 'index.php');
+            $bridge = $this->bridge();
+            $user   = $app->getIdentity();
         } catch (\Throwable $e) {
             $this->logThrown($e);
         }
 
-        // 4.x+: redirect() takes no message, it is queued first.
-        if ($to['error']) {
-            $app->enqueueMessage(Text::_('PLG_USER_CIVICRMBRIDGE_UNAVAILABLE'), 'error');
-        }
-
-        $app->redirect($to['url']);
+        \CivicrmBridge_Bridge::redirectToEditDetails($app, $bridge, $user, self::EDIT_DETAILS_URL,
+            Text::_('PLG_USER_CIVICRMBRIDGE_UNAVAILABLE'));
 
         return '';
     }

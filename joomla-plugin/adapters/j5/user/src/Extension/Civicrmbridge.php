@@ -162,22 +162,18 @@ final class Civicrmbridge extends CMSPlugin implements SubscriberInterface, Data
      */
     public function onAjaxCivicrmbridge(EventInterface $event): void
     {
-        $app = $this->getApplication() ?? Factory::getApplication();
-        $to  = ['url' => 'index.php', 'error' => true];
+        $app    = $this->getApplication() ?? Factory::getApplication();
+        $bridge = $user = null;
 
         try {
-            $to = $this->bridge()->editDetailsRedirect($app->getIdentity(),
-                'index.php?option=com_users&view=login&return=' . base64_encode(self::EDIT_DETAILS_URL), 'index.php');
+            $bridge = $this->bridge();
+            $user   = $app->getIdentity();
         } catch (\Throwable $e) {
             $this->logThrown($e);
         }
 
-        // redirect() takes no message, it is queued first.
-        if ($to['error']) {
-            $app->enqueueMessage(Text::_('PLG_USER_CIVICRMBRIDGE_UNAVAILABLE'), 'error');
-        }
-
-        $app->redirect($to['url']);
+        \CivicrmBridge_Bridge::redirectToEditDetails($app, $bridge, $user, self::EDIT_DETAILS_URL,
+            Text::_('PLG_USER_CIVICRMBRIDGE_UNAVAILABLE'));
     }
 
     /** The arguments of a plain (untyped) event, positionally, padded with the defaults. */
@@ -189,9 +185,9 @@ final class Civicrmbridge extends CMSPlugin implements SubscriberInterface, Data
     }
 
     /**
-     * The core facade, built once from the plugin parameters and the injected database. (This and
-     * onAjaxCivicrmbridge repeat the 4.x plugin's few lines of glue: the two ship in separate zips,
-     * and the shared core, PHP 5.2 syntax, cannot hold a trait; the decisions are the core's.)
+     * The core facade, built once from the plugin parameters and the injected database. (This
+     * repeats the 4.x plugin's few lines of glue: the two ship in separate zips, and the shared
+     * core, PHP 5.2 syntax, cannot hold a trait; the decisions are the core's.)
      */
     private function bridge(): \CivicrmBridge_Bridge
     {
