@@ -348,17 +348,8 @@ class CivicrmBridge_Bridge
     /** The id of a username in #__users, 0 when none (the login event carries no id). */
     public static function resolveUserId($db, $username)
     {
-        try {
-            if (!($db instanceof CivicrmBridge_Db) || !is_string($username) || $username === '') {
-                return 0;
-            }
-            $rows = $db->fetchAll('SELECT id FROM #__users WHERE username = ' . $db->quote($username) . ' LIMIT 1');
-            return isset($rows[0]['id']) ? (int) $rows[0]['id'] : 0;
-        } catch (Exception $e) {
-            return 0;
-        } catch (Throwable $e) {
-            return 0;
-        }
+        $user = self::loadUser($db, $username);
+        return $user === null ? 0 : $user['id'];
     }
 
     /**
