@@ -2,13 +2,12 @@
 // (in-flight requests finish, new ones get 503, exit within 10 s).
 import closeWithGrace from 'close-with-grace'
 import { buildApp } from './http/app.js'
-import { schemaProblem } from './data/schema-check.js'
 import { CliError } from './cli-args.js'
 import { configDomains, type Config } from './config.js'
 
 export async function startServer (config: Config) {
   const app = await buildApp(config)
-  const problem = await schemaProblem(app.database, { joomla: app.joomla, domains: configDomains(config) }).catch((err: Error) => `cannot reach the database: ${err.message}`)
+  const problem = await app.services.health.schemaProblem(configDomains(config)).catch((err: Error) => `cannot reach the database: ${err.message}`)
   if (problem) {
     await app.close()
     throw new CliError(problem)

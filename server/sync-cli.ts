@@ -8,8 +8,8 @@ import cliProgress from 'cli-progress'
 import type { Config } from './config.js'
 import { UsageError, parseCommandArgs } from './cli-args.js'
 import { Database } from './data/db.js'
-import { JoomlaUsers } from './data/sync-store.js'
-import { SyncService, DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE, type SyncProgress } from './services/sync-service.js'
+import { buildServices } from './services/index.js'
+import { DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE, type SyncProgress } from './services/sync-service.js'
 
 /** A wrong sync command line (the CLI's UsageError: one line and exit 1). */
 export { UsageError as SyncUsageError }
@@ -65,7 +65,7 @@ export async function runSyncCommand (argv: string[], config: Config, io: SyncCl
   process.once('SIGINT', stop)
   process.once('SIGTERM', stop)
   try {
-    const service = new SyncService(database, new JoomlaUsers(joomlaPool ?? database.pool, config.joomlaDbPrefix), config.domainId)
+    const service = buildServices({ database, joomla: { pool: joomlaPool ?? database.pool, prefix: config.joomlaDbPrefix }, config }).sync
     const keepHeapSmall = heapKeeper(HEAP_LIMIT_BYTES)
     const result = await service.run({ dryRun: args.dryRun, batchSize: args.batchSize, signal: abort.signal, onProgress: (p) => { keepHeapSmall(); bar?.update(p) } })
     bar?.stop()

@@ -8,6 +8,7 @@ import type { Config } from '../config.js'
 import errorsPlugin from './plugins/errors.js'
 import rawJsonPlugin from './plugins/raw-json.js'
 import databasePlugin from './plugins/database.js'
+import servicesPlugin from './plugins/services.js'
 import authPlugin from './plugins/auth.js'
 import webPlugin from './plugins/web.js'
 import adminSessionPlugin from './plugins/admin-session.js'
@@ -64,6 +65,7 @@ export async function buildApp (config: Config, opts: { logger?: FastifyServerOp
   await app.register(errorsPlugin) // before the routes: every error leaves as a JSON 4xx/503
   await app.register(rawJsonPlugin)
   await app.register(databasePlugin, { config })
+  await app.register(servicesPlugin)
   await app.register(authPlugin, { config })
   await app.register(openapiPlugin) // before the routes it documents (/metrics too)
   await app.register(metricsPlugin)

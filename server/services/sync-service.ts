@@ -10,6 +10,8 @@ import { emailProblem, normalizeEmail } from '../domain/email.js'
 import { lockKeys, type JoomlaUser } from '../domain/link-user.js'
 import { addCounts, collationKey, decideChunk, dryRunMessage, syncMessage, zeroCounts, type ChunkFacts, type SyncCounts, type SyncDecision } from '../domain/sync.js'
 import { JoomlaUsers, SyncClaim, SyncJobs, SYNC_HEARTBEAT_MS, advanceJob, doneChunksAfter, readChunkFacts, saveChunk, writeDecisions, type SyncJob } from '../data/sync-store.js'
+
+export type { SyncJob }
 import type { Database } from '../data/db.js'
 
 export const DEFAULT_BATCH_SIZE = 1000

@@ -2,7 +2,7 @@
 // confirm step, live progress, final message), Change Log and a contact's details. Plain,
 // accessible HTML built with the `html` tag (every value escaped); the only script is the
 // static file /admin/static/sync.js.
-import type { ChangeRow, ContactDetails } from '../../data/admin-store.js'
+import type { ChangeRow, ContactDetails } from '../../services/admin-service.js'
 import { html, htmlDocument, trusted, type SafeHtml } from '../views/html.js'
 
 export type { ChangeRow, ContactDetails }

@@ -1,13 +1,12 @@
 // The admin's browser session. The cookie holds a random id signed with a key derived from the
 // bridge's session secret (BRIDGE_SESSION_SECRET, by default BRIDGE_ADMIN_TOKEN), which no
-// Joomla site holds; the session itself is a row (data/admin-session-store.ts) bound to the
+// Joomla site holds; the session itself is a row (services/admin-service.ts) bound to the
 // admin token it was opened with. Logout deletes the row; rotating the token ends every session.
 import { createHash, createHmac, randomBytes } from 'node:crypto'
 import fp from 'fastify-plugin'
 import { Signer } from '@fastify/cookie'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Config } from '../../config.js'
-import { adminSessionOpen, deleteAdminSession, insertAdminSession } from '../../data/admin-session-store.js'
 
 export const ADMIN_COOKIE = 'civibridge_admin'
 export const ADMIN_SESSION_TTL_S = 8 * 3600
@@ -48,7 +47,7 @@ export default fp(async (app, { config }: { config: Config }) => {
     async open (request, reply) {
       const id = randomBytes(32).toString('base64url')
       const now = new Date()
-      await insertAdminSession(app.database.pool, sha256(id), tokenFingerprint, now, new Date(now.getTime() + ADMIN_SESSION_TTL_S * 1000))
+      await app.services.adminSessions.open(sha256(id), tokenFingerprint, now, new Date(now.getTime() + ADMIN_SESSION_TTL_S * 1000))
       reply.setCookie(ADMIN_COOKIE, signer.sign(id), {
         httpOnly: true, sameSite: 'lax', secure: request.protocol === 'https', path: '/', maxAge: ADMIN_SESSION_TTL_S,
       })
@@ -57,11 +56,11 @@ export default fp(async (app, { config }: { config: Config }) => {
       const id = cookieId(request)
       if (id === null) return 'none'
       if (id === false) return 'forged'
-      return await adminSessionOpen(app.database.pool, sha256(id), tokenFingerprint, new Date()) ? 'open' : 'ended'
+      return await app.services.adminSessions.isOpen(sha256(id), tokenFingerprint, new Date()) ? 'open' : 'ended'
     },
     async close (request, reply) {
       const id = cookieId(request)
-      if (id) await deleteAdminSession(app.database.pool, sha256(id))
+      if (id) await app.services.adminSessions.close(sha256(id))
       reply.clearCookie(ADMIN_COOKIE, { path: '/' })
     },
   } satisfies AdminSessions)

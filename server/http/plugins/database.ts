@@ -1,7 +1,6 @@
-// The CiviCRM database pool and the services on it, closed with the app.
+// The CiviCRM database pool (and Joomla's when apart) and the event log on it, closed with the app.
 import fp from 'fastify-plugin'
 import { Database } from '../../data/db.js'
-import { EventService } from '../../services/event-service.js'
 import { BufferedEventLog } from '../../data/event-log.js'
 import type { Config } from '../../config.js'
 import type { JoomlaTarget } from '../../data/schema-check.js'
@@ -11,7 +10,6 @@ declare module 'fastify' {
     config: Config
     database: Database
     eventLog: BufferedEventLog
-    events: EventService
     /** Joomla's users table: its database's pool (CiviCRM's when they share one) and prefix. */
     joomla: JoomlaTarget
   }
@@ -29,7 +27,6 @@ export default fp(async (app, { config }: { config: Config }) => {
   app.decorate('config', config)
   app.decorate('database', database)
   app.decorate('eventLog', eventLog)
-  app.decorate('events', new EventService(database, eventLog))
   // Hooks run in reverse order of registration: the log is flushed before the pool closes.
   app.addHook('onClose', async () => { await database.close(); await joomlaDb?.close() })
   app.addHook('onClose', async () => { await eventLog.close() })

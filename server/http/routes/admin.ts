@@ -7,9 +7,8 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@fastify/type-provider-typebox'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { AuthError, bearerToken, safeEqual } from '../plugins/auth.js'
-import { JoomlaUsers, type SyncJob } from '../../data/sync-store.js'
-import { changeLog, contactDetails, CHANGE_LOG_PAGE_SIZE } from '../../data/admin-store.js'
-import { SyncBusyError, SyncService, DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE, type SyncRun } from '../../services/sync-service.js'
+import { SyncBusyError, DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE, type SyncJob, type SyncRun } from '../../services/sync-service.js'
+import { CHANGE_LOG_PAGE_SIZE } from '../../services/admin-service.js'
 import * as view from '../admin/views.js'
 
 export { ADMIN_COOKIE, ADMIN_SESSION_TTL_S } from '../plugins/admin-session.js'
@@ -26,8 +25,7 @@ const SKIPPED_SHOWN = 100
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
   const config = app.config
-  const joomlaUsers = new JoomlaUsers(app.joomla.pool, app.joomla.prefix)
-  const service = new SyncService(app.database, joomlaUsers, config.domainId)
+  const { sync: service, joomlaUsers, admin } = app.services
   let current: SyncRun | null = null
   const abort = new AbortController()
   // The running job stops after its chunk (the pools close after: they were opened earlier).
@@ -229,12 +227,12 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     if (!valid(from) || !valid(to) || to < from) {
       return html(reply, 400, view.changeLogPage(from, to, [], 0, 'Enter two dates (from, then to), the second not before the first.', reply.generateCsrf(), { ...paging, page: 1 }))
     }
-    const { rows, total } = await changeLog(app.database.pool, config.domainId, new Date(`${from}T00:00:00Z`), new Date(Date.parse(`${to}T00:00:00Z`) + 86_400_000), paging.page)
+    const { rows, total } = await admin.changeLog(new Date(`${from}T00:00:00Z`), new Date(Date.parse(`${to}T00:00:00Z`) + 86_400_000), paging.page)
     return html(reply, rows.length === 0 && total > 0 ? 404 : 200, view.changeLogPage(from, to, rows, total, null, reply.generateCsrf(), paging))
   })
 
   app.get('/admin/contacts/:id', { onRequest: requireAdminPage, schema: { params: IdParam } }, async (request, reply) => {
-    const contact = await contactDetails(app.database.pool, config.domainId, Number(request.params.id))
+    const contact = await admin.contactDetails(Number(request.params.id))
     if (!contact) return html(reply, 404, view.notFoundPage(`There is no contact ${request.params.id}.`, reply.generateCsrf()))
     return html(reply, 200, view.contactPage(contact, reply.generateCsrf(), config.civicrmBaseUrl))
   })

@@ -42,7 +42,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     const started = performance.now()
     const claims = request.eventClaims!
     const body = request.body
-    const outcome = await app.events.apply(claims.iss, request.eventDomainId!, claims.jti, claims.body_sha256, body)
+    const outcome = await app.services.events.apply(claims.iss, request.eventDomainId!, claims.jti, claims.body_sha256, body)
     if (outcome.kind === 'unknown-event') return reply.unprocessableEntity(`unknown event ${JSON.stringify(body.event.slice(0, 64))}`)
     if (outcome.kind === 'jti-reused') return reply.conflict('this jti was already used with another body')
     const { result } = outcome

@@ -59,7 +59,7 @@ const ADVICE_LOGIN = 'Go back to the site, make sure you are logged in, and open
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
   // What does not depend on a site's domain (profiles, contacts).
-  const service = app.transactionsFor(app.config.domainId)
+  const service = app.services.transactionsFor(app.config.domainId)
 
   app.setErrorHandler((err: Error & { statusCode?: number, code?: string }, request, reply) => {
     if (isUnavailable(err)) {
@@ -92,7 +92,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     const actor = assertionActor(request, assertion)
     const user = assertionUser(actor.claims, act)
     await service.profileGroup(gid)
-    if (await app.transactionsFor(actor.domainId).assertionUsed(actor.claims.iss as string, actor.claims.jti as string)) throw new AssertionError('this link was already used')
+    if (await app.services.transactionsFor(actor.domainId).assertionUsed(actor.claims.iss as string, actor.claims.jti as string)) throw new AssertionError('this link was already used')
     return html(reply, 200, view.continuePage({ csrf: reply.generateCsrf(), assertion, to: cleanUrl, name: user.name, email: user.email }))
   }
 
@@ -120,7 +120,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     const m = DESTINATION.exec(to)
     if (!m) throw app.httpErrors.badRequest(`no page ${to}`)
     const actor = assertionActor(request, assertion)
-    const r = await app.transactionsFor(actor.domainId).link(actor.claims, 'profile', Number(m[1]))
+    const r = await app.services.transactionsFor(actor.domainId).link(actor.claims, 'profile', Number(m[1]))
     request.log.info({ act: 'profile', site: actor.claims.iss, userId: r.ufId, contactId: r.contactId, action: r.action }, 'page link')
     setSession(request, reply, { domainId: actor.domainId, ufId: r.ufId, contactId: r.contactId })
     return reply.code(303).header('cache-control', 'no-store').redirect(to)
@@ -129,7 +129,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   /** The session, when its link still holds. */
   async function session (request: FastifyRequest): Promise<Session | null> {
     const s = readSession(request)
-    return s && await app.transactionsFor(s.domainId).sessionContact(s.ufId, s.contactId) ? s : null
+    return s && await app.services.transactionsFor(s.domainId).sessionContact(s.ufId, s.contactId) ? s : null
   }
 
   // ------------------------------------------------------------------------------ profile
@@ -153,7 +153,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     if (!s) return html(reply, 401, view.errorPage('Your session has ended', 'Nothing was saved.', ADVICE_LOGIN))
     const values = fields(request.body)
     try {
-      const r = await app.transactionsFor(s.domainId).saveProfile({ kind: 'session', ...s }, parseProfile({ gid, fields: values }))
+      const r = await app.services.transactionsFor(s.domainId).saveProfile({ kind: 'session', ...s }, parseProfile({ gid, fields: values }))
       request.log.info({ act: 'profile', userId: s.ufId, contactId: r.contactId }, 'profile saved')
       return html(reply, 200, view.profileSaved({ title: group.title, editUrl: url, firstName: r.profile.firstName, lastName: r.profile.lastName, email: r.profile.email }))
     } catch (err) {

@@ -6,16 +6,8 @@ import { Type } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
 import { bearerToken } from '../plugins/auth.js'
 import { AssertionError, InvalidInput, parseProfile } from '../../domain/transactions.js'
-import { TransactionService } from '../../services/transaction-service.js'
 import { assertionActor } from '../assertion.js'
 import pageRoutes from './pages.js'
-
-declare module 'fastify' {
-  interface FastifyInstance {
-    /** "Edit my details" in a site's CiviCRM domain. */
-    transactionsFor (domainId: number): TransactionService
-  }
-}
 
 const Body = Type.Record(Type.String(), Type.Unknown())
 const ErrorBody = Type.Object({ error: Type.String(), message: Type.String(), field: Type.Optional(Type.String()) })
@@ -25,13 +17,6 @@ const Common = {
 }
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
-  const services = new Map<number, TransactionService>()
-  app.decorate('transactionsFor', (domainId: number) => {
-    let service = services.get(domainId)
-    if (!service) services.set(domainId, service = new TransactionService(app.database, domainId))
-    return service
-  })
-
   // Refused input names its field; everything else goes to the app's error policy.
   app.setErrorHandler((err, request, reply) => {
     if (err instanceof InvalidInput) {
@@ -52,7 +37,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   }, async (request) => {
     const actor = bearerActor(request)
     const input = parseProfile(request.body)
-    const r = await app.transactionsFor(actor.domainId).saveProfile(actor, input)
+    const r = await app.services.transactionsFor(actor.domainId).saveProfile(actor, input)
     request.log.info({ act: 'profile', userId: r.ufId, contactId: r.contactId, action: r.action }, 'transaction')
     return { contactId: r.contactId, action: r.action }
   })
