@@ -2,16 +2,9 @@
 // util.parseArgs (strict: an unknown option or a stray argument is refused in one line).
 // `--flag value` and `--flag=value` both work for every option that takes a value.
 import { parseArgs, type ParseArgsConfig } from 'node:util'
+import { CliError, UsageError } from './errors.js'
 
-/** A failure the CLI reports as one line and a non-zero exit. */
-export class CliError extends Error {
-  override name = 'CliError'
-}
-
-/** A wrong command line: one line naming what is wrong and where the help is. */
-export class UsageError extends CliError {
-  override name = 'UsageError'
-}
+export { CliError, UsageError }
 
 type Options = NonNullable<ParseArgsConfig['options']>
 

@@ -1,12 +1,14 @@
 // civicrm-bridge <command>: migrate, check, serve, demo, prune (and sync, see its module). The
 // commands, options and help are in cli-args.ts.
 import { existsSync, readFileSync } from 'node:fs'
-import { loadConfig, ConfigError, configDomains, type Config } from './config.js'
+import { loadConfig, configDomains, type Config } from './config.js'
 import { Database } from './data/db.js'
-import { migrateBridgeTables, NotCivicrmError } from './data/migrate.js'
+import { migrateBridgeTables } from './data/migrate.js'
 import { schemaProblem } from './data/schema-check.js'
 import { pruneBefore } from './data/event-store.js'
-import { CliError, UsageError, USAGE, COMMANDS, commandHelp, parseCommandArgs } from './cli-args.js'
+import { USAGE, COMMANDS, commandHelp, parseCommandArgs } from './cli-args.js'
+import { CliError, ConfigError, NotCivicrmError, SyncBusyError, UsageError } from './errors.js'
+import { buildServices } from './services/index.js'
 
 /**
  * How long event records are kept by default, and at least: the plugin's outbox retries an event
@@ -71,7 +73,7 @@ export async function runCli (argv: string[], env: Record<string, string | undef
     case 'check':
       return withDatabase(config, async (db) => {
         const joomlaDb = config.joomlaDbUrl === config.civicrmDbUrl ? db : new Database(config.joomlaDbUrl, { poolSize: 1 })
-        const problem = await schemaProblem(db, { joomla: { pool: joomlaDb.pool, prefix: config.joomlaDbPrefix }, domains: configDomains(config) })
+        const problem = await buildServices({ database: db, joomla: { pool: joomlaDb.pool, prefix: config.joomlaDbPrefix }, config }).health.schemaProblem(configDomains(config))
           .finally(() => joomlaDb === db ? undefined : joomlaDb.close())
         if (problem) throw new CliError(problem)
         out(`schema ok in ${db.name}`)
@@ -82,7 +84,7 @@ export async function runCli (argv: string[], env: Record<string, string | undef
       try {
         return await runSyncCommand(rest, config, { out, tty: process.stderr })
       } catch (err) {
-        if ((err as Error).name === 'SyncBusyError') throw new CliError((err as Error).message)
+        if (err instanceof SyncBusyError) throw new CliError(err.message)
         throw err
       }
     }

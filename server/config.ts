@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs'
 import envSchema from 'env-schema'
 import { Type, type Static } from 'typebox'
 import { parseTimeZone, type SiteTimeZone } from './domain/time.js'
+import { ConfigError } from './errors.js'
 
 const DbUrl = Type.String({ pattern: '^mysql://[^/]+/[A-Za-z0-9_$-]+(\\?.*)?$' })
 // 32 characters are at least 32 bytes.
@@ -88,9 +89,7 @@ export interface Config {
   civicrmBaseUrl: string | null
 }
 
-export class ConfigError extends Error {
-  override name = 'ConfigError'
-}
+export { ConfigError }
 
 const SECRET_HINT = 'at least 32 characters, e.g. the output of `openssl rand -hex 32`'
 /** What each variable must be, in words, with an example value (config errors say this, never the schema's text). */

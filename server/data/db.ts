@@ -12,6 +12,9 @@ import { civicrmCollation, type Collation } from './collation.js'
 import type { SiteSettings } from '../domain/contact.js'
 import type { SiteTimeZone } from '../domain/time.js'
 import { SiteSettingsCache } from './site-settings.js'
+import { DatabaseUnavailableError, STATEMENT_TIMEOUT, errorCode, isUnavailable } from '../errors.js'
+
+export { DatabaseUnavailableError, STATEMENT_TIMEOUT, errorCode, isUnavailable }
 
 export type Tx = MySqlTransaction<MySql2QueryResultHKT, MySql2PreparedQueryHKT, Record<string, never>, ExtractTablesWithRelations<Record<string, never>>>
 export type Db = MySql2Database
@@ -28,21 +31,12 @@ export interface Unit {
 /** Runs a server-side prepared statement (prepared once per connection, then only executed); rows as arrays, in select order. */
 export type PreparedQuery = (text: string, values: Array<string | number | Date | null>) => Promise<unknown>
 
-/** The database cannot answer now; the HTTP layer turns this into 503 with Retry-After. */
-export class DatabaseUnavailableError extends Error {
-  override name = 'DatabaseUnavailableError'
-  constructor (message: string, readonly cause?: unknown) { super(message) }
-}
-
 // ER_LOCK_DEADLOCK (1213) is also what Galera answers when a transaction loses certification to
 // one committed through another node. A lock wait that times out (1205) is not re-run: the
 // unit already waited lockTimeoutS; the caller gets 503.
 const RETRYABLE = new Set(['ER_LOCK_DEADLOCK', 'ER_DUP_ENTRY'])
-/** A statement the database did not answer in time (its connection is closed). */
-export const STATEMENT_TIMEOUT = 'PROTOCOL_SEQUENCE_TIMEOUT'
 /** How long a statement may wait for the database's answer by default (DB_QUERY_TIMEOUT_MS). */
 export const DEFAULT_QUERY_TIMEOUT_MS = 10_000
-const UNAVAILABLE = new Set([STATEMENT_TIMEOUT, 'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'PROTOCOL_CONNECTION_LOST', 'ER_SERVER_SHUTDOWN', 'ER_CON_COUNT_ERROR', 'ENOTFOUND', 'EHOSTUNREACH', 'ER_GET_CONNECTION_TIMEOUT', 'POOL_CLOSED', 'ER_LOCK_WAIT_TIMEOUT'])
 /**
  * Attempts of a unit. Sized for certification conflicts under contention: two nodes writing the
  * same stripe lose to each other in turn, and the back-off (full jitter, doubling from 10 ms up
@@ -50,21 +44,6 @@ const UNAVAILABLE = new Set([STATEMENT_TIMEOUT, 'ECONNREFUSED', 'ECONNRESET', 'E
  */
 export const MAX_ATTEMPTS = 10
 const backoffMs = (attempt: number) => Math.random() * Math.min(1000, 10 * 2 ** attempt)
-
-export function errorCode (err: unknown): string | undefined {
-  const e = err as { code?: string, cause?: { code?: string } } | null
-  return e?.code ?? e?.cause?.code
-}
-
-/** The database cannot be reached, or the connection died (Drizzle wraps driver errors in `cause`). */
-export function isUnavailable (err: unknown): boolean {
-  for (let e = err as { code?: string, fatal?: boolean, cause?: unknown } | undefined; e; e = e.cause as typeof e) {
-    if (e instanceof DatabaseUnavailableError || e.fatal === true || (e.code !== undefined && UNAVAILABLE.has(e.code))) return true
-    // mysql2 gives no code to a query queued for a connection when the pool closes (shutdown).
-    if ((e as { message?: string }).message === 'Pool is closed.') return true
-  }
-  return false
-}
 
 interface CoreCommand { onResult?: (err: Error | null, ...rest: unknown[]) => void, timeout?: number }
 interface CoreConnection { addCommand (cmd: CoreCommand): unknown, destroy (): void }

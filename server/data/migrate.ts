@@ -4,13 +4,11 @@ import { migrate } from 'drizzle-orm/mysql2/migrator'
 import type { Database } from './db.js'
 import { civicrmCollation, convertBridgeTables } from './collation.js'
 import { missingCivicrmTables } from './schema-check.js'
+import { NotCivicrmError } from '../errors.js'
 
 export const migrationsFolder = fileURLToPath(new URL('../../drizzle/migrations', import.meta.url))
 
-/** `migrate` was pointed at a database without CiviCRM's tables: nothing was created. */
-export class NotCivicrmError extends Error {
-  override name = 'NotCivicrmError'
-}
+export { NotCivicrmError }
 
 /**
  * Refuses a database without CiviCRM's tables (a wrong CIVICRM_DB_URL), applies the migrations,

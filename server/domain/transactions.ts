@@ -5,6 +5,7 @@
 // both validate through these functions.
 import { emailProblem, normalizeEmail } from './email.js'
 import type { JoomlaUser } from './link-user.js'
+import { InvalidInput, NotFound, AssertionError, CannotLink } from '../errors.js'
 
 /** The purpose claim `act` of a signed assertion: only "Edit my details" is the bridge's own page. */
 export type Act = 'profile'
@@ -12,35 +13,7 @@ export type Act = 'profile'
 /** A signed assertion is valid for at most this long (exp − iat). */
 export const ASSERTION_TTL_S = 60
 
-/** An input the bridge refuses: the field it names and why. Nothing is written. */
-export class InvalidInput extends Error {
-  override name = 'InvalidInput'
-  readonly statusCode = 400
-  constructor (readonly field: string, readonly reason: string) {
-    super(`${field}: ${reason}`)
-  }
-}
-
-/** A request that is well-formed but refers to something that is not there (an unknown profile). */
-export class NotFound extends Error {
-  override name = 'NotFound'
-  readonly statusCode = 404
-}
-
-/** The assertion is missing, expired, forged, used before or for another purpose. */
-export class AssertionError extends Error {
-  override name = 'AssertionError'
-  readonly statusCode = 401
-}
-
-/** The user cannot be linked (no usable email, or the email belongs to another user's link). */
-export class CannotLink extends Error {
-  override name = 'CannotLink'
-  readonly statusCode = 409
-  constructor (readonly reason: string) {
-    super(`this account cannot be linked to a CiviCRM contact (${reason})`)
-  }
-}
+export { InvalidInput, NotFound, AssertionError, CannotLink }
 
 // ---------------------------------------------------------------------------------------------
 // Field parsers: each takes what JSON or a form sent (unknown) and returns a clean value or

@@ -13,15 +13,12 @@ import { JoomlaUsers, SyncClaim, SyncJobs, SYNC_HEARTBEAT_MS, advanceJob, doneCh
 
 export type { SyncJob }
 import type { Database } from '../data/db.js'
+import { SyncBusyError } from '../errors.js'
 
 export const DEFAULT_BATCH_SIZE = 1000
 export const MAX_BATCH_SIZE = 5000
 
-export class SyncBusyError extends Error {
-  override name = 'SyncBusyError'
-  readonly statusCode = 409
-  constructor (message: string, readonly job: SyncJob | null) { super(message) }
-}
+export { SyncBusyError }
 
 export interface SyncProgress {
   jobId: number | null

@@ -7,6 +7,7 @@ import { createDecoder, createVerifier } from 'fast-jwt'
 import rateLimit from '@fastify/rate-limit'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { SITE_ID_RE, siteOf, type Config } from '../../config.js'
+import { AuthError } from '../../errors.js'
 
 export const AUDIENCE = 'civicrm-bridge'
 export const MAX_EVENT_TTL_S = 300
@@ -37,10 +38,7 @@ declare module 'fastify' {
   interface FastifyRequest { eventClaims?: EventClaims, eventDomainId?: number }
 }
 
-export class AuthError extends Error {
-  override name = 'AuthError'
-  readonly statusCode = 401
-}
+export { AuthError }
 
 export function bearerToken (request: FastifyRequest): string | null {
   const header = request.headers.authorization

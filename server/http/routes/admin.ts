@@ -10,6 +10,7 @@ import { AuthError, bearerToken, safeEqual } from '../plugins/auth.js'
 import { SyncBusyError, DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE, type SyncJob, type SyncRun } from '../../services/sync-service.js'
 import { CHANGE_LOG_PAGE_SIZE } from '../../services/admin-service.js'
 import * as view from '../admin/views.js'
+import { httpStatus } from '../errors.js'
 
 export { ADMIN_COOKIE, ADMIN_SESSION_TTL_S } from '../plugins/admin-session.js'
 import type { AdminCookie } from '../plugins/admin-session.js'
@@ -160,7 +161,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
         if (!safeEqual(request.body.token, config.adminToken)) throw new AuthError('wrong admin token')
       })
     } catch (err) {
-      const status = (err as { statusCode?: number }).statusCode
+      const status = httpStatus(err)
       // guardAuth throws only these two; anything else would be a bug, not a refusal.
       /* c8 ignore next */
       if (!(err instanceof AuthError) && status !== 429) throw err

@@ -7,8 +7,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@fastify/type-provider-typebox'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { isUnavailable } from '../../data/db.js'
-import { RETRY_AFTER_S } from '../plugins/errors.js'
+import { httpStatus, RETRY_AFTER_S } from '../errors.js'
 import { AssertionError, InvalidInput, assertionUser, parseProfile, type Act } from '../../domain/transactions.js'
 import { assertionActor } from '../assertion.js'
 import * as view from '../views/pages.js'
@@ -61,12 +60,12 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   // What does not depend on a site's domain (profiles, contacts).
   const service = app.services.transactionsFor(app.config.domainId)
 
-  app.setErrorHandler((err: Error & { statusCode?: number, code?: string }, request, reply) => {
-    if (isUnavailable(err)) {
+  app.setErrorHandler((err: Error, request, reply) => {
+    const status = httpStatus(err)
+    if (status === 503) {
       reply.header('Retry-After', String(RETRY_AFTER_S))
       return html(reply, 503, view.errorPage('Please try again shortly', 'The contact database cannot be reached right now.', 'Nothing was saved. Please try again in a minute.'))
     }
-    const status = err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500
     // The reason (a library's or ours) is for the log; the person reads plain words.
     request.log[status === 500 ? 'error' : 'info']({ err: status === 500 ? err : err.message, url: request.routeOptions.url, status }, 'page refused')
     if (status === 401) {

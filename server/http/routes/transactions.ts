@@ -5,7 +5,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
 import { bearerToken } from '../plugins/auth.js'
-import { AssertionError, InvalidInput, parseProfile } from '../../domain/transactions.js'
+import { AssertionError, parseProfile } from '../../domain/transactions.js'
 import { assertionActor } from '../assertion.js'
 import pageRoutes from './pages.js'
 
@@ -17,15 +17,6 @@ const Common = {
 }
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
-  // Refused input names its field; everything else goes to the app's error policy.
-  app.setErrorHandler((err, request, reply) => {
-    if (err instanceof InvalidInput) {
-      request.log.info({ url: request.routeOptions.url, field: err.field }, 'invalid input')
-      return reply.code(400).send({ error: 'Bad Request', message: err.message, field: err.field })
-    }
-    throw err
-  })
-
   const bearerActor = (request: FastifyRequest) => {
     const token = bearerToken(request)
     if (token === null) throw new AssertionError('missing or malformed bearer assertion')
