@@ -9,7 +9,9 @@ import type { Collation } from './collation.js'
 import type { SiteSettings } from '../domain/contact.js'
 import { EMAIL_PROBLEMS, normalizeEmail } from '../domain/email.js'
 import { INSERT_AUDIT } from './event-store.js'
-import { errorCode, type Unit } from './db.js'
+import { and, desc, eq } from 'drizzle-orm'
+import { bridgeSyncJob } from '../../drizzle/schema/bridge.js'
+import { errorCode, type Db, type Unit } from './db.js'
 
 type Queryable = Pick<mysql.Pool, 'query'>
 type Run = (text: string, values: unknown[]) => Promise<unknown>
@@ -329,4 +331,18 @@ export async function advanceJob (pool: Queryable, jobId: number, lastUserId: nu
 export async function doneChunksAfter (pool: Queryable, jobId: number, afterUserId: number): Promise<Array<{ first: number, last: number }>> {
   const [rows] = await pool.query('SELECT first_user_id, last_user_id FROM civibridge_sync_chunk WHERE job_id = ? AND last_user_id > ? ORDER BY first_user_id', [jobId, afterUserId])
   return (rows as Array<{ first_user_id: number, last_user_id: number }>).map((r) => ({ first: Number(r.first_user_id), last: Number(r.last_user_id) }))
+}
+
+/** The latest job's progress in a domain, dry runs included (for /metrics). */
+export async function latestJobProgress (db: Db, domainId: number) {
+  const [job] = await db.select({ checked: bridgeSyncJob.checked, total: bridgeSyncJob.totalUsers }).from(bridgeSyncJob)
+    .where(eq(bridgeSyncJob.domainId, domainId)).orderBy(desc(bridgeSyncJob.id)).limit(1)
+  return job
+}
+
+/** The last finished job's figures in a domain, whichever process ran it (the CLI too). */
+export async function lastDoneJob (db: Db, domainId: number) {
+  const [job] = await db.select({ matched: bridgeSyncJob.matched, created: bridgeSyncJob.created, skipped: bridgeSyncJob.skipped, startedAt: bridgeSyncJob.startedAt, finishedAt: bridgeSyncJob.finishedAt })
+    .from(bridgeSyncJob).where(and(eq(bridgeSyncJob.domainId, domainId), eq(bridgeSyncJob.status, 'done'))).orderBy(desc(bridgeSyncJob.id)).limit(1)
+  return job
 }

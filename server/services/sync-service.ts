@@ -9,7 +9,7 @@ import type mysql from 'mysql2/promise'
 import { emailProblem, normalizeEmail } from '../domain/email.js'
 import { lockKeys, type JoomlaUser } from '../domain/link-user.js'
 import { addCounts, collationKey, decideChunk, dryRunMessage, syncMessage, zeroCounts, type ChunkFacts, type SyncCounts, type SyncDecision } from '../domain/sync.js'
-import { JoomlaUsers, SyncClaim, SyncJobs, SYNC_HEARTBEAT_MS, advanceJob, doneChunksAfter, readChunkFacts, saveChunk, writeDecisions, type SyncJob } from '../data/sync-store.js'
+import { JoomlaUsers, SyncClaim, SyncJobs, latestJobProgress, lastDoneJob, SYNC_HEARTBEAT_MS, advanceJob, doneChunksAfter, readChunkFacts, saveChunk, writeDecisions, type SyncJob } from '../data/sync-store.js'
 
 export type { SyncJob }
 import type { Database } from '../data/db.js'
@@ -80,6 +80,12 @@ export class SyncService {
     this.jobs = new SyncJobs(database.pool, domainId)
     this.claim = new SyncClaim(domainId)
   }
+
+  /** The latest job's users checked and in all, dry runs included (/metrics). */
+  latestProgress () { return latestJobProgress(this.database.db, this.domainId) }
+
+  /** The last finished job's figures (/metrics). */
+  lastDone () { return lastDoneJob(this.database.db, this.domainId) }
 
   /** Runs a sync to its end. */
   async run (opts: SyncOptions = {}): Promise<SyncResult> {

@@ -6,7 +6,6 @@ import fp from 'fastify-plugin'
 import { InvalidInput, errorCode } from '../../errors.js'
 import { httpStatus, RETRY_AFTER_S } from '../errors.js'
 
-export { RETRY_AFTER_S }
 const CLIENT_GONE = new Set(['ECONNRESET', 'ECONNABORTED', 'EPIPE', 'ERR_STREAM_PREMATURE_CLOSE'])
 
 export default fp(async (app) => {

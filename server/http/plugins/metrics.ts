@@ -4,8 +4,6 @@
 // several apps (tests) never share counters.
 import fp from 'fastify-plugin'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
-import { and, desc, eq } from 'drizzle-orm'
-import { bridgeSyncJob } from '../../../drizzle/schema/bridge.js'
 
 export interface BridgeMetrics {
   registry: Registry
@@ -61,18 +59,13 @@ export default fp(async (app) => {
     labelNames: ['state'],
     registers: [registry],
     async collect () {
-      const [job] = await app.database.db.select({ checked: bridgeSyncJob.checked, total: bridgeSyncJob.totalUsers }).from(bridgeSyncJob)
-        .where(eq(bridgeSyncJob.domainId, app.config.domainId)).orderBy(desc(bridgeSyncJob.id)).limit(1)
+      const job = await app.services.sync.latestProgress()
       this.set({ state: 'checked' }, job?.checked ?? 0)
       this.set({ state: 'total' }, job?.total ?? 0)
     }
   })
   // The last finished sync, whichever process ran it (the CLI too): read from its job row.
-  const lastDone = async () => {
-    const [job] = await app.database.db.select({ matched: bridgeSyncJob.matched, created: bridgeSyncJob.created, skipped: bridgeSyncJob.skipped, startedAt: bridgeSyncJob.startedAt, finishedAt: bridgeSyncJob.finishedAt })
-      .from(bridgeSyncJob).where(and(eq(bridgeSyncJob.domainId, app.config.domainId), eq(bridgeSyncJob.status, 'done'))).orderBy(desc(bridgeSyncJob.id)).limit(1)
-    return job
-  }
+  const lastDone = () => app.services.sync.lastDone()
   new Gauge({
     name: 'civibridge_sync_last_contacts',
     help: 'The last finished Synchronize Users to Contacts: users matched to existing contacts, contacts created, users skipped',

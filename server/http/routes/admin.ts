@@ -104,7 +104,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       const job = (await service.jobs.get(run.jobId!))!
       return reply.code(202).header('location', `/v1/admin/sync/jobs/${job.id}`).send({ ...await jobView(job), resumed: run.resumed })
     } catch (err) {
-      if (err instanceof SyncBusyError) return reply.code(409).send({ error: 'Conflict', message: err.message, jobId: err.job?.id ?? null })
+      if (err instanceof SyncBusyError) return reply.code(httpStatus(err)).send({ error: 'Conflict', message: err.message, jobId: err.job?.id ?? null })
       throw err
     }
   })
@@ -202,7 +202,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       return reply.redirect(`/admin/sync/jobs/${run.jobId}`, 303)
     } catch (err) {
       const job = await service.jobs.latest()
-      if (err instanceof SyncBusyError) return html(reply, 409, view.syncPage(job ? await jobView(job) : null, reply.generateCsrf(), err.message))
+      if (err instanceof SyncBusyError) return html(reply, httpStatus(err), view.syncPage(job ? await jobView(job) : null, reply.generateCsrf(), err.message))
       request.log.error({ err }, 'the synchronization could not start')
       return html(reply, 500, view.syncPage(job ? await jobView(job) : null, reply.generateCsrf(),
         `The synchronization could not start because of an error; nothing was changed. Check the bridge's configuration (JOOMLA_DB_URL, JOOMLA_DB_PREFIX) and try again. (Details: ${(err as Error).message})`))
