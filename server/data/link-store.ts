@@ -34,6 +34,23 @@ export const emailMatches = (email: string | Placeholder) =>
 
 type RawQuery = Pick<Unit, 'query'>
 
+/**
+ * A link (civicrm_uf_match row) as the bridge writes it, [domain_id, uf_id, uf_name,
+ * contact_id]: one row (`${INSERT_LINK} (?, ?, ?, ?)`, prepared) or many (`${INSERT_LINK} ?`).
+ */
+export const INSERT_LINK = 'INSERT INTO civicrm_uf_match (domain_id, uf_id, uf_name, contact_id) VALUES'
+
+/**
+ * A user's waiting email change, [domain_id, uf_id, email, created_at]: one row (`(?, ?, ?, ?)`,
+ * prepared) or many (`?`). created_at is kept while the email stays byte for byte the same, set
+ * again when it changes (compared first: the row's email is replaced after).
+ */
+export const upsertWantedEmails = (values: '?' | '(?, ?, ?, ?)') => `INSERT INTO civibridge_wanted_email (domain_id, uf_id, email, created_at) VALUES ${values}
+  ON DUPLICATE KEY UPDATE created_at = IF(CAST(email AS BINARY) = CAST(VALUES(email) AS BINARY), created_at, VALUES(created_at)), email = VALUES(email)`
+
+/** The users' waiting email changes are gone: [domain_id, uf_ids] (one id, prepared, or a list). */
+export const DELETE_WANTED_EMAILS = 'DELETE FROM civibridge_wanted_email WHERE domain_id = ? AND uf_id IN (?)'
+
 /** A civicrm_log row as CRM_Core_BAO_Log::register writes it: about contact `contactId`, `data` naming the row changed, by `actorId`, at the site's local time. */
 export interface LogRow { contactId: number, data: string, actorId: number, at: string }
 
@@ -198,7 +215,7 @@ export class SqlLinkStore implements LinkStore {
   }
 
   async insertLink (ufId: number, email: string, contactId: number): Promise<void> {
-    await this.unit.prepared('INSERT INTO civicrm_uf_match (domain_id, uf_id, uf_name, contact_id) VALUES (?, ?, ?, ?)', [this.domainId, ufId, email, contactId])
+    await this.unit.prepared(`${INSERT_LINK} (?, ?, ?, ?)`, [this.domainId, ufId, email, contactId])
   }
 
   async updateLinkEmail (linkId: number, email: string): Promise<void> {
@@ -206,13 +223,8 @@ export class SqlLinkStore implements LinkStore {
   }
 
   async setWantedEmail (ufId: number, email: string | null): Promise<void> {
-    if (email === null) {
-      await this.tx.delete(bridgeWantedEmail).where(and(eq(bridgeWantedEmail.domainId, this.domainId), eq(bridgeWantedEmail.ufId, ufId)))
-      return
-    }
-    // created_at first: it compares the row's email before that is replaced.
-    await this.tx.insert(bridgeWantedEmail).values({ domainId: this.domainId, ufId, email, createdAt: new Date() })
-      .onDuplicateKeyUpdate({ set: { createdAt: sql`IF(CAST(${bridgeWantedEmail.email} AS BINARY) = CAST(VALUES(${bridgeWantedEmail.email}) AS BINARY), ${bridgeWantedEmail.createdAt}, VALUES(${bridgeWantedEmail.createdAt}))`, email } })
+    if (email === null) await this.unit.prepared(DELETE_WANTED_EMAILS, [this.domainId, ufId])
+    else await this.unit.prepared(upsertWantedEmails('(?, ?, ?, ?)'), [this.domainId, ufId, email, new Date()])
   }
 
   async usersWaitingFor (email: string): Promise<number[]> {

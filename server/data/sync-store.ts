@@ -4,7 +4,7 @@
 import type mysql from 'mysql2/promise'
 import type { Candidate, ExistingLink, JoomlaUser, NewContact } from '../domain/link-user.js'
 import { type ChunkFacts, type SyncCounts, type SyncDecision } from '../domain/sync.js'
-import { exactEmailSql, insertIndividuals, insertLogRows, setPrimaryEmail, type LogRow } from './link-store.js'
+import { DELETE_WANTED_EMAILS, INSERT_LINK, exactEmailSql, insertIndividuals, insertLogRows, setPrimaryEmail, upsertWantedEmails, type LogRow } from './link-store.js'
 import type { Collation } from './collation.js'
 import type { SiteSettings } from '../domain/contact.js'
 import { EMAIL_PROBLEMS, normalizeEmail } from '../domain/email.js'
@@ -120,7 +120,7 @@ export async function writeDecisions (unit: Unit, domainId: number, decisions: S
     ...linksTo.map((d) => [domainId, d.ufId, d.email, d.contactId]),
     ...creates.map((d, i) => [domainId, d.ufId, d.email, newIds[i]]),
   ]
-  if (linkRows.length > 0) await unit.query('INSERT INTO civicrm_uf_match (domain_id, uf_id, uf_name, contact_id) VALUES ?', [linkRows])
+  if (linkRows.length > 0) await unit.query(`${INSERT_LINK} ?`, [linkRows])
   const logRows: LogRow[] = []
   for (const u of updates) {
     await unit.query('UPDATE civicrm_uf_match SET uf_name = ? WHERE id = ?', [u.updateEmail, u.linkId])
@@ -136,10 +136,9 @@ export async function writeDecisions (unit: Unit, domainId: number, decisions: S
   const waiting = decisions.filter((d): d is Extract<SyncDecision, { kind: 'already-linked' }> => d.kind === 'already-linked' && d.wantedEmail !== null)
   const waitingIds = new Set(waiting.map((d) => d.ufId))
   const notWaiting = decisions.map((d) => d.ufId).filter((id) => !waitingIds.has(id))
-  if (notWaiting.length > 0) await unit.query('DELETE FROM civibridge_wanted_email WHERE domain_id = ? AND uf_id IN (?)', [domainId, notWaiting])
+  if (notWaiting.length > 0) await unit.query(DELETE_WANTED_EMAILS, [domainId, notWaiting])
   if (waiting.length > 0) {
-    await unit.query(`INSERT INTO civibridge_wanted_email (domain_id, uf_id, email, created_at) VALUES ?
-      ON DUPLICATE KEY UPDATE created_at = IF(CAST(email AS BINARY) = CAST(VALUES(email) AS BINARY), created_at, VALUES(created_at)), email = VALUES(email)`, [waiting.map((d) => [domainId, d.ufId, d.wantedEmail, now])])
+    await unit.query(upsertWantedEmails('?'), [waiting.map((d) => [domainId, d.ufId, d.wantedEmail, now])])
   }
   // The same audit trail linkUser leaves, for the decisions that wrote something.
   const audit = [
@@ -299,6 +298,11 @@ export class SyncJobs {
    */
   async finish (id: number, message: string, now: Date): Promise<void> {
     await this.run('UPDATE civibridge_sync_job SET status = \'done\', message = ?, error = NULL, finished_at = ?, heartbeat_at = ? WHERE id = ?', [message, now, now, id])
+  }
+
+  /** A chunk failed: its error, for the admin page (the job stays 'running', to be resumed). */
+  async recordError (id: number, error: string): Promise<void> {
+    await this.run('UPDATE civibridge_sync_job SET error = ? WHERE id = ?', [error.slice(0, 2000), id])
   }
 
   async skippedUsers (id: number, limit = 100_000): Promise<Array<{ id: number, reason: string }>> {

@@ -195,7 +195,7 @@ export class SyncService {
     } catch (err) {
       state.fail(err)
       // The job stays 'running' so that the next start resumes it; the error is kept for the admin page.
-      await this.database.pool.query('UPDATE civibridge_sync_job SET error = ? WHERE id = ?', [String((err as Error).message).slice(0, 2000), job.id]).catch(() => {})
+      await this.jobs.recordError(job.id, String((err as Error).message)).catch(() => {})
       throw err
     }
   }
