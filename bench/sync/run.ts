@@ -8,14 +8,18 @@
 //   npx tsx bench/sync/run.ts --users 100000 [--loop-users N] [--batch-size 1000] [--no-loop] [--repeat 3]
 // --loop-users runs the loop on the first N users only and extrapolates its time linearly
 // (it is linear: the same queries per user); the bridge always syncs every user.
+// Each repetition also runs the set-based SQL floor (issue #20: setBasedFloor) on another,
+// identically seeded database, checks that it wrote the same CiviCRM rows as the bridge, and
+// reports bridge / floor.
 import { spawn, spawnSync } from 'node:child_process'
 import { readFile } from 'node:fs/promises'
 import { randomBytes } from 'node:crypto'
-import { cpus, totalmem } from 'node:os'
+import { cpus, loadavg, totalmem } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import mysql from 'mysql2/promise'
 import { createFixtureDatabase, dropDatabase } from '../../server/dev/fixture.js'
+import { Database } from '../../server/data/db.js'
 import { seedUsers } from '../seed-users.js'
 
 const { values: args } = parseArgs({
@@ -162,14 +166,107 @@ async function createContactAsCiviCrmDoes (q: <T = unknown[]>(text: string, valu
   return id
 }
 
+/**
+ * The floor of issue #20: the CiviCRM rows the bridge's sync writes for these users (the links
+ * of the matched users to their contacts, and for the others a contact with the columns the
+ * bridge gives it, its primary email, its civicrm_log row and its link), written by six
+ * set-based INSERT … SELECT statements on one connection (and a temporary table numbering the new ones): no locks, no audit, no checkpoints,
+ * no job, no Node between statements. The site's constants (language, communication style,
+ * greeting ids, location type) are read before the clock starts; the names and greetings are
+ * rendered in SQL for the seeded names ("Joomla User 17": first, middle, last) with the
+ * fixture's formats. It relies on what the seed guarantees (no link yet, one contact per
+ * email, no duplicate or invalid email), which the bridge checks and the floor does not;
+ * sameRows() checks that it wrote what the bridge wrote.
+ */
+async function setBasedFloor (url: string): Promise<{ ms: number }> {
+  const database = new Database(url)
+  const site = await database.siteSettings()
+  await database.close()
+  const conn = await mysql.createConnection({ uri: url, charset: 'utf8mb4_unicode_ci' })
+  const started = process.hrtime.bigint()
+  try {
+    const [[{ maxId: before }]] = await conn.query('SELECT COALESCE(MAX(id), 0) AS maxId FROM civicrm_contact') as unknown as [[{ maxId: number }]]
+    // The matched users: the first contact having the email on any row, primary first, then lowest id.
+    await conn.query(`INSERT INTO civicrm_uf_match (domain_id, uf_id, uf_name, contact_id)
+      SELECT 1, id, email, contact_id FROM (
+        SELECT u.id, TRIM(u.email) AS email, c.id AS contact_id, ROW_NUMBER() OVER (PARTITION BY u.id ORDER BY e.is_primary DESC, c.id) AS rn
+        FROM jos_users u JOIN civicrm_email e ON e.email = TRIM(u.email)
+        JOIN civicrm_contact c ON c.id = e.contact_id AND c.contact_type = 'Individual' AND c.is_deleted = 0) m
+      WHERE rn = 1 ORDER BY id`)
+    // The others, numbered in user order: their contacts get the ids before + 1, before + 2, …
+    // (one INSERT … SELECT takes consecutive ids under InnoDB's lock modes 0 and 1, as the
+    // bridge's multi-row inserts do; sameRows() would tell otherwise).
+    await conn.query('CREATE TEMPORARY TABLE floor_new (seq int unsigned NOT NULL AUTO_INCREMENT PRIMARY KEY, uf_id int unsigned NOT NULL)')
+    await conn.query(`INSERT INTO floor_new (uf_id) SELECT u.id FROM jos_users u
+      WHERE NOT EXISTS (SELECT 1 FROM civicrm_uf_match m WHERE m.uf_id = u.id AND m.domain_id = 1) ORDER BY u.id`)
+    const first = "SUBSTRING_INDEX(u.name, ' ', 1)"
+    const middle = "SUBSTRING_INDEX(SUBSTRING_INDEX(u.name, ' ', 2), ' ', -1)"
+    const last = "SUBSTRING_INDEX(u.name, ' ', -1)"
+    await conn.query(`INSERT INTO civicrm_contact (contact_type, first_name, middle_name, last_name, display_name, sort_name, hash, source, preferred_language, communication_style_id,
+        email_greeting_id, email_greeting_display, postal_greeting_id, postal_greeting_display, addressee_id, addressee_display)
+      SELECT 'Individual', ${first}, ${middle}, ${last}, CONCAT(${first}, ' ', ${last}), CONCAT(${last}, ', ', ${first}), MD5(RAND()), 'Joomla user sync', ?, ?,
+        ?, CONCAT('Dear ', ${first}), ?, CONCAT('Dear ', ${first}), ?, CONCAT(${first}, ' ', ${middle}, ' ', ${last})
+      FROM floor_new n JOIN jos_users u ON u.id = n.uf_id ORDER BY n.seq`,
+    [site.preferredLanguage, site.communicationStyleId, site.defaultGreetings.email_greeting?.id ?? null, site.defaultGreetings.postal_greeting?.id ?? null, site.defaultGreetings.addressee?.id ?? null])
+    await conn.query(`INSERT INTO civicrm_email (contact_id, location_type_id, email, is_primary)
+      SELECT ? + n.seq, ?, LOWER(TRIM(u.email)), 1 FROM floor_new n JOIN jos_users u ON u.id = n.uf_id ORDER BY n.seq`, [before, site.locationTypeId])
+    await conn.query(`INSERT INTO civicrm_log (entity_table, entity_id, data, modified_id, modified_date)
+      SELECT 'civicrm_contact', ? + n.seq, CONCAT('civicrm_contact,', ? + n.seq), ? + n.seq, ? FROM floor_new n ORDER BY n.seq`, [before, before, before, site.localTime(new Date())])
+    await conn.query(`INSERT INTO civicrm_uf_match (domain_id, uf_id, uf_name, contact_id)
+      SELECT 1, u.id, TRIM(u.email), ? + n.seq FROM floor_new n JOIN jos_users u ON u.id = n.uf_id ORDER BY n.seq`, [before])
+  } finally {
+    await conn.end()
+  }
+  return { ms: Number(process.hrtime.bigint() - started) / 1e6 }
+}
+
+/**
+ * The CiviCRM rows of a database, each table as its row count and a sum of row checksums over
+ * every column the sync writes except the random hash, the times and (uf_match) the row id,
+ * which differs with the order of the inserts.
+ */
+async function civicrmRows (url: string): Promise<Record<string, string>> {
+  const conn = await mysql.createConnection({ uri: url })
+  const sums = {
+    civicrm_contact: `id, contact_type, first_name, middle_name, last_name, display_name, sort_name, source, preferred_language, communication_style_id,
+      email_greeting_id, email_greeting_display, postal_greeting_id, postal_greeting_display, addressee_id, addressee_display, is_deleted`,
+    civicrm_email: 'id, contact_id, location_type_id, email, is_primary',
+    civicrm_log: 'id, entity_table, entity_id, data, modified_id',
+    civicrm_uf_match: 'domain_id, uf_id, uf_name, contact_id',
+  }
+  try {
+    const out: Record<string, string> = {}
+    for (const [table, columns] of Object.entries(sums)) {
+      const [[r]] = await conn.query(`SELECT COUNT(*) AS n, SUM(CRC32(CONCAT_WS('|', ${columns.split(',').map((c) => `COALESCE(${c.trim()}, '<null>')`).join(', ')}))) AS sum FROM ${table}`) as unknown as [[{ n: number, sum: string }]]
+      out[table] = `${r.n} rows, checksum ${r.sum}`
+    }
+    return out
+  } finally {
+    await conn.end()
+  }
+}
+
+/** The floor wrote the CiviCRM rows the bridge wrote, or the bench stops. */
+async function sameRows (bridgeUrl: string, floorUrl: string): Promise<Record<string, string>> {
+  const [a, b] = await Promise.all([civicrmRows(bridgeUrl), civicrmRows(floorUrl)])
+  for (const table of Object.keys(a)) {
+    if (a[table] !== b[table]) throw new Error(`the floor did not write the bridge's rows: ${table} ${a[table]} (bridge) vs ${b[table]} (floor)`)
+  }
+  return a
+}
+
 // The CLI as `npm ci` leaves it: compiled to build/ (a stale build would fall back to tsx).
 if (spawnSync(process.execPath, ['scripts/build.js'], { stdio: 'inherit' }).status !== 0) throw new Error('npm run build failed')
 const fmt = (ms: number) => `${(ms / 1000).toFixed(2)} s`
-const [dbA, dbB] = ['cb_bench_sync_bridge', 'cb_bench_sync_loop']
-console.log(`# bench/sync: ${N} users, batch ${BATCH}; ${cpus().length} CPU ${cpus()[0]?.model ?? ''}, ${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version}`)
+const load = () => loadavg().map((l) => l.toFixed(2)).join(' ')
+const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]
+const [dbA, dbB, dbF] = ['cb_bench_sync_bridge', 'cb_bench_sync_loop', 'cb_bench_sync_floor']
+console.log(`# bench/sync: ${N} users, batch ${BATCH}; ${cpus().length} CPU ${cpus()[0]?.model ?? ''}, ${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version}; load average ${load()}`)
 // The bridge's run is seconds long, so InnoDB's background flushing of what the seed (or an
-// earlier run) wrote shows in it: each run on a freshly seeded database, the median kept.
+// earlier run) wrote shows in it: each run on a freshly seeded database, the median kept. The
+// floor runs right after the bridge, on its own freshly seeded database.
 const runs: Array<Awaited<ReturnType<typeof bridgeSync>>> = []
+const floors: number[] = []
 for (let r = 0; r < REPEAT; r++) {
   const t0 = Date.now()
   const urlA = await createFixtureDatabase(args.server, dbA)
@@ -177,12 +274,23 @@ for (let r = 0; r < REPEAT; r++) {
   console.log(`seeded ${dbA} in ${fmt(Date.now() - t0)}`)
   const run = await bridgeSync(urlA)
   runs.push(run)
-  console.log(`bridge sync ${r + 1}/${REPEAT}: ${fmt(run.ms)} (${Math.round(N / (run.ms / 1000))} users/s; ${fmt(run.wallMs)} with the process's start and exit), peak RSS ${(run.peakRssKb / 1024).toFixed(1)} MB`)
+  console.log(`bridge sync ${r + 1}/${REPEAT}: ${fmt(run.ms)} (${Math.round(N / (run.ms / 1000))} users/s; ${fmt(run.wallMs)} with the process's start and exit), peak RSS ${(run.peakRssKb / 1024).toFixed(1)} MB; load average ${load()}`)
   console.log(`  ${run.message}`)
+  const t1 = Date.now()
+  const urlF = await createFixtureDatabase(args.server, dbF)
+  await seed(urlF)
+  console.log(`seeded ${dbF} in ${fmt(Date.now() - t1)}`)
+  const floor = await setBasedFloor(urlF)
+  floors.push(floor.ms)
+  const rows = await sameRows(urlA, urlF)
+  console.log(`set-based floor ${r + 1}/${REPEAT}: ${fmt(floor.ms)}; bridge / floor ${(run.ms / floor.ms).toFixed(2)}; the same CiviCRM rows: ${Object.entries(rows).map(([t, v]) => `${t} ${v}`).join('; ')}`)
 }
 const bridge = [...runs].sort((x, y) => x.ms - y.ms)[Math.floor(runs.length / 2)]
+const floorMs = median(floors)
 const peakRssKb = Math.max(...runs.map((r) => r.peakRssKb))
 console.log(`bridge sync, median of ${REPEAT}: ${fmt(bridge.ms)} (${Math.round(N / (bridge.ms / 1000))} users/s); runs ${runs.map((r) => fmt(r.ms)).join(', ')}; highest peak RSS ${(peakRssKb / 1024).toFixed(1)} MB`)
+console.log(`set-based floor, median of ${REPEAT}: ${fmt(floorMs)}; runs ${floors.map(fmt).join(', ')}`)
+console.log(`bridge / floor: ${(bridge.ms / floorMs).toFixed(2)} (medians); per run ${runs.map((r, i) => (r.ms / floors[i]).toFixed(2)).join(', ')}`)
 let loop: Awaited<ReturnType<typeof perUserLoop>> | null = null
 if (!args['no-loop']) {
   const t1 = Date.now()
@@ -195,8 +303,9 @@ if (!args['no-loop']) {
   console.log(`per-user loop: ${fmt(loop.ms)} for ${LOOP_N} users (${Math.round(LOOP_N / (loop.ms / 1000))} users/s)${LOOP_N < N ? `, projected ${fmt(projected)} for ${N}` : ''}; matched ${loop.matched}, created ${loop.created}`)
   console.log(`speed-up: ${(projected / bridge.ms).toFixed(1)}x`)
 }
-console.log(JSON.stringify({ users: N, batch: BATCH, bridgeMs: Math.round(bridge.ms), bridgeRunsMs: runs.map((r) => Math.round(r.ms)), bridgePeakRssMb: +(peakRssKb / 1024).toFixed(1), loopUsers: loop ? LOOP_N : 0, loopMs: loop ? Math.round(loop.ms) : null }))
+console.log(JSON.stringify({ users: N, batch: BATCH, bridgeMs: Math.round(bridge.ms), bridgeRunsMs: runs.map((r) => Math.round(r.ms)), bridgePeakRssMb: +(peakRssKb / 1024).toFixed(1), floorMs: Math.round(floorMs), floorRunsMs: floors.map(Math.round), bridgeOverFloor: +(bridge.ms / floorMs).toFixed(2), loadAverage: load(), loopUsers: loop ? LOOP_N : 0, loopMs: loop ? Math.round(loop.ms) : null }))
 if (!args.keep) {
   await dropDatabase(args.server, dbA)
+  await dropDatabase(args.server, dbF)
   if (!args['no-loop']) await dropDatabase(args.server, dbB)
 }
