@@ -1,20 +1,26 @@
 // Event throughput: autocannon against (a) a bare Fastify route with one indexed SELECT,
 // (b) signed login events of already-linked users, (c) signed registrations of new users,
-// (d) = (b) with pino at info writing to a file. Each server runs in its own process; the
-// load generator signs every request with a fresh jti (a reused jti would be a replay).
-//   npx tsx bench/events/run.ts [--duration 10] [--connections 100] [--users 20000] [--cpu-prof DIR] [--runs a,b,c,d] [--repeat 3]
+// (d) = (b) with pino at info writing to a file; the floors (e) (the registration's own
+// statements) and (f) (logins' batched reads and write-behind batches), sent by a minimal
+// mysql2 client (bench/events/floors.ts) at the same concurrency; and open-loop runs at fixed
+// offered rates (bench/events/open-loop.ts). Each server runs in its own process; the load
+// generator signs every request with a fresh jti (a reused jti would be a replay).
+//   npx tsx bench/events/run.ts [--duration 10] [--connections 100] [--users 20000] [--cpu-prof DIR]
+//     [--runs a,b,c,d,e,f,o] [--repeat 5] [--rates login:500,login:2000,registration:200] [--rate-duration 30]
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { cpus, totalmem, tmpdir } from 'node:os'
+import { cpus, loadavg, totalmem, tmpdir } from 'node:os'
 import { openSync, statSync, closeSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import autocannon from 'autocannon'
 import mysql from 'mysql2/promise'
 import { createFixtureDatabase, withDatabaseName } from '../../server/dev/fixture.js'
+import { LoginFloor, RegistrationReplay, registrationBody, captureRegistration, contextReadOf, floorPool } from './floors.js'
+import { openLoop, type OpenLoopFigures } from './open-loop.js'
 import { signEvent } from '../../server/protocol/sign.js'
 import { freePort } from '../../test/helper.js'
 
-const { values: args } = parseArgs({ options: { duration: { type: 'string', default: '10' }, connections: { type: 'string', default: '100' }, users: { type: 'string', default: '20000' }, 'cpu-prof': { type: 'string' }, runs: { type: 'string', default: 'a,b,c,d' }, repeat: { type: 'string', default: '3' }, server: { type: 'string', default: process.env.DEMO_DB_SERVER_URL ?? 'mysql://root@127.0.0.1:3306/test' } } })
+const { values: args } = parseArgs({ options: { duration: { type: 'string', default: '10' }, connections: { type: 'string', default: '100' }, users: { type: 'string', default: '20000' }, 'cpu-prof': { type: 'string' }, runs: { type: 'string', default: 'a,b,c,d,e,f,o' }, repeat: { type: 'string', default: '5' }, rates: { type: 'string', default: 'login:500,login:2000,registration:200' }, 'rate-duration': { type: 'string', default: '30' }, 'rate-connections': { type: 'string', default: '256' }, server: { type: 'string', default: process.env.DEMO_DB_SERVER_URL ?? 'mysql://root@127.0.0.1:3306/test' } } })
 const DURATION = Number(args.duration)
 const CONNECTIONS = Number(args.connections)
 const USERS = Number(args.users)
@@ -61,8 +67,21 @@ function cpuMs (pid: number | undefined): number | null {
     return (Number(fields[11]) + Number(fields[12])) * 10 // utime + stime, in 10 ms ticks
   } catch { return null }
 }
-interface CpuPerRequest { bridgeUs: number, mariadbUs: number, loadUs: number }
+/** Per answered request; `bridgeUs` null for the floors (no server: the client is the load generator). */
+interface CpuPerRequest { bridgeUs: number | null, mariadbUs: number, loadUs: number }
 const MARIADB_PID = Number(spawnSync('pidof', ['-s', 'mariadbd']).stdout?.toString().trim()) || undefined
+
+/** Where the CPU went, per answered request: the server, MariaDB and the load generator share two cores. */
+function cpuMeter (serverPid: number | undefined): (requests: number) => CpuPerRequest | null {
+  const pids = [serverPid, MARIADB_PID, process.pid]
+  const before = pids.map(cpuMs)
+  return (requests) => {
+    const after = pids.map(cpuMs)
+    const per = (i: number) => Math.round((after[i]! - before[i]!) * 1000 / requests)
+    if (serverPid === undefined) return before.slice(1).every((v) => v !== null) ? { bridgeUs: null, mariadbUs: per(1), loadUs: per(2) } : null
+    return before.every((v) => v !== null) ? { bridgeUs: per(0), mariadbUs: per(1), loadUs: per(2) } : null
+  }
+}
 
 // Requests are signed before a run, so the load generator spends its CPU sending, not signing
 // (it shares the machine's cores with the bridge and MariaDB).
@@ -71,7 +90,7 @@ const POOL = Number(process.env.BENCH_REQUEST_POOL ?? 60_000)
 async function load (name: string, url: string, path: string, serverPid: number | undefined, makeRequest?: () => { body: string, headers: Record<string, string> }): Promise<Figures> {
   const pool = makeRequest ? Array.from({ length: POOL }, makeRequest) : []
   let next = 0
-  const before = [cpuMs(serverPid), cpuMs(MARIADB_PID), cpuMs(process.pid)]
+  const meter = cpuMeter(serverPid)
   const result = await autocannon({
     url,
     connections: CONNECTIONS,
@@ -80,11 +99,27 @@ async function load (name: string, url: string, path: string, serverPid: number 
       ? { method: 'POST', path, setupRequest: (req) => ({ ...req, ...(pool[next++] ?? makeRequest()) }) }
       : { method: 'GET', path, setupRequest: (req) => ({ ...req, path: `${path}${1 + Math.floor(Math.random() * USERS)}` }) }],
   })
-  const after = [cpuMs(serverPid), cpuMs(MARIADB_PID), cpuMs(process.pid)]
-  // Where the CPU went, per answered request: the server, MariaDB and the load generator share two cores.
-  const per = (i: number) => Math.round((after[i]! - before[i]!) * 1000 / result.requests.total)
-  const cpu = before.every((v) => v !== null) ? { bridgeUs: per(0), mariadbUs: per(1), loadUs: per(2) } : null
-  return { name, rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, non2xx: result.non2xx, errors: result.errors, total: result.requests.total, cpu }
+  return { name, rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, non2xx: result.non2xx, errors: result.errors, total: result.requests.total, cpu: meter(result.requests.total) }
+}
+
+/** A floor: CONNECTIONS concurrent callers of `op` in a closed loop for DURATION seconds, in this process (no server). */
+async function closedLoop (name: string, op: (k: number) => Promise<void>): Promise<Figures> {
+  const latencies: number[] = []
+  let errors = 0
+  let k = 0
+  const meter = cpuMeter(undefined)
+  const start = performance.now()
+  const end = start + DURATION * 1000
+  await Promise.all(Array.from({ length: CONNECTIONS }, async () => {
+    while (performance.now() < end) {
+      const t0 = performance.now()
+      try { await op(k++); latencies.push(performance.now() - t0) } catch (err) { if (errors++ === 0) console.error(`${name}: ${(err as Error).message}`) }
+    }
+  }))
+  const elapsed = (performance.now() - start) / 1000
+  const sorted = latencies.sort((x, y) => x - y)
+  const q = (p: number) => Math.round(sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)] ?? NaN)
+  return { name, rps: sorted.length / elapsed, p50: q(0.5), p99: q(0.99), non2xx: 0, errors, total: sorted.length, cpu: meter(sorted.length + errors) }
 }
 
 function loginRequest () {
@@ -97,7 +132,7 @@ function loginRequest () {
 let nextNew = 10_000_000
 function registrationRequest () {
   const id = nextNew++
-  const body = JSON.stringify({ event: 'onUserAfterSave', user: { id, username: `new${id}`, email: `new${id}@example.org`, name: `New Person ${id}`, block: 0 }, isNew: true, success: true, occurredAt: new Date().toISOString() })
+  const body = JSON.stringify(registrationBody(id))
   const { token } = signEvent(SECRET, 'bench', body)
   return { body, headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` } }
 }
@@ -106,23 +141,30 @@ function registrationRequest () {
 if (spawnSync(process.execPath, ['scripts/build.js'], { stdio: 'inherit' }).status !== 0) throw new Error('npm run build failed')
 const DB_NAME = 'civibridge_bench_events'
 const url = withDatabaseName(args.server, DB_NAME) // created afresh by freshDatabase()
-const bridgeEnv = { CIVICRM_DB_URL: url, BRIDGE_SECRET: SECRET, BRIDGE_ADMIN_TOKEN: ADMIN, LOG_LEVEL: 'warn' }
+const POOL_SIZE = 20 // the bridge's DB_POOL_SIZE default; the floors' pool has as many connections
+const bridgeEnv = { CIVICRM_DB_URL: url, BRIDGE_SECRET: SECRET, BRIDGE_ADMIN_TOKEN: ADMIN, LOG_LEVEL: 'warn', DB_POOL_SIZE: String(POOL_SIZE) }
 const tsx = ['--import', 'tsx']
-// Each run --repeat times, (a) to (d) in turn, so that the machine's drift hits all of them
-// alike; a figure is the median run by req/s, and the ratios are given per repetition too.
+// Each run --repeat times, (a) to (f) and the fixed rates in turn, so that the machine's drift
+// hits all of them alike; a figure is the median run, and the ratios are given per repetition too.
 const REPEAT = Number(args.repeat)
-// (b) and (d) each start on a fresh database: a run adds ~200,000 event and audit rows, and
-// tables past InnoDB's buffer pool would make whatever runs later slower for that alone.
+// (b), (d) and the fixed rates each start on a fresh database: a run adds ~200,000 event and
+// audit rows, and tables past InnoDB's buffer pool would make whatever runs later slower for that alone.
 async function freshDatabase (): Promise<void> {
   await createFixtureDatabase(args.server, DB_NAME)
   await seed(url)
 }
 const all = new Map<string, Figures[]>()
 const record = (key: string, f: Figures) => all.set(key, [...(all.get(key) ?? []), f])
+const fixed = new Map<string, OpenLoopFigures[]>()
 const runs = new Set(args.runs.split(','))
+const RATES = args.rates.split(',').filter(Boolean).map((r) => { const [kind, rate] = r.split(':'); return { kind, rate: Number(rate), key: `${kind} ${rate}/s` } })
+const RATE_DURATION = Number(args['rate-duration'])
 // --cpu-prof DIR: V8 CPU profiles of the bridge, one per server, written when it exits.
 const profile = args['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${args['cpu-prof']}`] : []
 const logFile = join(tmpdir(), `civibridge-bench-${process.pid}.log`)
+const started = Date.now()
+let replay: RegistrationReplay | null = null
+let nextFloorUser = 30_000_000
 
 for (let rep = 0; rep < REPEAT; rep++) {
   await freshDatabase()
@@ -138,6 +180,26 @@ for (let rep = 0; rep < REPEAT; rep++) {
     if (runs.has('c')) record('c', await load('(c) registration events, new users (create path)', s.url, '/v1/joomla/events', s.child.pid, registrationRequest))
     await stop(s.child)
   }
+  if (runs.has('e') || runs.has('f')) {
+    // The bridge's statements, recorded from its own code on this database (once: they are the same every repetition).
+    const sent = await captureRegistration(url)
+    replay ??= new RegistrationReplay(sent)
+    const pool = floorPool(url, POOL_SIZE)
+    if (runs.has('f')) {
+      const floor = new LoginFloor(pool, contextReadOf(sent))
+      const login = () => floor.login(1 + Math.floor(Math.random() * USERS))
+      await closedLoop('warm-up', login)
+      record('f', await closedLoop('(f) login floor: batched context reads + write-behind batches, mysql2 only', login))
+      await floor.close()
+    }
+    if (runs.has('e')) {
+      const users = replay.floorUsers(nextFloorUser, 1_000_000)
+      nextFloorUser = users[users.length - 1] + 1
+      const r = replay
+      record('e', await closedLoop('(e) registration floor: its own statements, mysql2 only', (k) => r.run(pool, users[k])))
+    }
+    await pool.end()
+  }
   if (runs.has('d')) {
     await freshDatabase()
     const s = await startServer([...profile, 'bin/civicrm-bridge.js', 'serve'], { ...bridgeEnv, LOG_LEVEL: 'info' }, logFile)
@@ -146,31 +208,65 @@ for (let rep = 0; rep < REPEAT; rep++) {
     record('d', await load('(d) = (b) with pino at info to a file', s.url, '/v1/joomla/events', s.child.pid, loginRequest))
     await stop(s.child)
   }
+  if (runs.has('o') && RATES.length > 0) {
+    await freshDatabase()
+    const s = await startServer([...profile, 'bin/civicrm-bridge.js', 'serve'], bridgeEnv)
+    await load('warm-up', s.url, '/v1/joomla/events', s.child.pid, loginRequest)
+    for (const { kind, rate, key } of RATES) {
+      const requests = Array.from({ length: Math.round(rate * RATE_DURATION) }, kind === 'login' ? loginRequest : registrationRequest)
+      const f = await openLoop(s.url, '/v1/joomla/events', rate, RATE_DURATION, requests, Number(args['rate-connections']))
+      fixed.set(key, [...(fixed.get(key) ?? []), f])
+    }
+    await stop(s.child)
+  }
+  console.error(`repetition ${rep + 1} of ${REPEAT} done after ${Math.round((Date.now() - started) / 1000)} s`)
 }
-const median = (fs: Figures[]) => [...fs].sort((x, y) => x.rps - y.rps)[Math.floor(fs.length / 2)]
-const results = new Map([...all].map(([k, fs]) => [k, median(fs)]))
+const medianBy = <T>(xs: T[], by: (x: T) => number) => [...xs].sort((x, y) => by(x) - by(y))[Math.floor(xs.length / 2)]
+const median = (xs: number[]) => medianBy(xs, (x) => x)
+const results = new Map([...all].map(([k, fs]) => [k, medianBy(fs, (f) => f.rps)]))
 
 const check = await mysql.createConnection({ uri: url })
 const [[dups]] = await check.query('SELECT (SELECT COUNT(*) FROM civicrm_uf_match) - (SELECT COUNT(DISTINCT uf_id) FROM civicrm_uf_match) AS dup_links') as unknown as [[{ dup_links: number }]]
+const [[{ v: mariadbVersion }]] = await check.query('SELECT VERSION() AS v') as unknown as [[{ v: string }]]
 await check.end()
 
-const { a, b, c, d } = Object.fromEntries(results)
-const [mariadbVersion] = (await (async () => { const k = await mysql.createConnection({ uri: url }); const [r] = await k.query('SELECT VERSION() AS v'); await k.end(); return [(r as Array<{ v: string }>)[0].v] })())
-console.log(`\nmachine: ${cpus().length} × ${cpus()[0].model}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, MariaDB ${mariadbVersion}`)
-console.log(`autocannon: ${CONNECTIONS} connections, ${DURATION} s per run, median of ${REPEAT}, ${USERS} linked users${d ? `; log file ${(statSync(logFile).size / 2 ** 20).toFixed(1)} MiB` : ''}\n`)
-console.log('| run | req/s | p50 ms | p99 ms | requests | non-2xx | errors | CPU µs/request: server / MariaDB / autocannon |')
+const { b, c, d, e, f } = Object.fromEntries(results)
+const pct = (x: number) => `${(x * 100).toFixed(1)} %`
+console.log(`\nmachine: ${cpus().length} × ${cpus()[0].model}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, MariaDB ${mariadbVersion}; load average at the end ${loadavg().map((l) => l.toFixed(2)).join(', ')}; ${new Date().toISOString()}`)
+console.log(`closed loop: ${CONNECTIONS} connections, ${DURATION} s per run, median of ${REPEAT}, ${USERS} linked users, bridge and floors on ${POOL_SIZE} database connections${d ? `; log file ${(statSync(logFile).size / 2 ** 20).toFixed(1)} MiB` : ''}; whole run ${Math.round((Date.now() - started) / 1000)} s\n`)
+console.log('| run | req/s | p50 ms | p99 ms | requests | non-2xx | errors | CPU µs/request: server / MariaDB / load generator (the floors: client) |')
 console.log('|---|---|---|---|---|---|---|---|')
-for (const r of results.values()) console.log(`| ${r.name} | ${Math.round(r.rps)} | ${r.p50} | ${r.p99} | ${r.total} | ${r.non2xx} | ${r.errors} | ${r.cpu ? `${r.cpu.bridgeUs} / ${r.cpu.mariadbUs} / ${r.cpu.loadUs}` : 'n/a'} |`)
-const figures = [
-  a && b && `(b)/(a) = ${(b.rps / a.rps * 100).toFixed(1)} % (target ≥ 50 %)`,
-  b && `(b) p99 = ${b.p99} ms (target < 10 ms)`,
-  c && `(c) = ${Math.round(c.rps)} events/s (target ≥ 1000)`,
-  b && d && `(d)/(b) = ${(d.rps / b.rps * 100).toFixed(1)} % (target ≥ 90 %)`,
-].filter(Boolean)
-console.log(`\n${figures.join('; ')}`)
-// The ratios of each repetition (its (b) over its own (a)), which show how much the machine drifts.
-const perRep = (x: string, y: string) => all.has(x) && all.has(y) ? all.get(x)!.map((f, i) => (f.rps / all.get(y)![i].rps * 100).toFixed(1)).join(', ') : null
-for (const [x, y] of [['b', 'a'], ['d', 'b']]) if (perRep(x, y)) console.log(`(${x})/(${y}) per repetition: ${perRep(x, y)} %`)
-if (all.has('b')) console.log(`(b) p99 per repetition: ${all.get('b')!.map((f) => f.p99).join(', ')} ms`)
-if (all.has('c')) console.log(`(c) per repetition: ${all.get('c')!.map((f) => Math.round(f.rps)).join(', ')} events/s`)
+for (const r of results.values()) console.log(`| ${r.name} | ${Math.round(r.rps)} | ${r.p50} | ${r.p99} | ${r.total} | ${r.non2xx} | ${r.errors} | ${r.cpu ? `${r.cpu.bridgeUs ?? '–'} / ${r.cpu.mariadbUs} / ${r.cpu.loadUs}` : 'n/a'} |`)
+
+// Every ratio per repetition (each over its own repetition's run), and its median.
+const perRep = (x: string, y: string) => all.has(x) && all.has(y) ? all.get(x)!.map((fx, i) => fx.rps / all.get(y)![i].rps) : null
+const rows: string[] = []
+const ratio = (label: string, x: string, y: string, target: number | null) => {
+  const rs = perRep(x, y)
+  if (rs) rows.push(`| ${label} | ${pct(median(rs))} | ${rs.map(pct).join(', ')} | ${target === null ? '' : median(rs) >= target ? 'met' : '**not met**'} |`)
+}
+ratio('(c)/(e): registrations, bridge / floor (target ≥ 70 %)', 'c', 'e', 0.7)
+ratio('(b)/(f): logins, bridge / floor (target ≥ 70 %)', 'b', 'f', 0.7)
+ratio('(b)/(a): logins / bare route', 'b', 'a', null)
+ratio('(d)/(b): info log / none (target ≥ 90 %)', 'd', 'b', 0.9)
+if (all.has('c')) rows.push(`| (c) events/s | ${Math.round(c.rps)} | ${all.get('c')!.map((x) => Math.round(x.rps)).join(', ')} | |`)
+if (all.has('e')) rows.push(`| (e) events/s | ${Math.round(e.rps)} | ${all.get('e')!.map((x) => Math.round(x.rps)).join(', ')} | |`)
+if (all.has('b')) rows.push(`| (b) req/s | ${Math.round(b.rps)} | ${all.get('b')!.map((x) => Math.round(x.rps)).join(', ')} | |`)
+if (all.has('f')) rows.push(`| (f) logins/s | ${Math.round(f.rps)} | ${all.get('f')!.map((x) => Math.round(x.rps)).join(', ')} | |`)
+if (rows.length > 0) console.log(`\n| figure | median of ${REPEAT} | per repetition | |\n|---|---|---|---|\n${rows.join('\n')}`)
+
+if (fixed.size > 0) {
+  const targets: Record<string, number> = { 'login 2000/s': 10, 'registration 200/s': 25 }
+  const ms = (x: number) => x.toFixed(1)
+  console.log(`\nopen loop: ${RATE_DURATION} s per rate, on schedule whatever the answers, latency from each request's due time, up to ${args['rate-connections']} connections; median of ${REPEAT} by p99`)
+  console.log('| offered | achieved/s | p50 ms | p99 ms | p99.9 ms | max ms | requests | non-2xx | errors | p99 per repetition (ms) | target |')
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|')
+  for (const [key, fs] of fixed) {
+    const m = medianBy(fs, (x) => x.p99)
+    const target = targets[key]
+    console.log(`| ${key} | ${Math.round(m.achieved)} | ${ms(m.p50)} | ${ms(m.p99)} | ${ms(m.p999)} | ${ms(m.max)} | ${m.total} | ${m.non2xx} | ${m.errors} | ${fs.map((x) => ms(x.p99)).join(', ')} | ${target === undefined ? '' : `p99 < ${target} ms: ${m.p99 < target ? 'met' : '**not met**'}`} |`)
+  }
+  for (const [key, fs] of fixed) console.log(`${key} per repetition: ${fs.map((x) => `achieved ${Math.round(x.achieved)}/s (sent ${Math.round(x.sentRate)}/s), p50 ${ms(x.p50)}, p99 ${ms(x.p99)}, p99.9 ${ms(x.p999)} ms`).join('; ')}`)
+}
+if (all.has('b')) console.log(`(b) p99 per repetition: ${all.get('b')!.map((x) => x.p99).join(', ')} ms (closed loop: bound to throughput by Little's law)`)
 console.log(`duplicate links after the run: ${dups.dup_links}`)
