@@ -26,7 +26,7 @@ if (status !== 0) {
   process.exit(status ?? 1)
 }
 cpSync('drizzle/migrations', 'build/drizzle/migrations', { recursive: true })
-cpSync('server/http/admin/static', 'build/server/http/admin/static', { recursive: true })
+cpSync('server/http/views/static', 'build/server/http/views/static', { recursive: true })
 mkdirSync('build/test', { recursive: true })
 cpSync('test/fixtures', 'build/test/fixtures', { recursive: true })
 writeFileSync('build/.built', `${started.toISOString()}\n`)

@@ -6,10 +6,9 @@ import t from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { buildApp } from '../server/http/app.js'
 import { Signer } from '@fastify/cookie'
-import { ADMIN_COOKIE, ADMIN_SESSION_TTL_S } from '../server/http/routes/admin.js'
-import { adminCookieKey } from '../server/http/plugins/admin-session.js'
+import { ADMIN_COOKIE, ADMIN_SESSION_TTL_S, adminCookieKey } from '../server/http/plugins/admin-session.js'
 import { readFileSync } from 'node:fs'
-import { skipReason, humanTime, logText, civicrmContactUrl } from '../server/http/admin/views.js'
+import { skipReason, humanTime, logText, civicrmContactUrl } from '../server/http/views/admin.js'
 import { CHANGE_LOG_PAGE_SIZE } from '../server/data/admin-store.js'
 import { SyncClaim, JoomlaUsers } from '../server/data/sync-store.js'
 import { html } from '../server/http/views/html.js'
@@ -543,7 +542,7 @@ t.test('the pages: login, the confirm step, the job page, the Change Log, a cont
     t.equal(js.statusCode, 200)
     t.equal(js.headers['content-type'], 'application/javascript; charset=utf-8')
     t.equal(js.headers['cache-control'], 'no-cache')
-    t.equal(js.body, readFileSync(new URL('../server/http/admin/static/sync.js', import.meta.url), 'utf8'), 'the file as it is')
+    t.equal(js.body, readFileSync(new URL('../server/http/views/static/sync.js', import.meta.url), 'utf8'), 'the file as it is')
     t.match(js.body, "fetch('/v1/admin/sync/jobs/' + id")
   })
 

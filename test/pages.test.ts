@@ -4,7 +4,7 @@
 import t from 'tap'
 import type { LightMyRequestResponse } from 'fastify'
 import { signAssertion } from '../server/protocol/sign.js'
-import { readSession, SESSION_COOKIE } from '../server/http/routes/pages.js'
+import { readSession, SESSION_COOKIE } from '../server/http/page-session.js'
 import { escapeHtml } from '../server/http/views/pages.js'
 import { createSigner } from 'fast-jwt'
 import { testDatabase, buildTestApp, insertContact, snapshot, sendEvent, freePort, SECRET, SITE, type TestDb, cookieSigner } from './helper.js'

@@ -18,6 +18,8 @@ import healthRoutes from './routes/health.js'
 import eventRoutes from './routes/events.js'
 import pingRoutes from './routes/ping.js'
 import userRoutes from './routes/users.js'
+import adminRoutes from './routes/admin/index.js'
+import transactionRoutes from './routes/transactions.js'
 
 export const BODY_LIMIT = 64 * 1024
 
@@ -55,7 +57,11 @@ export async function buildApp (config: Config, opts: { logger?: FastifyServerOp
     // every second (Node checks every 30 s by default), and a silent connection is closed.
     requestTimeout: config.httpRequestTimeoutMs,
     connectionTimeout: config.httpIdleTimeoutMs,
-    http: { requestTimeout: config.httpRequestTimeoutMs, headersTimeout: Math.min(config.httpRequestTimeoutMs, 60_000), connectionsCheckingInterval: 1000 },
+    http: {
+      requestTimeout: config.httpRequestTimeoutMs,
+      headersTimeout: Math.min(config.httpRequestTimeoutMs, 60_000),
+      connectionsCheckingInterval: 1000,
+    },
     // Behind a reverse proxy: the client's address (rate limits) and protocol (Secure cookies,
     // HSTS) come from X-Forwarded-For/-Proto, set by the proxies trusted here (TRUST_PROXY).
     trustProxy: trustProxyOption(config.trustProxy),
@@ -80,8 +86,8 @@ export async function buildApp (config: Config, opts: { logger?: FastifyServerOp
   await app.register(async (web) => {
     await web.register(webPlugin, { config })
     await web.register(adminSessionPlugin, { config })
-    await web.register((await import('./routes/admin.js')).default)
-    await web.register((await import('./routes/transactions.js')).default)
+    await web.register(adminRoutes)
+    await web.register(transactionRoutes)
   })
   return app
 }

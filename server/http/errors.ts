@@ -1,6 +1,6 @@
 // The one mapping from errors to HTTP statuses: the catalogue's codes (server/errors.ts), the
 // database's unavailability and key races, and the 4xx that Fastify and its plugins set.
-// plugins/errors.ts renders it as JSON, routes/pages.ts and the admin pages as HTML.
+// plugins/errors.ts renders it as JSON, page-errors.ts and the admin pages as HTML.
 import { BridgeError, errorCode, isUnavailable, type BridgeErrorCode } from '../errors.js'
 
 const STATUS: Record<BridgeErrorCode, number> = {

@@ -13,11 +13,16 @@
   function num (n) { return n.toLocaleString('en-US') }
   function line (j) {
     if (j.status === 'done') return 'Completed: ' + num(j.done) + ' of ' + num(j.total) + ' users checked.'
-    if (j.status === 'interrupted') return 'Interrupted after ' + num(j.done) + ' of ' + num(j.total) + ' users; start the synchronization again to resume.'
-    return num(j.done) + ' of ' + num(j.total) + ' users checked (' + j.percent + '%)' + (j.rate ? ', ' + num(Math.round(j.rate)) + ' users/s' : '') + (j.etaS === null ? '' : ', about ' + num(Math.ceil(j.etaS)) + ' s left') + '.'
+    if (j.status === 'interrupted') {
+      return 'Interrupted after ' + num(j.done) + ' of ' + num(j.total) + ' users; start the synchronization again to resume.'
+    }
+    const rate = j.rate ? ', ' + num(Math.round(j.rate)) + ' users/s' : ''
+    const eta = j.etaS === null ? '' : ', about ' + num(Math.ceil(j.etaS)) + ' s left'
+    return num(j.done) + ' of ' + num(j.total) + ' users checked (' + j.percent + '%)' + rate + eta + '.'
   }
   function failure (j) {
-    return 'The synchronization stopped after ' + num(j.done) + ' of ' + num(j.total) + ' users because of an error. Start it again: it resumes where it stopped. (Details: ' + j.error + ')'
+    return 'The synchronization stopped after ' + num(j.done) + ' of ' + num(j.total) + ' users because of an error. ' +
+      'Start it again: it resumes where it stopped. (Details: ' + j.error + ')'
   }
   function show (j) {
     bar.max = Math.max(j.total, 1)

@@ -3,7 +3,7 @@
 // accessible HTML built with the `html` tag (every value escaped); the only script is the
 // static file /admin/static/sync.js.
 import type { ChangeRow, ContactDetails } from '../../services/admin-service.js'
-import { html, htmlDocument, trusted, type SafeHtml } from '../views/html.js'
+import { html, htmlDocument, trusted, type SafeHtml } from './html.js'
 
 export type { ChangeRow, ContactDetails }
 
