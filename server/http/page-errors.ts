@@ -20,7 +20,9 @@ const PAGES: Record<number, [title: string, message: string, advice: string]> = 
     'Nothing was changed. Please contact the site administrator.',
   ],
   500: ['Something went wrong', 'The request could not be completed.', 'Nothing was saved. Please try again later.'],
-  503: ['Please try again shortly', 'The contact database cannot be reached right now.', 'Nothing was saved. Please try again in a minute.'],
+  503: [
+    'Please try again shortly', 'The contact database cannot be reached right now.', 'Nothing was saved. Please try again in a minute.',
+  ],
 }
 
 /** Why a sign-in link was refused, in words. */
@@ -46,6 +48,8 @@ export function pageErrorHandler (err: FastifyError | Error, request: FastifyReq
   const words = PAGES[status]
   if (words !== undefined) return sendSitePage(reply, status, errorPage(...words))
   // A schema's refusal (`querystring/gid must match pattern …`) is library text; our own refusals are plain words.
-  const message = (err as { validation?: unknown }).validation !== undefined ? 'The link or the form is incomplete or not valid.' : err.message
+  const message = (err as { validation?: unknown }).validation !== undefined
+    ? 'The link or the form is incomplete or not valid.'
+    : err.message
   return sendSitePage(reply, status, errorPage('The request could not be accepted', message, 'Check the link, or go back to the site.'))
 }

@@ -82,7 +82,13 @@ export default fp(async (app, { config }: { config: Config }) => {
   const verifierOf = (key: string) => {
     let v = verifiers.get(key)
     if (!v) {
-      v = createVerifier({ key, algorithms: ['HS256'], allowedAud: AUDIENCE, clockTolerance: CLOCK_SKEW_S * 1000, requiredClaims: ['iss', 'aud', 'iat', 'exp', 'jti'] })
+      v = createVerifier({
+        key,
+        algorithms: ['HS256'],
+        allowedAud: AUDIENCE,
+        clockTolerance: CLOCK_SKEW_S * 1000,
+        requiredClaims: ['iss', 'aud', 'iat', 'exp', 'jti'],
+      })
       verifiers.set(key, v)
     }
     return v
@@ -102,7 +108,9 @@ export default fp(async (app, { config }: { config: Config }) => {
     } catch (err) {
       throw new AuthError(`invalid token: ${(err as Error).message}`)
     }
-    if (typeof iss !== 'string' || !SITE_ID_RE.test(iss)) throw new AuthError('invalid token: iss must name the site (1-64 printable ASCII characters)')
+    if (typeof iss !== 'string' || !SITE_ID_RE.test(iss)) {
+      throw new AuthError('invalid token: iss must name the site (1-64 printable ASCII characters)')
+    }
     const site = siteOf(config, iss)
     if (site === null) throw new AuthError('invalid token: unknown site')
     let claims: Record<string, unknown> | undefined
@@ -118,7 +126,9 @@ export default fp(async (app, { config }: { config: Config }) => {
     }
     if (!claims) throw new AuthError(`invalid token: ${(lastError as Error).message}`)
     const { iat, exp, jti } = claims
-    if (typeof iat !== 'number' || typeof exp !== 'number' || exp - iat > maxTtlS) throw new AuthError(`invalid token: exp must be at most ${maxTtlS} s after iat`)
+    if (typeof iat !== 'number' || typeof exp !== 'number' || exp - iat > maxTtlS) {
+      throw new AuthError(`invalid token: exp must be at most ${maxTtlS} s after iat`)
+    }
     if (iat > Date.now() / 1000 + CLOCK_SKEW_S) throw new AuthError('invalid token: issued in the future')
     if (typeof jti !== 'string' || !JTI_RE.test(jti)) throw new AuthError('invalid token: jti must be 1-64 characters [A-Za-z0-9._:-]')
     return { claims, domainId: site.domainId }
@@ -158,7 +168,9 @@ export async function requireEventToken (request: FastifyRequest, reply: Fastify
     const token = bearerToken(request)
     if (token === null) throw new AuthError('missing bearer token')
     const { claims, domainId } = request.server.verifyBridgeToken(token, MAX_EVENT_TTL_S)
-    if (typeof claims.body_sha256 !== 'string' || !SHA256_RE.test(claims.body_sha256)) throw new AuthError('invalid token: body_sha256 must be lowercase hex SHA-256')
+    if (typeof claims.body_sha256 !== 'string' || !SHA256_RE.test(claims.body_sha256)) {
+      throw new AuthError('invalid token: body_sha256 must be lowercase hex SHA-256')
+    }
     request.eventClaims = claims as unknown as EventClaims
     request.eventDomainId = domainId
   })
@@ -167,6 +179,8 @@ export async function requireEventToken (request: FastifyRequest, reply: Fastify
 /** preValidation hook of the event route: the body is the one the token signed. */
 export async function requireSignedBody (request: FastifyRequest, reply: FastifyReply): Promise<void> {
   await request.server.guardAuth(request, reply, () => {
-    if (request.bodySha256 === undefined || !safeEqual(request.bodySha256, request.eventClaims!.body_sha256)) throw new AuthError('body does not match the token (body_sha256)')
+    if (request.bodySha256 === undefined || !safeEqual(request.bodySha256, request.eventClaims!.body_sha256)) {
+      throw new AuthError('body does not match the token (body_sha256)')
+    }
   })
 }

@@ -16,13 +16,20 @@ declare module 'fastify' {
 }
 
 export default fp(async (app, { config }: { config: Config }) => {
-  const database = new Database(config.civicrmDbUrl, { poolSize: config.dbPoolSize, domainId: config.domainId, queryTimeoutMs: config.dbQueryTimeoutMs, timeZone: config.timeZone })
+  const database = new Database(config.civicrmDbUrl, {
+    poolSize: config.dbPoolSize,
+    domainId: config.domainId,
+    queryTimeoutMs: config.dbQueryTimeoutMs,
+    timeZone: config.timeZone,
+  })
   const eventLog = new BufferedEventLog(database, {
     flushMs: config.eventLogFlushMs,
     maxBatch: 500,
     onError: (err, rows) => app.log.warn({ err: (err as Error).message, rows }, 'event log not written yet; will retry'),
   })
-  const joomlaDb = config.joomlaDbUrl === config.civicrmDbUrl ? null : new Database(config.joomlaDbUrl, { poolSize: 2, queryTimeoutMs: config.dbQueryTimeoutMs })
+  const joomlaDb = config.joomlaDbUrl === config.civicrmDbUrl
+    ? null
+    : new Database(config.joomlaDbUrl, { poolSize: 2, queryTimeoutMs: config.dbQueryTimeoutMs })
   app.decorate('joomla', { pool: (joomlaDb ?? database).pool, prefix: config.joomlaDbPrefix })
   app.decorate('config', config)
   app.decorate('database', database)

@@ -19,7 +19,8 @@ export default fp(async (app) => {
     const status = httpStatus(err)
     if (status === 503) {
       request.log.warn({ err: err.message }, 'database unavailable')
-      return reply.code(503).header('Retry-After', String(RETRY_AFTER_S)).send({ error: 'Service Unavailable', message: 'the database is not reachable; retry later' })
+      return reply.code(503).header('Retry-After', String(RETRY_AFTER_S))
+        .send({ error: 'Service Unavailable', message: 'the database is not reachable; retry later' })
     }
     if (errorCode(err) === 'ER_DUP_ENTRY') {
       request.log.info({ err: err.message }, 'duplicate key')
@@ -38,5 +39,6 @@ export default fp(async (app) => {
     request.log.info({ status, url: request.routeOptions.url, reason: err.message }, 'request refused')
     return reply.code(status).send({ error: STATUS_CODES[status], message: err.message })
   })
-  app.setNotFoundHandler((request, reply) => reply.code(404).send({ error: 'Not Found', message: `no route ${request.method} ${request.url.split('?')[0]}` }))
+  app.setNotFoundHandler((request, reply) =>
+    reply.code(404).send({ error: 'Not Found', message: `no route ${request.method} ${request.url.split('?')[0]}` }))
 })

@@ -23,7 +23,12 @@ export default fp(async (app) => {
   collectDefaultMetrics({ register: registry, prefix: 'civibridge_' })
   const metrics: BridgeMetrics = {
     registry,
-    events: new Counter({ name: 'civibridge_events_total', help: 'Joomla events applied, by event name and action', labelNames: ['event', 'action'], registers: [registry] }),
+    events: new Counter({
+      name: 'civibridge_events_total',
+      help: 'Joomla events applied, by event name and action',
+      labelNames: ['event', 'action'],
+      registers: [registry],
+    }),
     linkSeconds: new Histogram({
       name: 'civibridge_event_duration_seconds',
       help: 'Time to apply one event (link, unlink or acknowledge)',
@@ -31,7 +36,12 @@ export default fp(async (app) => {
       registers: [registry],
       buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     }),
-    authFailures: new Counter({ name: 'civibridge_auth_failures_total', help: 'Requests refused with 401, by route', labelNames: ['route'], registers: [registry] }),
+    authFailures: new Counter({
+      name: 'civibridge_auth_failures_total',
+      help: 'Requests refused with 401, by route',
+      labelNames: ['route'],
+      registers: [registry],
+    }),
   }
   // Read at scrape time from their owners, so nothing else has to remember to update them.
   const pool = app.database.pool.pool as unknown as PoolInternals
@@ -98,7 +108,12 @@ export default fp(async (app) => {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
   })
   // Saved profiles: the page's form and the JSON API answer 200 only when the save is done.
-  const profileSaves = new Counter({ name: 'civibridge_profile_saves_total', help: 'Profiles saved ("Edit my details"), by the page or the API', labelNames: ['via'], registers: [registry] })
+  const profileSaves = new Counter({
+    name: 'civibridge_profile_saves_total',
+    help: 'Profiles saved ("Edit my details"), by the page or the API',
+    labelNames: ['via'],
+    registers: [registry],
+  })
   const PROFILE_SAVES: Record<string, string> = { 'POST /civicrm/profile/edit': 'page', 'POST /v1/transactions/profile': 'api' }
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched'

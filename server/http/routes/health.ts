@@ -4,12 +4,16 @@ import { Type } from '@fastify/type-provider-typebox'
 const routes: FastifyPluginAsyncTypebox = async (app) => {
   /** The process is up; says whether the database answers. */
   app.get('/health', {
-    schema: { response: { 200: Type.Object({ status: Type.Literal('ok'), database: Type.Union([Type.Literal('up'), Type.Literal('down')]) }) } },
+    schema: {
+      response: { 200: Type.Object({ status: Type.Literal('ok'), database: Type.Union([Type.Literal('up'), Type.Literal('down')]) }) },
+    },
   }, async () => ({ status: 'ok' as const, database: (await app.services.health.ping()) ? 'up' as const : 'down' as const }))
 
   /** Ready for traffic: the database answers and the schema check passes. */
   app.get('/ready', async (request, reply) => {
-    if (!await app.services.health.ping()) return reply.code(503).header('Retry-After', '5').send({ ready: false, reason: 'database unreachable' })
+    if (!await app.services.health.ping()) {
+      return reply.code(503).header('Retry-After', '5').send({ ready: false, reason: 'database unreachable' })
+    }
     const problem = await app.services.health.schemaProblem()
     if (problem) return reply.code(503).send({ ready: false, reason: problem })
     return { ready: true }

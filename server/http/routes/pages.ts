@@ -98,8 +98,8 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     const group = await service.profileGroup(gid)
     const s = await session(request)
     if (!s) {
-      const page = view.errorPage('Please sign in first', 'This page shows your own details, so it needs to know who you are.', ADVICE_LOGIN)
-      return sendSitePage(reply, 401, page)
+      const why = 'This page shows your own details, so it needs to know who you are.'
+      return sendSitePage(reply, 401, view.errorPage('Please sign in first', why, ADVICE_LOGIN))
     }
     const p = (await service.profile(s.contactId))!
     const values = { first_name: p.firstName, last_name: p.lastName, email: p.email }

@@ -1,7 +1,7 @@
 // Server-rendered HTML of the admin pages: login, Synchronize Users to Contacts (button,
 // confirm step, live progress, final message), Change Log and a contact's details. Plain,
 // accessible HTML built with the `html` tag (every value escaped); the only script is the
-// static file /admin/static/sync.js.
+// static file /admin/static/sync.js (static/sync.js beside this file).
 import type { ChangeRow, ContactDetails } from '../../services/admin-service.js'
 import { html, htmlDocument, trusted, type SafeHtml } from './html.js'
 
@@ -15,7 +15,8 @@ main{max-width:52rem;margin:2rem auto;background:#fff;padding:1.5rem 2rem;border
 h1{font-size:1.5rem;margin-top:0}
 label{display:block;font-weight:600;margin-top:1rem}
 input{font:inherit;padding:.4rem;border:1px solid #8c8f94;border-radius:4px}
-button,.button{display:inline-block;font:inherit;margin-top:1rem;padding:.5rem 1.25rem;background:#2271b1;color:#fff;border:0;border-radius:4px;cursor:pointer;text-decoration:none}
+button,.button{display:inline-block;font:inherit;margin-top:1rem;padding:.5rem 1.25rem;background:#2271b1;color:#fff;border:0;
+  border-radius:4px;cursor:pointer;text-decoration:none}
 .secondary{background:#fff;color:#2271b1;border:1px solid #2271b1}
 .error{background:#fcf0f1;border-left:4px solid #d63638;padding:.5rem 1rem}
 .ok{background:#edfaef;border-left:4px solid #00a32a;padding:.5rem 1rem}
@@ -24,14 +25,17 @@ progress{width:100%;height:1.5rem}
 table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.3rem .5rem;border-bottom:1px solid #dcdcde}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem}dt{font-weight:600}dd{margin:0}
 .inline label{display:inline-block;margin-right:.5rem}
-.visually-hidden{position:absolute;width:1px;height:1px;margin:-1px;padding:0;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap;border:0}
+.visually-hidden{position:absolute;width:1px;height:1px;margin:-1px;padding:0;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap;
+  border:0}
 `)
 
 export function page (title: string, body: SafeHtml, opts: { nav?: boolean, csrf?: string, scripts?: string[] } = {}): string {
+  const links = html`<a href="/admin/sync">Synchronize Users to Contacts</a><a href="/admin/change-log">Change Log</a>`
+  const csrf = html`<input type="hidden" name="_csrf" value="${opts.csrf}">`
   const nav = opts.nav === false
     ? html``
-    : html`<header><nav aria-label="Administration"><a href="/admin/sync">Synchronize Users to Contacts</a><a href="/admin/change-log">Change Log</a>
-<form method="post" action="/admin/logout"><input type="hidden" name="_csrf" value="${opts.csrf}"><button type="submit">Log out</button></form></nav></header>\n`
+    : html`<header><nav aria-label="Administration">${links}
+<form method="post" action="/admin/logout">${csrf}<button type="submit">Log out</button></form></nav></header>\n`
   const head = (opts.scripts ?? []).map((s) => html`<script src="${s}" defer></script>\n`)
   return htmlDocument({ title, tabTitle: `${title} | CiviCRM bridge`, style: STYLE, head: html`${head}`, header: nav, body })
 }
@@ -39,12 +43,13 @@ export function page (title: string, body: SafeHtml, opts: { nav?: boolean, csrf
 const errorBox = (error: string | null) => error ? html`<div class="error" role="alert"><p>${error}</p></div>` : null
 
 export function loginPage (csrf: string, next: string, error: string | null): string {
+  const invalid = error ? html` aria-invalid="true"` : null
   return page('Administrator login', html`${errorBox(error)}
 <form method="post" action="/admin/login">
 <input type="hidden" name="_csrf" value="${csrf}">
 <input type="hidden" name="next" value="${next}">
 <label for="token">Administrator token</label>
-<input id="token" name="token" type="password" required autocomplete="current-password" size="50"${error ? html` aria-invalid="true"` : null}>
+<input id="token" name="token" type="password" required autocomplete="current-password" size="50"${invalid}>
 <div><button type="submit">Log in</button></div>
 </form>`, { nav: false })
 }
@@ -73,13 +78,17 @@ export function skipReason (reason: string): string {
 function skippedList (job: JobView, skipped: SkippedUser[]): SafeHtml | null {
   if (skipped.length === 0) return null
   const more = job.counts.skipped > skipped.length ? ` (the first ${num(skipped.length)} of ${num(job.counts.skipped)})` : ''
+  const named = (u: SkippedUser) =>
+    u.username === null ? `Joomla user ${u.id} (no longer in Joomla)` : `${u.name} (${u.username}, Joomla user ${u.id})`
+  const items = skipped.map((u) => html`<li>${named(u)}: ${skipReason(u.reason)}</li>`)
   return html`<h2 id="skipped-heading">Skipped users${more}</h2>
-<ul id="skipped-users" aria-labelledby="skipped-heading">${skipped.map((u) => html`<li>${u.username === null ? `Joomla user ${u.id} (no longer in Joomla)` : `${u.name} (${u.username}, Joomla user ${u.id})`}: ${skipReason(u.reason)}</li>`)}</ul>`
+<ul id="skipped-users" aria-labelledby="skipped-heading">${items}</ul>`
 }
 
 /** A failed chunk, in words: what happened and what to do; the database's own words last. */
 export const failureText = (job: Pick<JobView, 'done' | 'total' | 'error'>): string =>
-  `The synchronization stopped after ${num(job.done)} of ${num(job.total)} users because of an error. Start it again: it resumes where it stopped. (Details: ${job.error})`
+  `The synchronization stopped after ${num(job.done)} of ${num(job.total)} users because of an error. ` +
+  `Start it again: it resumes where it stopped. (Details: ${job.error})`
 
 export interface JobView {
   id: number
@@ -96,15 +105,23 @@ export interface JobView {
   finishedAt: string | null
 }
 
+/** The Change Log's address for the days a job ran (until `end` when it has not finished). */
+const changeLogUrl = (job: JobView, end: string) =>
+  `/admin/change-log?from=${job.startedAt.slice(0, 10)}&to=${(job.finishedAt ?? end).slice(0, 10)}`
+
 function lastJob (job: JobView | null, skipped: SkippedUser[]): SafeHtml {
   if (!job) return html`<p>No synchronization has run yet.</p>`
   if (job.status === 'done') {
+    const finished = job.finishedAt === null ? 'at an unknown time' : humanTime(job.finishedAt)
     return html`<h2>Last synchronization</h2><div class="ok" role="status"><p>${job.message}</p></div>
-<p>Finished ${job.finishedAt === null ? 'at an unknown time' : humanTime(job.finishedAt)}. <a href="/admin/change-log?from=${job.startedAt.slice(0, 10)}&amp;to=${(job.finishedAt ?? job.startedAt).slice(0, 10)}">See the contacts it created in the Change Log</a>.</p>
+<p>Finished ${finished}. <a href="${changeLogUrl(job, job.startedAt)}">See the contacts it created in the Change Log</a>.</p>
 ${skippedList(job, skipped)}`
   }
-  return html`<h2>Unfinished synchronization</h2><div class="notice" role="status"><p>Job ${job.id} (started ${humanTime(job.startedAt)}) is ${job.status === 'running' ? 'running' : 'interrupted'}: ${num(job.done)} of ${num(job.total)} users checked.</p></div>
-<p><a href="/admin/sync/jobs/${job.id}">Follow its progress</a>${job.status === 'interrupted' ? '; starting a synchronization resumes it' : ''}.</p>`
+  const state = `Job ${job.id} (started ${humanTime(job.startedAt)}) is ${job.status === 'running' ? 'running' : 'interrupted'}: ` +
+    `${num(job.done)} of ${num(job.total)} users checked.`
+  const resume = job.status === 'interrupted' ? '; starting a synchronization resumes it' : ''
+  return html`<h2>Unfinished synchronization</h2><div class="notice" role="status"><p>${state}</p></div>
+<p><a href="/admin/sync/jobs/${job.id}">Follow its progress</a>${resume}.</p>`
 }
 
 export function syncPage (latest: JobView | null, csrf: string, error: string | null, skipped: SkippedUser[] = []): string {
@@ -129,13 +146,16 @@ It may take a while on a large site; you can follow its progress, and an interru
 export function jobPage (job: JobView, csrf: string, skipped: SkippedUser[] = []): string {
   const finished = job.status === 'done'
   const hidden = (shown: boolean) => shown ? null : html` hidden`
+  const max = Math.max(job.total, 1)
+  const now = new Date().toISOString()
+  const failure = job.error ? failureText(job) : null
   return page('Synchronize Users to Contacts', html`<div id="sync-job" data-job-id="${job.id}" data-status="${job.status}">
 <p id="sync-label">Job ${job.id}, started ${humanTime(job.startedAt)}</p>
-<progress id="sync-progress" aria-labelledby="sync-label" max="${Math.max(job.total, 1)}" value="${finished ? Math.max(job.total, 1) : job.done}">${job.percent}%</progress>
+<progress id="sync-progress" aria-labelledby="sync-label" max="${max}" value="${finished ? max : job.done}">${job.percent}%</progress>
 <p id="sync-status" role="status" aria-live="polite">${statusLine(job)}</p>
 <div id="sync-message" class="ok" role="status" aria-live="polite"${hidden(finished)}><p>${job.message}</p></div>
-<div id="sync-error" class="error" role="alert"${hidden(job.error !== null && !finished)}><p>${job.error ? failureText(job) : null}</p></div>
-<p id="sync-after"${hidden(finished)}><a href="/admin/change-log?from=${job.startedAt.slice(0, 10)}&amp;to=${(job.finishedAt ?? new Date().toISOString()).slice(0, 10)}">Find the new contacts in the Change Log</a></p>
+<div id="sync-error" class="error" role="alert"${hidden(job.error !== null && !finished)}><p>${failure}</p></div>
+<p id="sync-after"${hidden(finished)}><a href="${changeLogUrl(job, now)}">Find the new contacts in the Change Log</a></p>
 <noscript><p><a href="/admin/sync/jobs/${job.id}">Refresh</a> to see the progress.</p></noscript>
 ${finished ? skippedList(job, skipped) : null}
 </div>`, { csrf, scripts: ['/admin/static/sync.js'] })
@@ -144,9 +164,12 @@ ${finished ? skippedList(job, skipped) : null}
 /** The status sentence, the same as sync.js writes it. */
 export function statusLine (job: JobView): string {
   if (job.status === 'done') return `Completed: ${num(job.done)} of ${num(job.total)} users checked.`
-  if (job.status === 'interrupted') return `Interrupted after ${num(job.done)} of ${num(job.total)} users; start the synchronization again to resume.`
+  if (job.status === 'interrupted') {
+    return `Interrupted after ${num(job.done)} of ${num(job.total)} users; start the synchronization again to resume.`
+  }
+  const rate = job.rate ? `, ${num(Math.round(job.rate))} users/s` : ''
   const eta = job.etaS === null ? '' : `, about ${num(Math.ceil(job.etaS))} s left`
-  return `${num(job.done)} of ${num(job.total)} users checked (${job.percent}%)${job.rate ? `, ${num(Math.round(job.rate))} users/s` : ''}${eta}.`
+  return `${num(job.done)} of ${num(job.total)} users checked (${job.percent}%)${rate}${eta}.`
 }
 
 /** A contact's page in CiviCRM itself, when CIVICRM_BASE_URL says where CiviCRM is. */
@@ -164,27 +187,44 @@ export function logText (data: string | null): string {
 
 export interface ChangeLogPaging { page: number, pageSize: number, civicrmBaseUrl: string | null }
 
-export function changeLogPage (from: string, to: string, rows: ChangeRow[], total: number, error: string | null, csrf: string, paging: ChangeLogPaging): string {
+const CHANGE_LOG_HEAD = html`<thead><tr><th scope="col">Contact</th><th scope="col">Type</th><th scope="col">Change</th>\
+<th scope="col">Email</th><th scope="col">Joomla user</th><th scope="col">Changed at (UTC)</th></tr></thead>`
+
+export function changeLogPage (
+  from: string, to: string, rows: ChangeRow[], total: number, error: string | null, csrf: string, paging: ChangeLogPaging
+): string {
   const pages = Math.max(1, Math.ceil(total / paging.pageSize))
   const first = (paging.page - 1) * paging.pageSize + 1
   const link = (page: number, text: string, rel: string) =>
     html` <a rel="${rel}" href="/admin/change-log?from=${from}&amp;to=${to}&amp;page=${page}">${text}</a>`
+  const previous = paging.page > 1 ? link(paging.page - 1, 'Previous page', 'prev') : null
+  const next = paging.page < pages ? link(paging.page + 1, 'Next page', 'next') : null
   const pager = pages === 1
     ? null
-    : html`<nav aria-label="Pages" id="change-pages"><p>Page ${num(paging.page)} of ${num(pages)}${paging.page > 1 ? link(paging.page - 1, 'Previous page', 'prev') : null}${paging.page < pages ? link(paging.page + 1, 'Next page', 'next') : null}</p></nav>`
+    : html`<nav aria-label="Pages" id="change-pages"><p>Page ${num(paging.page)} of ${num(pages)}${previous}${next}</p></nav>`
   const civicrm = (id: number) => {
     const url = civicrmContactUrl(paging.civicrmBaseUrl, id)
     return url === null ? null : html` <a href="${url}">in CiviCRM</a>`
   }
   // The user's email in CiviCRM (uf_name) is NULL-able.
   const user = (u: ChangeRow['user']) => u === null ? '—' : `User ${u.ufId}${u.ufName === null ? '' : ` (${u.ufName})`}`
+  const row = (r: ChangeRow) => {
+    const contact = html`<a href="/admin/contacts/${r.id}">${r.displayName ?? `Contact ${r.id}`}</a>${civicrm(r.id)}`
+    const at = r.lastAt.toISOString().replace('T', ' ').slice(0, 19)
+    return html`<tr><td>${contact}</td><td>${r.contactType}</td><td>${r.change}</td><td>${r.email ?? '—'}</td>\
+<td>${user(r.user)}</td><td>${at}</td></tr>`
+  }
+  const none = total === 0
+    ? 'No contact was created or modified in this window.'
+    : `There is no page ${num(paging.page)}: ${num(total)} contacts fill ${num(pages)} pages.`
+  const shown = total > rows.length ? ` (${num(first)} to ${num(first + rows.length - 1)} shown)` : ''
   const table = rows.length === 0
-    ? html`<p>${total === 0 ? 'No contact was created or modified in this window.' : `There is no page ${num(paging.page)}: ${num(total)} contacts fill ${num(pages)} pages.`}</p>`
-    : html`<p id="change-count">${num(total)} contact${total === 1 ? '' : 's'} created or modified${total > rows.length ? ` (${num(first)} to ${num(first + rows.length - 1)} shown)` : ''}.</p>
+    ? html`<p>${none}</p>`
+    : html`<p id="change-count">${num(total)} contact${total === 1 ? '' : 's'} created or modified${shown}.</p>
 <table><caption class="visually-hidden">Contacts changed between ${from} and ${to}</caption>
-<thead><tr><th scope="col">Contact</th><th scope="col">Type</th><th scope="col">Change</th><th scope="col">Email</th><th scope="col">Joomla user</th><th scope="col">Changed at (UTC)</th></tr></thead>
+${CHANGE_LOG_HEAD}
 <tbody>
-${rows.map((r, i) => html`${i > 0 ? '\n' : ''}<tr><td><a href="/admin/contacts/${r.id}">${r.displayName ?? `Contact ${r.id}`}</a>${civicrm(r.id)}</td><td>${r.contactType}</td><td>${r.change}</td><td>${r.email ?? '—'}</td><td>${user(r.user)}</td><td>${r.lastAt.toISOString().replace('T', ' ').slice(0, 19)}</td></tr>`)}
+${rows.map((r, i) => html`${i > 0 ? '\n' : ''}${row(r)}`)}
 </tbody></table>`
   return page('Change Log', html`${errorBox(error)}
 <form method="get" action="/admin/change-log" class="inline">
@@ -199,6 +239,10 @@ ${pager}`, { csrf })
 export function contactPage (c: ContactDetails, csrf: string, civicrmBaseUrl: string | null = null): string {
   const dd = (v: unknown) => html`<dd>${v ?? '—'}</dd>`
   const inCivicrm = civicrmContactUrl(civicrmBaseUrl, c.id)
+  const openInCivicrm = inCivicrm === null ? null : html`<a href="${inCivicrm}">Open in CiviCRM</a> · `
+  /** A list of items in words, or a sentence when there is none. */
+  const list = <T>(items: T[], none: string, text: (item: T) => string) =>
+    items.length === 0 ? html`<p>${none}</p>` : html`<ul>${items.map((item) => html`<li>${text(item)}</li>`)}</ul>`
   return page(c.displayName ?? `Contact ${c.id}`, html`<dl>
 <dt>Contact id</dt>${dd(c.id)}
 <dt>Type</dt>${dd(c.contactType)}
@@ -211,14 +255,15 @@ export function contactPage (c: ContactDetails, csrf: string, civicrmBaseUrl: st
 <dt>In the trash</dt>${dd(c.isDeleted ? 'yes' : 'no')}
 </dl>
 <h2>Emails</h2>
-${c.emails.length === 0 ? html`<p>None.</p>` : html`<ul>${c.emails.map((e) => html`<li>${e.email} (${e.location ?? 'no location'}${e.isPrimary ? ', primary' : ''})</li>`)}</ul>`}
+${list(c.emails, 'None.', (e) => `${e.email} (${e.location ?? 'no location'}${e.isPrimary ? ', primary' : ''})`)}
 <h2>Joomla user</h2>
-${c.users.length === 0 ? html`<p>Not linked to a user.</p>` : html`<ul>${c.users.map((u) => html`<li>User ${u.ufId} (${u.ufName})</li>`)}</ul>`}
+${list(c.users, 'Not linked to a user.', (u) => `User ${u.ufId} (${u.ufName})`)}
 <h2>Change log</h2>
-${c.log.length === 0 ? html`<p>No entries.</p>` : html`<ul>${c.log.map((l) => html`<li>${l.modifiedDate ? humanTime(l.modifiedDate) : 'no date'}: ${logText(l.data)}</li>`)}</ul>`}
-<p>${inCivicrm === null ? null : html`<a href="${inCivicrm}">Open in CiviCRM</a> · `}<a href="/admin/change-log">Back to the Change Log</a></p>`, { csrf })
+${list(c.log, 'No entries.', (l) => `${l.modifiedDate ? humanTime(l.modifiedDate) : 'no date'}: ${logText(l.data)}`)}
+<p>${openInCivicrm}<a href="/admin/change-log">Back to the Change Log</a></p>`, { csrf })
 }
 
 export function notFoundPage (what: string, csrf: string): string {
-  return page('Not found', html`<div class="error" role="alert"><p>${what}</p></div><p><a href="/admin/sync">Synchronize Users to Contacts</a></p>`, { csrf })
+  const body = html`<div class="error" role="alert"><p>${what}</p></div><p><a href="/admin/sync">Synchronize Users to Contacts</a></p>`
+  return page('Not found', body, { csrf })
 }

@@ -31,8 +31,11 @@ export function html (strings: TemplateStringsArray, ...values: unknown[]): Safe
 /** A constant of the code (never a value from a request or the database) used as markup. */
 export const trusted = (constant: string): SafeHtml => new SafeHtml(constant)
 
+/** What a whole page is made of. */
+export interface HtmlDocument { title: string, tabTitle?: string, style: SafeHtml, head?: SafeHtml, header?: SafeHtml, body: SafeHtml }
+
 /** A whole page: `title` in the tab and as the heading, `head` and `header` as given (markup). */
-export function htmlDocument (p: { title: string, tabTitle?: string, style: SafeHtml, head?: SafeHtml, header?: SafeHtml, body: SafeHtml }): string {
+export function htmlDocument (p: HtmlDocument): string {
   return html`<!doctype html>
 <html lang="en">
 <head>

@@ -32,11 +32,11 @@ export interface Site { name: string | null, url: string | null }
 /** The page with the site's name, and a link back to it, at the top and in the tab's title. */
 export function withSite (page: string, site: Site): string {
   const name = site.name ?? (site.url === null ? null : new URL(site.url).host)
-  const header = name === null
-    ? ''
-    : html`<header class="site"><p>${site.url === null ? html`<strong>${name}</strong>` : html`<a href="${site.url}">Back to ${name}</a>`}</p></header>\n`.value
+  if (name === null) return page.replace(SITE_SLOT, '')
+  const link = site.url === null ? html`<strong>${name}</strong>` : html`<a href="${site.url}">Back to ${name}</a>`
+  const header = html`<header class="site"><p>${link}</p></header>\n`.value
   // The title as the page has it (escaped already), then the site's name.
-  const titled = name === null ? page : page.replace(/<title>([^<]*)<\/title>/, (_m, t: string) => `<title>${t} | ${escapeHtml(name)}</title>`)
+  const titled = page.replace(/<title>([^<]*)<\/title>/, (_m, t: string) => `<title>${t} | ${escapeHtml(name)}</title>`)
   return titled.replace(SITE_SLOT, header)
 }
 
@@ -45,7 +45,10 @@ export interface FieldError { field: string, message: string }
 /** Field errors name the field as its label says. */
 const LABELS: Record<string, string> = { email: 'Email', first_name: 'First name', last_name: 'Last name' }
 
-/** "Email is required": the field's label, then what is wrong (a field without a label keeps the message as it is). */
+/**
+ * "Email is required": the field's label, then what is wrong (a field without a label keeps the
+ * message as it is).
+ */
 export function fieldErrorText (error: FieldError): string {
   const label = LABELS[error.field]
   return label === undefined ? error.message : `${label} ${error.message.replace(/^[\w.]+: /, '')}`
@@ -53,13 +56,17 @@ export function fieldErrorText (error: FieldError): string {
 
 function errorSummary (error: FieldError | null): SafeHtml | null {
   if (!error) return null
-  return html`<div class="error" role="alert" id="form-error"><p>Please correct this: <a href="#${error.field}">${fieldErrorText(error)}</a></p></div>`
+  const link = html`<a href="#${error.field}">${fieldErrorText(error)}</a>`
+  return html`<div class="error" role="alert" id="form-error"><p>Please correct this: ${link}</p></div>`
 }
 
-function input (name: string, label: string, value: string | null, opts: { type?: string, required?: boolean, autocomplete: string, error?: FieldError | null }): SafeHtml {
-  const invalid = opts.error?.field === name
+interface InputOptions { type?: string, required?: boolean, autocomplete: string, error?: FieldError | null }
+
+function input (name: string, label: string, value: string | null, opts: InputOptions): SafeHtml {
+  const invalid = opts.error?.field === name ? html` aria-invalid="true" aria-describedby="form-error"` : null
+  const required = opts.required ? html` required` : null
   return html`<label for="${name}">${label}${opts.required ? html` <span aria-hidden="true">*</span>` : null}</label>
-<input id="${name}" name="${name}" type="${opts.type ?? 'text'}" value="${value}"${opts.required ? html` required` : null} autocomplete="${opts.autocomplete}"${invalid ? html` aria-invalid="true" aria-describedby="form-error"` : null}>`
+<input id="${name}" name="${name}" type="${opts.type ?? 'text'}" value="${value}"${required} autocomplete="${opts.autocomplete}"${invalid}>`
 }
 
 export type Values = Record<string, string | null | undefined>
@@ -85,7 +92,9 @@ ${form(p.action, p.csrf, lines([
   ]), 'Save')}`)
 }
 
-export function profileSaved (p: { title: string, editUrl: string, firstName: string | null, lastName: string | null, email: string | null }): string {
+export interface SavedProfile { title: string, editUrl: string, firstName: string | null, lastName: string | null, email: string | null }
+
+export function profileSaved (p: SavedProfile): string {
   return layout(p.title, html`<div class="ok" role="status"><p>Your details have been saved.</p></div>
 <dl><dt>First name</dt><dd>${p.firstName}</dd><dt>Last name</dt><dd>${p.lastName}</dd><dt>Email</dt><dd>${p.email}</dd></dl>
 <p><a href="${p.editUrl}">Edit again</a></p>`)
@@ -102,7 +111,8 @@ export function errorPage (title: string, message: string, advice: string): stri
  */
 export function continuePage (p: { csrf: string, assertion: string, to: string, name: string, email: string }): string {
   const shownAs = p.name || p.email
-  return layout('Continue to your details', html`<p>You are about to continue as <strong>${shownAs}</strong>${p.name ? ` (${p.email})` : ''}.</p>
+  const email = p.name ? ` (${p.email})` : ''
+  return layout('Continue to your details', html`<p>You are about to continue as <strong>${shownAs}</strong>${email}.</p>
 <form method="post" action="/civicrm/session">
 <input type="hidden" name="_csrf" value="${p.csrf}">
 <input type="hidden" name="assertion" value="${p.assertion}">
