@@ -17,7 +17,9 @@ interface Command {
 }
 
 export const COMMANDS: Record<string, Command> = {
-  migrate: { summary: "create or upgrade the bridge's own tables (civibridge_*); CiviCRM's tables are never altered", optionHelp: [], options: {} },
+  migrate: {
+    summary: "create or upgrade the bridge's own tables (civibridge_*); CiviCRM's tables are never altered", optionHelp: [], options: {},
+  },
   check: { summary: 'verify the CiviCRM tables and columns the bridge needs, and its own tables', optionHelp: [], options: {} },
   serve: {
     summary: 'start the HTTP bridge (HOST, PORT); SIGTERM finishes in-flight requests',
@@ -71,12 +73,15 @@ ${flags.map(([f, m]) => `  ${f.padEnd(20)} ${m}`).join('\n')}`
 export function parseCommandArgs (name: string, args: string[]): Record<string, string | boolean | undefined> & { help?: boolean } {
   const see = `see civicrm-bridge ${name} --help`
   try {
-    return parseArgs({ args, options: { ...COMMANDS[name].options, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false }).values as Record<string, string | boolean | undefined>
+    const options: Options = { ...COMMANDS[name].options, help: { type: 'boolean', short: 'h' } }
+    return parseArgs({ args, options, strict: true, allowPositionals: false }).values as Record<string, string | boolean | undefined>
   } catch (err) {
     const e = err as { code?: string, message: string }
     const arg = /'(-[^' ]*)/.exec(e.message)?.[1] ?? /'([^']*)'/.exec(e.message)?.[1]
     if (e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') throw new UsageError(`${name}: unknown option ${arg}; ${see}`)
-    if (e.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') throw new UsageError(`${name}: ${arg} ${/does not take/.test(e.message) ? 'takes no value' : 'needs a value'}; ${see}`)
+    if (e.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
+      throw new UsageError(`${name}: ${arg} ${/does not take/.test(e.message) ? 'takes no value' : 'needs a value'}; ${see}`)
+    }
     throw new UsageError(`${name}: unexpected argument ${JSON.stringify(arg)}; ${see}`)
   }
 }

@@ -117,7 +117,8 @@ export const CONFIG_HINTS: Record<keyof Env, string> = {
   EVENT_LOG_FLUSH_MS: 'a whole number of milliseconds from 0 to 1000, e.g. 10',
   JOOMLA_SITE_NAME: 'the site\'s name as members know it (1 to 100 characters), e.g. Example Association',
   JOOMLA_SITE_URL: 'the Joomla site\'s address, e.g. https://www.example.org/',
-  CIVICRM_BASE_URL: 'the URL before civicrm/contact/view, e.g. https://example.org/ (Drupal, WordPress) or https://example.org/administrator/index.php?option=com_civicrm&task= (Joomla)',
+  CIVICRM_BASE_URL: 'the URL before civicrm/contact/view, e.g. https://example.org/ (Drupal, WordPress) or ' +
+    'https://example.org/administrator/index.php?option=com_civicrm&task= (Joomla)',
 }
 
 interface AjvError { instancePath: string, keyword: string, params: { missingProperty?: string } }
@@ -126,7 +127,8 @@ interface AjvError { instancePath: string, keyword: string, params: { missingPro
 export function describeConfigErrors (errors: AjvError[], env: Record<string, string | undefined>): string {
   const bad = new Set(errors.map((e) => e.keyword === 'required' ? e.params.missingProperty! : e.instancePath.split('/')[1]))
   const names = (Object.keys(CONFIG_HINTS) as (keyof Env)[]).filter((n) => bad.has(n))
-  return `invalid configuration: ${names.map((n) => `${n} ${env[n] === undefined ? 'is not set' : 'is not valid'}: it must be ${CONFIG_HINTS[n]}`).join('; ')}`
+  const sentence = (n: keyof Env) => `${n} ${env[n] === undefined ? 'is not set' : 'is not valid'}: it must be ${CONFIG_HINTS[n]}`
+  return `invalid configuration: ${names.map(sentence).join('; ')}`
 }
 
 /** Reads and validates the environment; throws ConfigError with a one-line message. */
@@ -139,10 +141,13 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
   }
   const timeZone = parsed.CIVICRM_TIME_ZONE === undefined ? null : parseTimeZone(parsed.CIVICRM_TIME_ZONE)
   if (parsed.CIVICRM_TIME_ZONE !== undefined && timeZone === null) {
-    throw new ConfigError(`invalid configuration: CIVICRM_TIME_ZONE must be an IANA time zone (Europe/Berlin) or an offset (+02:00), not ${JSON.stringify(parsed.CIVICRM_TIME_ZONE)}`)
+    throw new ConfigError('invalid configuration: CIVICRM_TIME_ZONE must be an IANA time zone (Europe/Berlin) or an offset (+02:00), ' +
+      `not ${JSON.stringify(parsed.CIVICRM_TIME_ZONE)}`)
   }
   const siteFile = parsed.BRIDGE_SITES_FILE === undefined ? null : loadSitesFile(parsed.BRIDGE_SITES_FILE)
-  if (siteFile === null && parsed.BRIDGE_SECRET === undefined) throw new ConfigError('invalid configuration: BRIDGE_SECRET is required (or BRIDGE_SITES_FILE)')
+  if (siteFile === null && parsed.BRIDGE_SECRET === undefined) {
+    throw new ConfigError('invalid configuration: BRIDGE_SECRET is required (or BRIDGE_SITES_FILE)')
+  }
   return {
     civicrmDbUrl: parsed.CIVICRM_DB_URL,
     joomlaDbUrl: parsed.JOOMLA_DB_URL ?? parsed.CIVICRM_DB_URL,
@@ -178,7 +183,8 @@ export function parseTrustProxy (value: string | undefined): boolean | number | 
   const addresses = value.split(',').map((a) => a.trim())
   // An IPv4/IPv6 address or CIDR, or one of proxy-addr's names (loopback, linklocal, uniquelocal).
   if (addresses.some((a) => !/^([0-9a-fA-F.:]+(\/[0-9]{1,3})?|loopback|linklocal|uniquelocal)$/.test(a))) {
-    throw new ConfigError(`invalid configuration: TRUST_PROXY must be true, a hop count, or comma-separated proxy addresses, not ${JSON.stringify(value.slice(0, 80))}`)
+    throw new ConfigError('invalid configuration: TRUST_PROXY must be true, a hop count, or comma-separated proxy addresses, ' +
+      `not ${JSON.stringify(value.slice(0, 80))}`)
   }
   return addresses.join(',')
 }
@@ -212,9 +218,12 @@ export function loadSitesFile (path: string): Map<string, Site> {
     if (unknownKeys.length) fail(`site ${id}: unknown setting ${unknownKeys[0]}`)
     const strong = (v: unknown) => typeof v === 'string' && Buffer.byteLength(v) >= 32
     if (!strong(s.secret)) fail(`site ${id}: secret must be a string of at least 32 bytes`)
-    if (s.previousSecret !== undefined && !strong(s.previousSecret)) fail(`site ${id}: previousSecret must be a string of at least 32 bytes`)
+    if (s.previousSecret !== undefined && !strong(s.previousSecret)) {
+      fail(`site ${id}: previousSecret must be a string of at least 32 bytes`)
+    }
     if (!Number.isSafeInteger(s.domainId) || (s.domainId as number) < 1) fail(`site ${id}: domainId must be a positive integer`)
-    out.set(id, { secrets: [s.secret as string, ...(s.previousSecret === undefined ? [] : [s.previousSecret as string])], domainId: s.domainId as number })
+    const secrets = [s.secret as string, ...(s.previousSecret === undefined ? [] : [s.previousSecret as string])]
+    out.set(id, { secrets, domainId: s.domainId as number })
   }
   if (out.size === 0) fail('names no site')
   // A secret shared by two sites would let each sign for the other.

@@ -27,7 +27,8 @@ export async function runDemo (env: Record<string, string | undefined>, out: (li
   }
 
   const secret = 'demo-secret-demo-secret-demo-secret-0001'
-  const config = loadConfig({ CIVICRM_DB_URL: url, BRIDGE_SECRET: secret, BRIDGE_ADMIN_TOKEN: 'demo-admin-token-demo-admin-token-0001', LOG_LEVEL: 'warn', PORT: '0' })
+  const adminToken = 'demo-admin-token-demo-admin-token-0001'
+  const config = loadConfig({ CIVICRM_DB_URL: url, BRIDGE_SECRET: secret, BRIDGE_ADMIN_TOKEN: adminToken, LOG_LEVEL: 'warn', PORT: '0' })
   const app = await buildApp(config)
   try {
     const address = await app.listen({ host: '127.0.0.1', port: 0 })
@@ -38,7 +39,8 @@ export async function runDemo (env: Record<string, string | undefined>, out: (li
     ]) {
       const body = JSON.stringify({ event: 'onUserAfterSave', user, isNew: true, success: true, occurredAt: new Date().toISOString() })
       const signed = signEvent(secret, 'demo-site', body)
-      const res = await fetch(`${address}/v1/joomla/events`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${signed.token}` }, body })
+      const headers = { 'content-type': 'application/json', authorization: `Bearer ${signed.token}` }
+      const res = await fetch(`${address}/v1/joomla/events`, { method: 'POST', headers, body })
       out(`registration of ${user.username} (user ${user.id}): HTTP ${res.status} ${await res.text()}`)
     }
     const check = await mysql.createConnection({ uri: url })
@@ -46,7 +48,10 @@ export async function runDemo (env: Record<string, string | undefined>, out: (li
       const [rows] = await check.query(`SELECT m.uf_id, m.uf_name, c.id AS contact_id, c.display_name, c.sort_name, c.middle_name
         FROM civicrm_uf_match m JOIN civicrm_contact c ON c.id = m.contact_id ORDER BY m.uf_id`)
       out('civicrm_uf_match now holds:')
-      for (const r of rows as Array<Record<string, unknown>>) out(`  user ${r.uf_id} <${r.uf_name}> -> contact ${r.contact_id} "${r.display_name}" (sort "${r.sort_name}", middle "${r.middle_name ?? ''}")`)
+      for (const r of rows as Array<Record<string, unknown>>) {
+        const names = `(sort "${r.sort_name}", middle "${r.middle_name ?? ''}")`
+        out(`  user ${r.uf_id} <${r.uf_name}> -> contact ${r.contact_id} "${r.display_name}" ${names}`)
+      }
     } finally {
       await check.end()
     }

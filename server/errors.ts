@@ -86,7 +86,10 @@ export class UsageError extends CliError {
 
 /** A statement the database did not answer in time (its connection is closed). */
 export const STATEMENT_TIMEOUT = 'PROTOCOL_SEQUENCE_TIMEOUT'
-const UNAVAILABLE = new Set([STATEMENT_TIMEOUT, 'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'PROTOCOL_CONNECTION_LOST', 'ER_SERVER_SHUTDOWN', 'ER_CON_COUNT_ERROR', 'ENOTFOUND', 'EHOSTUNREACH', 'ER_GET_CONNECTION_TIMEOUT', 'POOL_CLOSED', 'ER_LOCK_WAIT_TIMEOUT'])
+const UNAVAILABLE = new Set([
+  STATEMENT_TIMEOUT, 'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'PROTOCOL_CONNECTION_LOST', 'ER_SERVER_SHUTDOWN',
+  'ER_CON_COUNT_ERROR', 'ENOTFOUND', 'EHOSTUNREACH', 'ER_GET_CONNECTION_TIMEOUT', 'POOL_CLOSED', 'ER_LOCK_WAIT_TIMEOUT',
+])
 
 /** A driver error's code (Drizzle wraps driver errors in `cause`), or a bridge error's. */
 export function errorCode (err: unknown): string | undefined {

@@ -7,7 +7,8 @@ import { configDomains, type Config } from './config.js'
 
 export async function startServer (config: Config) {
   const app = await buildApp(config)
-  const problem = await app.services.health.schemaProblem(configDomains(config)).catch((err: Error) => `cannot reach the database: ${err.message}`)
+  const problem = await app.services.health.schemaProblem(configDomains(config))
+    .catch((err: Error) => `cannot reach the database: ${err.message}`)
   if (problem) {
     await app.close()
     throw new CliError(problem)
@@ -46,6 +47,8 @@ export function listenProblem (err: NodeJS.ErrnoException, config: Pick<Config, 
   const where = `${config.host}:${config.port}`
   if (err.code === 'EADDRINUSE') return `cannot listen on ${where}: the port is already in use (stop the other process or set PORT)`
   if (err.code === 'EACCES') return `cannot listen on ${where}: permission denied (use a port above 1023 or set PORT)`
-  if (err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND') return `cannot listen on ${where}: no such address on this machine (set HOST)`
+  if (err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND') {
+    return `cannot listen on ${where}: no such address on this machine (set HOST)`
+  }
   return `cannot listen on ${where}: ${err.message.replace(/\s+/g, ' ')}`
 }

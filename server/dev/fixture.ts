@@ -21,7 +21,10 @@ export interface FixtureOptions {
   civicrm?: boolean
   /** Runs `migrate` (default: when CiviCRM's tables are created). */
   migrate?: boolean
-  /** CiviCRM's tables in this character set and collation instead of the fixture's utf8mb4_unicode_ci (a legacy `utf8` site: utf8mb3, utf8mb3_unicode_ci). */
+  /**
+   * CiviCRM's tables in this character set and collation instead of the fixture's
+   * utf8mb4_unicode_ci (a legacy `utf8` site: utf8mb3, utf8mb3_unicode_ci).
+   */
   civicrmCollation?: { charset: string, collation: string }
   /** Joomla's users table in this character set and collation. */
   joomlaCollation?: { charset: string, collation: string }

@@ -42,13 +42,16 @@ export const CIVICRM_DEFAULTS = {
   greetings: {
     email_greeting: 'Dear {contact.first_name}',
     postal_greeting: 'Dear {contact.first_name}',
-    addressee: '{contact.individual_prefix}{ } {contact.first_name}{ }{contact.middle_name}{ }{contact.last_name}{ }{contact.individual_suffix}',
+    addressee: '{contact.individual_prefix}{ } {contact.first_name}{ }{contact.middle_name}{ }{contact.last_name}' +
+      '{ }{contact.individual_suffix}',
   } satisfies Record<GreetingType, string>,
 }
 
 /** A site with every setting at CiviCRM's default and no option values (also a test aid). */
 export function defaultSiteSettings (over: Partial<SiteSettings> = {}): SiteSettings {
-  const none = () => ({ email_greeting: new Map<number, string>(), postal_greeting: new Map<number, string>(), addressee: new Map<number, string>() })
+  const none = () => ({
+    email_greeting: new Map<number, string>(), postal_greeting: new Map<number, string>(), addressee: new Map<number, string>(),
+  })
   return {
     displayNameFormat: CIVICRM_DEFAULTS.displayNameFormat,
     sortNameFormat: CIVICRM_DEFAULTS.sortNameFormat,
@@ -157,13 +160,17 @@ export function renderGreetings (greetings: Record<GreetingType, Greeting | null
 
 export type GreetingDisplays = Partial<Record<'emailGreetingDisplay' | 'postalGreetingDisplay' | 'addresseeDisplay', string | null>>
 
-const DISPLAY_FIELD = { email_greeting: 'emailGreetingDisplay', postal_greeting: 'postalGreetingDisplay', addressee: 'addresseeDisplay' } as const
+const DISPLAY_FIELD = {
+  email_greeting: 'emailGreetingDisplay', postal_greeting: 'postalGreetingDisplay', addressee: 'addresseeDisplay',
+} as const
 
 /**
  * processGreetings on an edited contact: each greeting it has (an option, not a custom text)
  * rendered again from its new names; a custom greeting or none is left as it is.
  */
-export function greetingsOnSave (ids: Record<GreetingType, number | null>, custom: Record<GreetingType, string | null>, f: NameFields, site: SiteSettings): GreetingDisplays {
+export function greetingsOnSave (
+  ids: Record<GreetingType, number | null>, custom: Record<GreetingType, string | null>, f: NameFields, site: SiteSettings
+): GreetingDisplays {
   const out: GreetingDisplays = {}
   for (const type of GREETINGS) {
     const id = ids[type]
@@ -187,5 +194,6 @@ export function newIndividual (fields: NameFields, site: SiteSettings): NewConta
 /** The Individual CiviCRM creates for a CMS user (synchronizeUFMatch: extractName, then createProfileContact). */
 export function newContact (name: string | null | undefined, email: string, site: SiteSettings): NewContact {
   const parts = extractName(name)
-  return newIndividual({ firstName: nameColumn(parts.first), middleName: nameColumn(parts.middle), lastName: nameColumn(parts.last), email: typedEmail(email) }, site)
+  const [firstName, middleName, lastName] = [nameColumn(parts.first), nameColumn(parts.middle), nameColumn(parts.last)]
+  return newIndividual({ firstName, middleName, lastName, email: typedEmail(email) }, site)
 }

@@ -126,11 +126,15 @@ export async function linkUser (store: LinkStore, user: JoomlaUser, trigger: Lin
  * the locked path must decide.
  */
 export function decideWithoutLock (user: JoomlaUser, trigger: LinkTrigger, state: UserState, opts: LinkOptions = {}): LinkResult | null {
-  if (opts.occurredAt && state.deletedAt && opts.occurredAt.getTime() <= state.deletedAt.getTime()) return result('skipped', null, 'user-deleted')
+  if (opts.occurredAt && state.deletedAt && opts.occurredAt.getTime() <= state.deletedAt.getTime()) {
+    return result('skipped', null, 'user-deleted')
+  }
   if (user.block && LINKS_ONLY_UNBLOCKED.has(trigger)) return result('skipped', null, 'user-blocked')
   const email = normalizeEmail(user.email)
   const problem = emailProblem(email)
-  if (state.link && state.wantedEmail === null && (problem || normalizeEmail(state.link.ufName) === email)) return result('already-linked', state.link.contactId)
+  if (state.link && state.wantedEmail === null && (problem || normalizeEmail(state.link.ufName) === email)) {
+    return result('already-linked', state.link.contactId)
+  }
   if (!state.link && problem) return result('skipped', null, problem)
   return null
 }
@@ -161,7 +165,8 @@ async function decideLink (store: LinkStore, user: JoomlaUser, trigger: LinkTrig
 }
 
 /** The lock of the email a user holds as uf_name: whoever frees an email holds its lock (see handOver). */
-const heldEmailKeys = (state: UserState): string[] => (state.link && emailProblem(state.link.ufName) === null ? [lockKeys.email(state.link.ufName!)] : [])
+const heldEmailKeys = (state: UserState): string[] =>
+  (state.link && emailProblem(state.link.ufName) === null ? [lockKeys.email(state.link.ufName!)] : [])
 
 /**
  * Takes the locks `keys` (the user's among them) and the lock of the email the user holds, and

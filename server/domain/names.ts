@@ -36,7 +36,9 @@ export function extractName (name: string | null | undefined): NameParts {
 export type TokenValues = Partial<Record<RenderableToken, string | null>>
 
 /** The tokens the bridge renders, in the order CRM_Utils_Address::format replaces them. */
-export const RENDERABLE_TOKENS = ['individual_prefix', 'formal_title', 'first_name', 'middle_name', 'last_name', 'individual_suffix', 'nick_name', 'email'] as const
+export const RENDERABLE_TOKENS = [
+  'individual_prefix', 'formal_title', 'first_name', 'middle_name', 'last_name', 'individual_suffix', 'nick_name', 'email',
+] as const
 export type RenderableToken = typeof RENDERABLE_TOKENS[number]
 
 /** Whether every {contact.*} token of a format is one the bridge renders. */

@@ -13,7 +13,16 @@ export type SyncDecision =
    * synced (as linkUser does: uf_name, and the contact's primary email when `syncContactEmail`),
    * `wantedEmail` when it changed to another user's: the change waits, as linkUser's.
    */
-  | { kind: 'already-linked', ufId: number, contactId: number | null, linkId: number, updateEmail: string | null, syncContactEmail: boolean, wantedEmail: string | null, reason: string | null }
+  | {
+    kind: 'already-linked'
+    ufId: number
+    contactId: number | null
+    linkId: number
+    updateEmail: string | null
+    syncContactEmail: boolean
+    wantedEmail: string | null
+    reason: string | null
+  }
   | { kind: 'link-existing', ufId: number, email: string, contactId: number }
   | { kind: 'create', ufId: number, email: string, contact: NewContact }
   | { kind: 'skip', ufId: number, reason: string }
@@ -71,7 +80,9 @@ export const collationKey = (email: string): string => normalizeEmail(email).nor
  * (nor claimed by an earlier user of this chunk); otherwise a new Individual. A user whose
  * email is already another user's uf_name, or an earlier user's of this chunk, is skipped.
  */
-export function decideChunk (users: JoomlaUser[], facts: ChunkFacts, site: SiteSettings): { decisions: SyncDecision[], counts: SyncCounts } {
+export function decideChunk (
+  users: JoomlaUser[], facts: ChunkFacts, site: SiteSettings
+): { decisions: SyncDecision[], counts: SyncCounts } {
   const counts = zeroCounts()
   const decisions: SyncDecision[] = []
   // What earlier users of this chunk took: uf_names (by collation key) and contacts.
@@ -102,24 +113,31 @@ export function decideChunk (users: JoomlaUser[], facts: ChunkFacts, site: SiteS
 
 interface Claim { ufId: number, inChunk: boolean }
 
-function decideOne (user: JoomlaUser, facts: ChunkFacts, claimedEmails: Map<string, Claim>, claimedContacts: Map<number, number>, site: SiteSettings): SyncDecision {
+function decideOne (
+  user: JoomlaUser, facts: ChunkFacts, claimedEmails: Map<string, Claim>, claimedContacts: Map<number, number>, site: SiteSettings
+): SyncDecision {
   const link = facts.links.get(user.id) ?? null
   const email = normalizeEmail(user.email)
   const key = collationKey(email)
   const quick = decideWithoutLock(user, 'sync', { link, deletedAt: null, wantedEmail: null })
   if (quick?.action === 'skipped') return { kind: 'skip', ufId: user.id, reason: quick.reason! }
   if (link) {
-    if (quick) return { kind: 'already-linked', ufId: user.id, contactId: link.contactId, linkId: link.id, updateEmail: null, syncContactEmail: false, wantedEmail: null, reason: null }
+    const linked = { kind: 'already-linked', ufId: user.id, contactId: link.contactId, linkId: link.id } as const
+    if (quick) return { ...linked, updateEmail: null, syncContactEmail: false, wantedEmail: null, reason: null }
     // The email changed since the link was made: syncEmail's rule, unless another user holds it.
     const holder = claimedEmails.get(key)
     if (holder !== undefined && holder.ufId !== user.id) {
-      return { kind: 'already-linked', ufId: user.id, contactId: link.contactId, linkId: link.id, updateEmail: null, syncContactEmail: false, wantedEmail: typedEmail(user.email), reason: `email-linked-to-user:${holder.ufId}` }
+      const reason = `email-linked-to-user:${holder.ufId}`
+      return { ...linked, updateEmail: null, syncContactEmail: false, wantedEmail: typedEmail(user.email), reason }
     }
     claimedEmails.set(key, { ufId: user.id, inChunk: true })
-    return { kind: 'already-linked', ufId: user.id, contactId: link.contactId, linkId: link.id, updateEmail: typedEmail(user.email), syncContactEmail: site.syncCmsEmail, wantedEmail: null, reason: 'email-updated' }
+    const updateEmail = typedEmail(user.email)
+    return { ...linked, updateEmail, syncContactEmail: site.syncCmsEmail, wantedEmail: null, reason: 'email-updated' }
   }
   const holder = claimedEmails.get(key)
-  if (holder !== undefined) return { kind: 'skip', ufId: user.id, reason: holder.inChunk ? 'duplicate-email' : `email-linked-to-user:${holder.ufId}` }
+  if (holder !== undefined) {
+    return { kind: 'skip', ufId: user.id, reason: holder.inChunk ? 'duplicate-email' : `email-linked-to-user:${holder.ufId}` }
+  }
   claimedEmails.set(key, { ufId: user.id, inChunk: true })
   const candidates = (facts.candidates.get(email) ?? []).map((c) => {
     const claimer = claimedContacts.get(c.contactId)
@@ -148,8 +166,13 @@ export function syncMessage (c: SyncCounts): string {
     ...(c.matched > 0 ? [plural(c.matched, 'Found one matching contact record.', 'Found # matching contact records.')] : []),
     plural(c.created, 'Created one new contact record.', 'Created # new contact records.'),
   ]
-  if (c.skippedInvalid > 0) parts.push(plural(c.skippedInvalid, 'Skipped one user record without a valid email.', 'Skipped # user records without a valid email.'))
-  if (c.skippedTaken > 0) parts.push(plural(c.skippedTaken, 'Skipped one user record whose email belongs to another user.', 'Skipped # user records whose email belongs to another user.'))
+  if (c.skippedInvalid > 0) {
+    parts.push(plural(c.skippedInvalid, 'Skipped one user record without a valid email.', 'Skipped # user records without a valid email.'))
+  }
+  if (c.skippedTaken > 0) {
+    parts.push(plural(c.skippedTaken,
+      'Skipped one user record whose email belongs to another user.', 'Skipped # user records whose email belongs to another user.'))
+  }
   return parts.join(' ')
 }
 
@@ -159,10 +182,18 @@ export function dryRunMessage (c: SyncCounts): string {
     'Dry run of Synchronize Users to Contacts: nothing was written.',
     plural(c.checked, 'Checked one user record.', 'Checked # user records.'),
     // Left out when nothing matches, as in the real run's message.
-    ...(c.matched > 0 ? [plural(c.matched, 'Would link one user to a matching contact record.', 'Would link # users to matching contact records.')] : []),
+    ...(c.matched > 0
+      ? [plural(c.matched, 'Would link one user to a matching contact record.', 'Would link # users to matching contact records.')]
+      : []),
     plural(c.created, 'Would create one new contact record.', 'Would create # new contact records.'),
   ]
-  if (c.skippedInvalid > 0) parts.push(plural(c.skippedInvalid, 'Would skip one user record without a valid email.', 'Would skip # user records without a valid email.'))
-  if (c.skippedTaken > 0) parts.push(plural(c.skippedTaken, 'Would skip one user record whose email belongs to another user.', 'Would skip # user records whose email belongs to another user.'))
+  if (c.skippedInvalid > 0) {
+    parts.push(plural(c.skippedInvalid,
+      'Would skip one user record without a valid email.', 'Would skip # user records without a valid email.'))
+  }
+  if (c.skippedTaken > 0) {
+    parts.push(plural(c.skippedTaken,
+      'Would skip one user record whose email belongs to another user.', 'Would skip # user records whose email belongs to another user.'))
+  }
   return parts.join(' ')
 }

@@ -27,7 +27,16 @@ export function localTimeIn (zone: SiteTimeZone): (at: Date) => string {
   if ('offsetMinutes' in zone) {
     return (at) => new Date(at.getTime() + zone.offsetMinutes * 60_000).toISOString().slice(0, 19).replace('T', ' ')
   }
-  const format = new Intl.DateTimeFormat('en-US', { timeZone: zone.name, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit' })
+  const format = new Intl.DateTimeFormat('en-US', {
+    timeZone: zone.name,
+    hourCycle: 'h23',
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+  })
   return (at) => {
     const p = Object.fromEntries(format.formatToParts(at).map((x) => [x.type, x.value]))
     return `${p.year}-${p.month}-${p.day} ${pad(Number(p.hour))}:${p.minute}:${p.second}`

@@ -107,9 +107,14 @@ function asRecordNamed (field: string, v: unknown): Record<string, unknown> {
  * HTTP layer). `act` must be `profile`; extra claims are ignored.
  */
 export function assertionUser (claims: Record<string, unknown>, act: Act): JoomlaUser {
-  if (claims.act !== act) throw new AssertionError(`assertion is for ${typeof claims.act === 'string' ? JSON.stringify(claims.act.slice(0, 32)) : 'no purpose'}, not ${act}`)
+  if (claims.act !== act) {
+    const purpose = typeof claims.act === 'string' ? JSON.stringify(claims.act.slice(0, 32)) : 'no purpose'
+    throw new AssertionError(`assertion is for ${purpose}, not ${act}`)
+  }
   const { sub, username, email, name } = claims
-  if (typeof sub !== 'string' || !/^[1-9][0-9]{0,9}$/.test(sub) || Number(sub) > 4294967295) throw new AssertionError('assertion sub must be the Joomla user id')
+  if (typeof sub !== 'string' || !/^[1-9][0-9]{0,9}$/.test(sub) || Number(sub) > 4294967295) {
+    throw new AssertionError('assertion sub must be the Joomla user id')
+  }
   if (typeof email !== 'string') throw new AssertionError('assertion email missing')
   return {
     id: Number(sub),

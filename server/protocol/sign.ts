@@ -10,7 +10,9 @@ export function sha256Hex (body: string | Buffer): string {
 }
 
 /** Signs an exact body as an event: iss, aud, iat, exp, jti, body_sha256. */
-export function signEvent (secret: string, site: string, body: string, opts: { jti?: string, ttlS?: number, now?: number } = {}): SignedRequest {
+export function signEvent (
+  secret: string, site: string, body: string, opts: { jti?: string, ttlS?: number, now?: number } = {}
+): SignedRequest {
   const jti = opts.jti ?? randomUUID()
   const iat = Math.floor((opts.now ?? Date.now()) / 1000)
   const sign = createSigner({ key: secret, algorithm: 'HS256' })
@@ -19,8 +21,13 @@ export function signEvent (secret: string, site: string, body: string, opts: { j
 }
 
 /** A signed assertion of a logged-in Joomla user (lazy linking). */
-export function signAssertion (secret: string, site: string, user: { id: number, username: string, email: string, name: string }, act: string, opts: { jti?: string, ttlS?: number } = {}): string {
+export function signAssertion (
+  secret: string, site: string, user: { id: number, username: string, email: string, name: string }, act: string,
+  opts: { jti?: string, ttlS?: number } = {}
+): string {
   const iat = Math.floor(Date.now() / 1000)
   const sign = createSigner({ key: secret, algorithm: 'HS256' })
-  return sign({ iss: site, aud: 'civicrm-bridge', iat, exp: iat + (opts.ttlS ?? 60), jti: opts.jti ?? randomUUID(), act, sub: String(user.id), username: user.username, email: user.email, name: user.name })
+  const { username, email, name } = user
+  const exp = iat + (opts.ttlS ?? 60)
+  return sign({ iss: site, aud: 'civicrm-bridge', iat, exp, jti: opts.jti ?? randomUUID(), act, sub: String(user.id), username, email, name })
 }
