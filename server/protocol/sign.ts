@@ -28,6 +28,6 @@ export function signAssertion (
   const iat = Math.floor(Date.now() / 1000)
   const sign = createSigner({ key: secret, algorithm: 'HS256' })
   const { username, email, name } = user
-  const exp = iat + (opts.ttlS ?? 60)
-  return sign({ iss: site, aud: 'civicrm-bridge', iat, exp, jti: opts.jti ?? randomUUID(), act, sub: String(user.id), username, email, name })
+  const [exp, jti] = [iat + (opts.ttlS ?? 60), opts.jti ?? randomUUID()]
+  return sign({ iss: site, aud: 'civicrm-bridge', iat, exp, jti, act, sub: String(user.id), username, email, name })
 }
