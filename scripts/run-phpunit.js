@@ -19,7 +19,9 @@ const extraArgs = process.argv.slice(2)
 const phpunit = findPhpunit()
 const php = spawnSync('php', ['-v'], { encoding: 'utf8' })
 if (php.error || php.status !== 0) fatal('run-phpunit: php is not installed (or not on PATH): cannot run the PHPUnit suites')
-if (!phpunit) fatal('run-phpunit: phpunit is not installed (set PHPUNIT=/path/to/phpunit or install phpunit 9): cannot run the PHPUnit suites')
+if (!phpunit) {
+  fatal('run-phpunit: phpunit is not installed (set PHPUNIT=/path/to/phpunit or install phpunit 9): cannot run the PHPUnit suites')
+}
 
 const work = mkdtempSync(join(tmpdir(), 'run-phpunit-'))
 const suites = [{ name: 'core', config: join(plugin, 'phpunit.xml.dist'), dir: join(tests, 'core') }]
@@ -54,7 +56,8 @@ for (const [i, suite] of suites.entries()) {
   if (status !== 0 && !/<(failure|error)\b/.test(inner)) {
     const why = run.error ? run.error.message : `phpunit exited with status ${status}${xml ? '' : ' and wrote no JUnit report'}`
     parts.push(`<testsuite name="${esc(suite.name)} (run)" tests="1" assertions="0" errors="1" failures="0" skipped="0" time="0">` +
-      `<testcase name="phpunit run ${esc(suite.name)}" classname="${esc(suite.name)}" time="0"><error type="PhpunitRunFailed" message="${esc(why)}">${esc(why)}</error></testcase></testsuite>`)
+      `<testcase name="phpunit run ${esc(suite.name)}" classname="${esc(suite.name)}" time="0">` +
+      `<error type="PhpunitRunFailed" message="${esc(why)}">${esc(why)}</error></testcase></testsuite>`)
   }
 }
 
