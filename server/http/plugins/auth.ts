@@ -1,6 +1,7 @@
 // Who may call what. Events: an HS256 JWT from a Joomla site, signed with that site's secret
 // (or its previous secret during a rotation), bound to the body by body_sha256. Admin routes:
-// the admin token. Every verification failure is a 401, never a 500.
+// the admin token (or the admin's browser session, plugins/admin-session.ts). Every
+// verification failure is a 401, never a 500.
 import { createHash, timingSafeEqual } from 'node:crypto'
 import fp from 'fastify-plugin'
 import { createDecoder, createVerifier } from 'fast-jwt'
