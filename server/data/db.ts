@@ -105,6 +105,8 @@ export class Database {
       enableKeepAlive: true,
       // No caller stack captured per query: it cost ~7 % of the login hot path's CPU.
       trace: false,
+      // For one query only: a unit's BEGIN with its lock rows (unitOnce). Every value is a placeholder.
+      multipleStatements: true,
     })
     this.domainId = opts.domainId ?? 1
     this.lockTimeoutS = opts.lockTimeoutS ?? 10
@@ -150,6 +152,12 @@ export class Database {
     }
   }
 
+  /**
+   * One attempt of a unit. Its transaction begins with its first statement, in the same round
+   * trip when that is the lock rows' (`BEGIN; INSERT INTO civibridge_lock …`, the only
+   * multi-statement query), and ends with COMMIT, or ROLLBACK when fn throws; a unit that sent
+   * nothing sends neither.
+   */
   private async unitOnce<T> (fn: (unit: Unit) => Promise<T>): Promise<T> {
     let conn: mysql.PoolConnection
     try {
@@ -158,17 +166,30 @@ export class Database {
       throw new DatabaseUnavailableError('database unavailable', err)
     }
     let healthy = true
+    let begun: Promise<unknown> | null = null
+    const begin = () => (begun ??= conn.query('BEGIN'))
+    // Drizzle's statements go through the connection too, after the BEGIN.
+    const client = Object.create(conn, {
+      query: { value: async (...args: Parameters<typeof conn.query>) => { await begin(); return conn.query(...args) } },
+      execute: { value: async (...args: Parameters<typeof conn.execute>) => { await begin(); return conn.execute(...args) } },
+    }) as mysql.PoolConnection
     try {
-      const db = drizzle(conn)
-      return await db.transaction(async (tx) => fn({
-        tx: tx as unknown as Tx,
-        query: async (text, values) => (await conn.query(text, values))[0],
-        prepared: async (text, values) => (await conn.execute({ sql: text, rowsAsArray: true }, values))[0],
-        lock: (keys) => this.takeLocks(conn, keys),
-      }))
+      const result = await fn({
+        tx: drizzle(client) as unknown as Tx,
+        query: async (text, values) => { await begin(); return (await conn.query(text, values))[0] },
+        prepared: async (text, values) => { await begin(); return (await conn.execute({ sql: text, rowsAsArray: true }, values))[0] },
+        lock: async (keys) => {
+          if (keys.length === 0) return
+          if (begun) { await begun; return this.takeLocks(conn, keys, '') }
+          return (begun = this.takeLocks(conn, keys, 'BEGIN; '))
+        },
+      })
+      if (begun) await conn.query('COMMIT')
+      return result
     /* c8 ignore start */ // V8 counts a branch into `finally` per exit path (returned, thrown while healthy, thrown unhealthy: each tested in test/db.test.ts)
     } catch (err) {
       if (isUnavailable(err)) healthy = false
+      else if (begun) await conn.query('ROLLBACK').catch(() => { healthy = false })
       throw err
     } finally {
       if (healthy) conn.release()
@@ -187,11 +208,10 @@ export class Database {
    * may: InnoDB detects that deadlock and the unit is re-run). The row changes (n + 1) so that
    * Galera certifies it: an unchanged row is not replicated.
    */
-  private async takeLocks (conn: mysql.PoolConnection, keys: string[]): Promise<void> {
+  private async takeLocks (conn: mysql.PoolConnection, keys: string[], prefix: 'BEGIN; ' | ''): Promise<void> {
     const rows = [...new Set(keys)].sort().map((k) => [this.domainId, k, 1])
-    if (rows.length === 0) return
     // It may wait for a row up to lockTimeoutS (innodb_lock_wait_timeout), then answer.
-    await conn.query({ sql: 'INSERT INTO civibridge_lock (domain_id, lock_key, n) VALUES ? ON DUPLICATE KEY UPDATE n = n + 1', timeout: this.lockTimeoutS * 1000 + this.queryTimeoutMs }, [rows])
+    await conn.query({ sql: `${prefix}INSERT INTO civibridge_lock (domain_id, lock_key, n) VALUES ? ON DUPLICATE KEY UPDATE n = n + 1`, timeout: this.lockTimeoutS * 1000 + this.queryTimeoutMs }, [rows])
   }
 
   private collationRead: Promise<Collation> | null = null
