@@ -54,10 +54,13 @@ export const DELETE_WANTED_EMAILS = 'DELETE FROM civibridge_wanted_email WHERE d
 /** A civicrm_log row as CRM_Core_BAO_Log::register writes it: about contact `contactId`, `data` naming the row changed, by `actorId`, at the site's local time. */
 export interface LogRow { contactId: number, data: string, actorId: number, at: string }
 
+/** A civicrm_log row, [entity_table, entity_id, data, modified_id, modified_date]: one row (`(?, ?, ?, ?, ?)`, prepared) or many (`?`). */
+const INSERT_LOG = 'INSERT INTO civicrm_log (entity_table, entity_id, data, modified_id, modified_date) VALUES'
+const logRow = (r: LogRow) => ['civicrm_contact', r.contactId, r.data, r.actorId, r.at]
+
 export async function insertLogRows (unit: RawQuery, rows: LogRow[]): Promise<void> {
   if (rows.length === 0) return
-  await unit.query('INSERT INTO civicrm_log (entity_table, entity_id, data, modified_id, modified_date) VALUES ?',
-    [rows.map((r) => ['civicrm_contact', r.contactId, r.data, r.actorId, r.at])])
+  await unit.query(`${INSERT_LOG} ?`, [rows.map(logRow)])
 }
 
 /**
@@ -68,7 +71,7 @@ export async function insertLogRows (unit: RawQuery, rows: LogRow[]): Promise<vo
 export async function setPrimaryEmail (unit: RawQuery, contactId: number, email: string, site: SiteSettings): Promise<number> {
   const res = await unit.query('UPDATE civicrm_email SET email = ?, id = LAST_INSERT_ID(id) WHERE contact_id = ? AND is_primary = 1', [email, contactId]) as { affectedRows: number, insertId: number }
   if (res.affectedRows > 0) return res.insertId
-  const added = await unit.query('INSERT INTO civicrm_email (contact_id, location_type_id, email, is_primary) VALUES (?, ?, ?, 1)', [contactId, site.locationTypeId, email]) as { insertId: number }
+  const added = await unit.query(`${INSERT_EMAIL} (?, ?, ?, 1)`, [contactId, site.locationTypeId, email]) as { insertId: number }
   return added.insertId
 }
 
@@ -82,18 +85,31 @@ export async function setPrimaryEmail (unit: RawQuery, contactId: number, email:
 export async function insertIndividuals (unit: RawQuery, contacts: NewContact[], source: string, now: Date, site: SiteSettings): Promise<number[]> {
   if (contacts.length === 0) return []
   const hashes = newContactHashes(contacts.length)
-  const res = await unit.query(
-    `INSERT INTO civicrm_contact (contact_type, first_name, middle_name, last_name, display_name, sort_name, hash, source, preferred_language, communication_style_id,
-       email_greeting_id, email_greeting_display, postal_greeting_id, postal_greeting_display, addressee_id, addressee_display) VALUES ?`,
-    [contacts.map((c, i) => ['Individual', c.firstName, c.middleName, c.lastName, c.displayName, c.sortName, hashes[i], source, c.preferredLanguage, c.communicationStyleId,
-      c.emailGreetingId, c.emailGreetingDisplay, c.postalGreetingId, c.postalGreetingDisplay, c.addresseeId, c.addresseeDisplay])]
-  ) as { insertId: number }
+  const res = await unit.query(`${INSERT_CONTACT} ?`, [contacts.map((c, i) => contactRow(c, hashes[i], source))]) as { insertId: number }
   const ids = contacts.length === 1 ? [res.insertId] : await insertedIds(unit, res.insertId, hashes)
-  await unit.query('INSERT INTO civicrm_email (contact_id, location_type_id, email, is_primary) VALUES ?', [contacts.map((c, i) => [ids[i], site.locationTypeId, c.email, 1])])
+  await unit.query(`${INSERT_EMAIL} ?`, [contacts.map((c, i) => [ids[i], site.locationTypeId, c.email, 1])])
   const at = site.localTime(now)
   await insertLogRows(unit, ids.map((id) => ({ contactId: id, data: `civicrm_contact,${id}`, actorId: id, at })))
   return ids
 }
+
+/** insertIndividuals for one contact (an event's), in the same rows, with prepared statements: parsed once per connection. */
+export async function insertIndividual (unit: Pick<Unit, 'prepared'>, contact: NewContact, source: string, now: Date, site: SiteSettings): Promise<number> {
+  const [hash] = newContactHashes(1)
+  const { insertId: id } = await unit.prepared(`${INSERT_CONTACT} (${Array(CONTACT_COLUMNS).fill('?').join(', ')})`, contactRow(contact, hash, source)) as { insertId: number }
+  await unit.prepared(`${INSERT_EMAIL} (?, ?, ?, ?)`, [id, site.locationTypeId, contact.email, 1])
+  await unit.prepared(`${INSERT_LOG} (?, ?, ?, ?, ?)`, logRow({ contactId: id, data: `civicrm_contact,${id}`, actorId: id, at: site.localTime(now) }))
+  return id
+}
+
+/** A new Individual as Contact::create writes it: one row (`(?, …)`, CONTACT_COLUMNS of them, prepared) or many (`?`). */
+const INSERT_CONTACT = `INSERT INTO civicrm_contact (contact_type, first_name, middle_name, last_name, display_name, sort_name, hash, source, preferred_language, communication_style_id,
+       email_greeting_id, email_greeting_display, postal_greeting_id, postal_greeting_display, addressee_id, addressee_display) VALUES`
+const CONTACT_COLUMNS = 16
+const contactRow = (c: NewContact, hash: string, source: string) => ['Individual', c.firstName, c.middleName, c.lastName, c.displayName, c.sortName, hash, source, c.preferredLanguage, c.communicationStyleId,
+  c.emailGreetingId, c.emailGreetingDisplay, c.postalGreetingId, c.postalGreetingDisplay, c.addresseeId, c.addresseeDisplay]
+/** A contact's email row, [contact_id, location_type_id, email, is_primary]. */
+const INSERT_EMAIL = 'INSERT INTO civicrm_email (contact_id, location_type_id, email, is_primary) VALUES'
 
 /**
  * The ids of a multi-row insert: consecutive from LAST_INSERT_ID() (stepping by
@@ -241,8 +257,7 @@ export class SqlLinkStore implements LinkStore {
   }
 
   async createIndividual (contact: NewContact): Promise<number> {
-    const [id] = await insertIndividuals(this.unit, [contact], this.source, new Date(), this.site)
-    return id
+    return insertIndividual(this.unit, contact, this.source, new Date(), this.site)
   }
 
   async deleteLinks (ufId: number): Promise<number | null> {
