@@ -86,7 +86,8 @@ export async function insertIndividuals (unit: RawQuery, contacts: NewContact[],
   if (contacts.length === 0) return []
   const hashes = newContactHashes(contacts.length)
   const res = await unit.query(`${INSERT_CONTACT} ?`, [contacts.map((c, i) => contactRow(c, hashes[i], source))]) as { insertId: number }
-  const ids = contacts.length === 1 ? [res.insertId] : await insertedIds(unit, res.insertId, hashes)
+  // (One contact alone is an event's: insertIndividual.)
+  const ids = await insertedIds(unit, res.insertId, hashes)
   await unit.query(`${INSERT_EMAIL} ?`, [contacts.map((c, i) => [ids[i], site.locationTypeId, c.email, 1])])
   const at = site.localTime(now)
   await insertLogRows(unit, ids.map((id) => ({ contactId: id, data: `civicrm_contact,${id}`, actorId: id, at })))
