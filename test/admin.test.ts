@@ -15,14 +15,13 @@ import { html } from '../server/http/views/html.js'
 import { fieldErrorText } from '../server/http/views/pages.js'
 import { lockKeys } from '../server/domain/link-user.js'
 import { createFixtureDatabase, dropDatabase } from '../server/dev/fixture.js'
-import { testDatabase, testConfig, buildTestApp, insertContact, ADMIN_TOKEN, SERVER_URL, type TestDb, cookieSigner, holdLocks, holdSyncClaim } from './helper.js'
+import { testDatabase, testConfig, buildTestApp, insertContact, ADMIN_TOKEN, SERVER_URL, type TestDb, cookieSigner, holdLocks, holdSyncClaim, eventually } from './helper.js'
 import { insertJoomlaUsers, seedExample, SEED_MESSAGE } from './sync-helper.js'
 import { CookieJar } from './cookie-jar.js'
 
 const adminSigner = new Signer([adminCookieKey(ADMIN_TOKEN)])
 
 const AUTH = { authorization: `Bearer ${ADMIN_TOKEN}` }
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 const count = async (db: TestDb, q: string, params: unknown[] = []) => Number((await db.rows<{ n: number }>(q, params))[0].n)
 const today = () => new Date().toISOString().slice(0, 10)
 
@@ -58,20 +57,15 @@ class Jar extends CookieJar {
 
 /** Polls the JSON API until the job is no longer running. */
 async function finished (app: FastifyInstance, id: number, headers: Record<string, string> = AUTH) {
-  for (let i = 0; i < 400; i++) {
+  const res = await eventually(`job ${id} to end`, async () => {
     const res = await app.inject({ url: `/v1/admin/sync/jobs/${id}`, headers })
-    if (res.statusCode !== 200 || res.json().status !== 'running') return res.json()
-    await sleep(25)
-  }
-  throw new Error(`job ${id} still running`)
+    return (res.statusCode !== 200 || res.json().status !== 'running') && res
+  }, { everyMs: 25 })
+  return res.json()
 }
 
 async function waitFor (what: string, check: () => Promise<boolean>) {
-  for (let i = 0; i < 400; i++) {
-    if (await check()) return
-    await sleep(25)
-  }
-  throw new Error(`timed out waiting for ${what}`)
+  await eventually(what, check, { everyMs: 25 })
 }
 
 /** Holds a live event's lock rows (of `keys`) in an open transaction, or, without keys, the sync claim, as another process would. */

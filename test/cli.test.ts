@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs'
 import { pruneBefore } from '../server/data/event-store.js'
 import { Database } from '../server/data/db.js'
 import { startServer } from '../server/server.js'
-import { testDatabase, freePort, childEnv, testConfig, SECRET, ADMIN_TOKEN, holdSyncClaim } from './helper.js'
+import { testDatabase, freePort, eventually, childEnv, testConfig, SECRET, ADMIN_TOKEN, holdSyncClaim } from './helper.js'
 
 const BIN = fileURLToPath(new URL('../bin/civicrm-bridge.js', import.meta.url))
 const baseEnv = (url: string) => ({ CIVICRM_DB_URL: url, BRIDGE_SECRET: SECRET, BRIDGE_ADMIN_TOKEN: ADMIN_TOKEN, LOG_LEVEL: 'warn' })
@@ -101,10 +101,7 @@ t.test('serve answers, and SIGTERM stops it within 10 s', async (t) => {
   const port = await freePort()
   const child = spawn(process.execPath, [BIN, 'serve'], { env: childEnv({ ...baseEnv(db.url), PORT: String(port) }), stdio: 'ignore' })
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
-  let health: unknown
-  for (let i = 0; i < 100 && health === undefined; i++) {
-    try { health = await (await fetch(`http://127.0.0.1:${port}/health`)).json() } catch { await new Promise((resolve) => setTimeout(resolve, 100)) }
-  }
+  const health = await eventually('serve to answer /health', async () => await (await fetch(`http://127.0.0.1:${port}/health`)).json() as unknown, { everyMs: 100 })
   t.same(health, { status: 'ok', database: 'up' })
   const stopAt = Date.now()
   child.kill('SIGTERM')

@@ -4,28 +4,19 @@
 // is linked, to exactly one contact; the others are skipped with the reason the rules give
 // (email-linked-to-user:<winner>); every answer is a 200 and the sync ends with its message.
 import t, { type Test } from 'tap'
-import { spawn, type ChildProcess } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { signEvent } from '../server/protocol/sign.js'
-import { testDatabase, eventBody, freePort, childEnv, SECRET, ADMIN_TOKEN, SITE, type TestDb } from './helper.js'
+import { testDatabase, eventBody, eventually, childEnv, SECRET, ADMIN_TOKEN, SITE, type TestDb } from './helper.js'
+import { startBridge as startBridgeProcess } from './fault-helper.js'
 import { insertJoomlaUsers } from './sync-helper.js'
 
 const BIN = fileURLToPath(new URL('../bin/civicrm-bridge.js', import.meta.url))
 const env = (url: string, extra: Record<string, string> = {}) => childEnv({ CIVICRM_DB_URL: url, BRIDGE_SECRET: SECRET, BRIDGE_ADMIN_TOKEN: ADMIN_TOKEN, LOG_LEVEL: 'warn', ...extra })
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 const count = async (db: TestDb, q: string, params: unknown[] = []) => Number((await db.rows<{ n: number }>(q, params))[0].n)
 
-// BRIDGE_STDOUT=1 shows the bridges' log lines (a 503's reason, say).
-async function startBridge (t: Test, url: string): Promise<string> {
-  const port = await freePort()
-  const child: ChildProcess = spawn(process.execPath, [BIN, 'serve'], { env: env(url, { PORT: String(port) }), stdio: ['ignore', process.env.BRIDGE_STDOUT ? 'inherit' : 'ignore', 'inherit'] })
-  const exited = new Promise((resolve) => child.on('exit', resolve))
-  t.teardown(async () => { child.kill('SIGTERM'); await exited })
-  for (let i = 0; i < 150; i++) {
-    try { if ((await fetch(`http://127.0.0.1:${port}/health`)).ok) return `http://127.0.0.1:${port}` } catch { await sleep(100) }
-  }
-  throw new Error('bridge did not start')
-}
+/** A bridge process on the test database; its log lines appear in a failure's message. */
+const startBridge = async (t: Test, url: string) => (await startBridgeProcess(t, url, { LOG_LEVEL: 'warn' })).url
 
 t.test('50 registrations of one new email across two processes during a sync: one contact, one link, 49 skips with a reason, only 200s', async (t) => {
   const db = await testDatabase(t)
@@ -57,11 +48,8 @@ t.test('50 registrations of one new email across two processes during a sync: on
   t.teardown(() => { if (sync.exitCode === null) sync.kill('SIGKILL') })
 
   // Wait for the sync's first checkpoint: it is under way.
-  let checkpoint = 0
-  for (let i = 0; i < 600 && checkpoint === 0; i++) {
-    checkpoint = Number((await db.rows<{ last_user_id: number }>('SELECT last_user_id FROM civibridge_sync_job'))[0]?.last_user_id ?? 0)
-    if (checkpoint === 0) await sleep(10)
-  }
+  const checkpoint = await eventually('the sync\'s first checkpoint', async () =>
+    Number((await db.rows<{ last_user_id: number }>('SELECT last_user_id FROM civibridge_sync_job'))[0]?.last_user_id ?? 0) || false, { everyMs: 10 })
   t.ok(checkpoint > 0 && checkpoint < TOTAL, `the sync is under way (at user ${checkpoint}) when the events are sent`)
 
   // The 50 registrations at once, alternating between the two processes.
@@ -78,7 +66,9 @@ t.test('50 registrations of one new email across two processes during a sync: on
 
   const { code, ms } = await syncExit
   t.equal(code, 0, `the sync exits 0 (ran ${ms} ms) ${stderr}`)
-  t.equal(stderr, '', 'nothing on stderr')
+  // A sync whose output is not a terminal prints a progress line now and then (more of them
+  // on a slow machine); anything else on stderr is an error.
+  t.same(stderr.split('\n').filter((line) => line !== '' && !/^Synchronizing users: /.test(line)), [], 'nothing on stderr but progress lines')
 
   // Exactly one of the 50 holds the email, on exactly one contact.
   const links = await db.rows<{ uf_id: number, contact_id: number }>('SELECT uf_id, contact_id FROM civicrm_uf_match WHERE uf_id IN (?)', [sharedIds])

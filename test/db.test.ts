@@ -5,7 +5,7 @@ import t from 'tap'
 import { sql } from 'drizzle-orm'
 import { Database, DatabaseUnavailableError, isUnavailable, MAX_ATTEMPTS } from '../server/data/db.js'
 import { createFixtureDatabase } from '../server/dev/fixture.js'
-import { testDatabase, holdLocks, lockWaiters, SERVER_URL } from './helper.js'
+import { testDatabase, eventually, holdLocks, lockWaiters, SERVER_URL } from './helper.js'
 
 t.test('a connection lost inside a unit is destroyed, not returned to the pool, and the caller is told the database is unavailable', async (t) => {
   const db = await testDatabase(t)
@@ -59,7 +59,7 @@ t.test('lock rows are written in the unit\'s own transaction: held until it ends
   await domain2.unit((unit) => unit.lock(['u:1']))
   let secondDone = false
   const second = database.unit((unit) => unit.lock(['u:1'])).then(() => { secondDone = true })
-  for (let i = 0; i < 500 && await lockWaiters(db) < 1; i++) await new Promise((resolve) => setTimeout(resolve, 20))
+  await eventually('a lock waiter', async () => await lockWaiters(db) >= 1)
   t.equal(await lockWaiters(db), 1, 'a second unit on the same key waits')
   t.notOk(secondDone)
   release()

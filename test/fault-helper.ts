@@ -10,7 +10,7 @@ import { promisify } from 'node:util'
 import { fileURLToPath } from 'node:url'
 import mysql from 'mysql2/promise'
 import { signEvent } from '../server/protocol/sign.js'
-import { freePort, childEnv, SECRET, ADMIN_TOKEN, SITE } from './helper.js'
+import { freePort, childEnv, eventually, SECRET, ADMIN_TOKEN, SITE } from './helper.js'
 
 const run = promisify(execFile)
 export const BIN = fileURLToPath(new URL('../bin/civicrm-bridge.js', import.meta.url))
@@ -137,13 +137,11 @@ export async function startBridge (t: Teardown, dbUrl: string, env: Record<strin
     }
   })
   const url = `http://127.0.0.1:${port}`
-  for (let i = 0; i < 300; i++) {
-    if (child.exitCode !== null) throw new Error(`bridge exited at start (${child.exitCode}): ${stderr}`)
-    try {
-      if ((await fetch(`${url}/health`)).ok) return { url, child, exited, stderr: () => stderr }
-    } catch { await sleep(50) }
-  }
-  throw new Error(`bridge did not start: ${stderr}`)
+  const started = await eventually('the bridge to answer /health',
+    async () => child.exitCode !== null ? 'exited' : (await fetch(`${url}/health`)).ok && 'up', { everyMs: 50 })
+    .catch((err: Error) => { throw new Error(`bridge did not start (${err.message}): ${stderr}`) })
+  if (started === 'exited') throw new Error(`bridge exited at start (${child.exitCode}): ${stderr}`)
+  return { url, child, exited, stderr: () => stderr }
 }
 
 export interface Attempt {

@@ -115,6 +115,30 @@ export async function moneySnapshot (db: TestDb): Promise<string> {
   return parts.join('\n')
 }
 
+/**
+ * How long a test waits for something it expects to happen (a child process's /health, a
+ * sync's first checkpoint, a lock waiter). Generous on purpose: on a loaded machine a start
+ * takes many times longer than on a quiet one, and a test that passes never waits it out.
+ */
+export const PATIENCE_MS = 120_000
+
+/**
+ * Polls `check` every `everyMs` until it gives something other than undefined or false, and
+ * returns that; past `timeoutMs` (PATIENCE_MS) it throws, naming `what` it waited for. A check
+ * that throws counts as not yet (a refused connection while a server starts, say).
+ */
+export async function eventually<T> (what: string, check: () => Promise<T | undefined | false> | T | undefined | false,
+  opts: { everyMs?: number, timeoutMs?: number } = {}): Promise<Exclude<T, undefined | false>> {
+  const until = Date.now() + (opts.timeoutMs ?? PATIENCE_MS)
+  for (;;) {
+    let value: T | undefined | false
+    try { value = await check() } catch { value = undefined }
+    if (value !== undefined && value !== false) return value as Exclude<T, undefined | false>
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, opts.everyMs ?? 20))
+  }
+}
+
 /** A TCP port free on 127.0.0.1 right now. */
 export async function freePort (): Promise<number> {
   return new Promise((resolve) => {

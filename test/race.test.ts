@@ -1,30 +1,13 @@
 // Two bridge processes on one database, hammered with concurrent events for the same new
 // users: one contact and one link per user, and every caller gets a 200.
-import t, { type Test } from 'tap'
-import { spawn, type ChildProcess } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
+import t from 'tap'
 import { signEvent } from '../server/protocol/sign.js'
-import { testDatabase, eventBody, freePort, childEnv, SECRET, ADMIN_TOKEN, SITE } from './helper.js'
-
-const BIN = fileURLToPath(new URL('../bin/civicrm-bridge.js', import.meta.url))
-
-async function startBridge (t: Test, url: string): Promise<string> {
-  const port = await freePort()
-  const child: ChildProcess = spawn(process.execPath, [BIN, 'serve'], {
-    env: childEnv({ CIVICRM_DB_URL: url, BRIDGE_SECRET: SECRET, BRIDGE_ADMIN_TOKEN: ADMIN_TOKEN, LOG_LEVEL: 'warn', PORT: String(port) }),
-    stdio: ['ignore', 'ignore', 'inherit'],
-  })
-  const exited = new Promise((resolve) => child.on('exit', resolve))
-  t.teardown(async () => { child.kill('SIGTERM'); await exited })
-  for (let i = 0; i < 100; i++) {
-    try { if ((await fetch(`http://127.0.0.1:${port}/health`)).ok) return `http://127.0.0.1:${port}` } catch { await new Promise((resolve) => setTimeout(resolve, 100)) }
-  }
-  throw new Error('bridge did not start')
-}
+import { testDatabase, eventBody, SECRET, SITE } from './helper.js'
+import { startBridge } from './fault-helper.js'
 
 t.test('concurrent events for new emails across two processes: one contact and one link per user, no error', async (t) => {
   const db = await testDatabase(t)
-  const [a, b] = await Promise.all([startBridge(t, db.url), startBridge(t, db.url)])
+  const [a, b] = (await Promise.all([startBridge(t, db.url), startBridge(t, db.url)])).map((bridge) => bridge.url)
   const requests: Array<Promise<Response>> = []
   const users = Array.from({ length: 10 }, (_, i) => ({ id: 100 + i, email: `race${i}@example.org`, name: `Race User${i}` }))
   // 50 events for user 100 plus 5 for each other user, alternating processes and event types.

@@ -17,7 +17,7 @@ import { runCli } from '../server/cli.js'
 import { createFixtureDatabase, dropDatabase } from '../server/dev/fixture.js'
 import { testDatabase, testConfig, insertContact, snapshot, buildTestApp, sendEvent, childEnv, SERVER_URL, SECRET, ADMIN_TOKEN, type TestDb } from './helper.js'
 import { insertJoomlaUsers, seedExample, syncService, SEED_MESSAGE } from './sync-helper.js'
-import { holdLocks, holdSyncClaim } from './helper.js'
+import { holdLocks, holdSyncClaim, eventually } from './helper.js'
 
 const BIN = fileURLToPath(new URL('../bin/civicrm-bridge.js', import.meta.url))
 const env = (url: string, extra: Record<string, string> = {}) => ({ CIVICRM_DB_URL: url, BRIDGE_SECRET: SECRET, BRIDGE_ADMIN_TOKEN: ADMIN_TOKEN, LOG_LEVEL: 'warn', ...extra })
@@ -320,12 +320,8 @@ t.test('killed with SIGKILL mid-run, started again: finishes the job, no duplica
   await insertJoomlaUsers(db, Array.from({ length: total }, (_, i) => ({ id: i + 1, email: `U${i + 1}@example.org` })))
   const child = spawn(process.execPath, [BIN, 'sync', '--batch-size', '50'], { env: childEnv(env(db.url)), stdio: 'ignore' })
   const exited = new Promise((resolve) => child.on('exit', resolve))
-  let checkpoint = 0
-  for (let i = 0; i < 600 && checkpoint === 0; i++) {
-    const rows = await db.rows<{ last_user_id: number }>('SELECT last_user_id FROM civibridge_sync_job')
-    checkpoint = rows[0]?.last_user_id ?? 0
-    if (checkpoint === 0) await new Promise((resolve) => setTimeout(resolve, 10))
-  }
+  const checkpoint = await eventually('the sync\'s first checkpoint', async () =>
+    (await db.rows<{ last_user_id: number }>('SELECT last_user_id FROM civibridge_sync_job'))[0]?.last_user_id || false, { everyMs: 10 })
   child.kill('SIGKILL')
   await exited
   const [job] = await db.rows<{ id: number, status: string, last_user_id: number, checked: number }>('SELECT id, status, last_user_id, checked FROM civibridge_sync_job')
@@ -736,7 +732,7 @@ t.test('the sync claim: renewed while the job runs; another node\'s claim is res
   const run = await service.start({ batchSize: 1 })
   const beat = async () => (await db.rows<{ at: Date }>("SELECT heartbeat_at AS at FROM civibridge_lock WHERE lock_key = 'sync'"))[0].at.getTime()
   const first = await beat()
-  for (let i = 0; i < 500 && await beat() === first; i++) await new Promise((resolve) => setTimeout(resolve, 20))
+  await eventually('a heartbeat', async () => await beat() !== first)
   t.ok(await beat() > first, 'the heartbeat moves while the job runs')
   users.open()
   await run.done
