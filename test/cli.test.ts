@@ -103,10 +103,9 @@ t.test('serve answers, and SIGTERM stops it within 10 s', async (t) => {
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
   const health = await eventually('serve to answer /health', async () => await (await fetch(`http://127.0.0.1:${port}/health`)).json() as unknown, { everyMs: 100 })
   t.same(health, { status: 'ok', database: 'up' })
-  const stopAt = Date.now()
   child.kill('SIGTERM')
-  t.equal(await exited, 0)
-  t.ok(Date.now() - stopAt < 10_000)
+  // close-with-grace exits 1 when its 10 s delay runs out: 0 is a graceful stop within it.
+  t.equal(await exited, 0, 'stopped gracefully, within the grace delay')
 })
 
 t.test('the demo builds its database, links two users and prints the links', async (t) => {

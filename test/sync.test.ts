@@ -477,9 +477,8 @@ t.test('users\' locks held past the database\'s lock timeout fail the chunk: not
   t.teardown(() => database.close())
   const service = new SyncService(database, new JoomlaUsers(database.pool, 'jos_'), 1)
   const holder = await holdLocks(t, db.url, [lockKeys.user(1)]) // a live event for user 1, in progress
-  const startedAt = Date.now()
-  await t.rejects(service.run(), { name: 'DatabaseUnavailableError', message: 'database unavailable' })
-  t.ok(Date.now() - startedAt < 8000, 'gave up after the database\'s lock timeout')
+  // The holder never lets go before teardown: the chunk gives up on the lock wait's own timeout.
+  await t.rejects(service.run(), { name: 'DatabaseUnavailableError', message: 'database unavailable', cause: { code: 'ER_LOCK_WAIT_TIMEOUT' } })
   t.match(await db.rows('SELECT status, last_user_id, checked, error FROM civibridge_sync_job'), [{ status: 'running', last_user_id: 0, checked: 0, error: 'database unavailable' }])
   t.same(await db.rows('SELECT * FROM civicrm_uf_match'), [], 'nothing of the chunk was written')
   t.same(await db.rows('SELECT * FROM civibridge_audit'), [])
