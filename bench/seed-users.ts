@@ -16,6 +16,11 @@ export interface UserMix {
   noEmail?: (i: number) => boolean
 }
 
+const INSERT_CONTACTS =
+  'INSERT INTO civicrm_contact (id, contact_type, first_name, last_name, display_name, sort_name, hash, source) VALUES ?'
+const INSERT_EMAILS = 'INSERT INTO civicrm_email (contact_id, location_type_id, email, is_primary) VALUES ?'
+const INSERT_USERS = 'INSERT INTO jos_users (id, name, username, email, password, params, registerDate) VALUES ?'
+
 export async function seedUsers (url: string, n: number, mix: UserMix, label: string): Promise<void> {
   const conn = await mysql.createConnection({ uri: url })
   // The seed is consistent by construction: skip the checks a bulk load does not need.
@@ -25,14 +30,15 @@ export async function seedUsers (url: string, n: number, mix: UserMix, label: st
       const ids = Array.from({ length: Math.min(5000, n - start + 1) }, (_, k) => start + k)
       const matched = ids.filter(mix.matched)
       if (matched.length > 0) {
-        await conn.query('INSERT INTO civicrm_contact (id, contact_type, first_name, last_name, display_name, sort_name, hash, source) VALUES ?',
-          [matched.map((i) => [i + 1, 'Individual', 'Member', `N${i}`, `Member N${i}`, `N${i}, Member`, randomBytes(16).toString('hex'), label])])
-        await conn.query('INSERT INTO civicrm_email (contact_id, location_type_id, email, is_primary) VALUES ?', [matched.flatMap((i) => mix.byNonPrimary(i)
+        const contact = (i: number) =>
+          [i + 1, 'Individual', 'Member', `N${i}`, `Member N${i}`, `N${i}, Member`, randomBytes(16).toString('hex'), label]
+        await conn.query(INSERT_CONTACTS, [matched.map(contact)])
+        await conn.query(INSERT_EMAILS, [matched.flatMap((i) => mix.byNonPrimary(i)
           ? [[i + 1, 2, `work${i}@example.net`, 1], [i + 1, 1, `user${i}@example.org`, 0]]
           : [[i + 1, 1, `user${i}@example.org`, 1]])])
       }
-      await conn.query('INSERT INTO jos_users (id, name, username, email, password, params, registerDate) VALUES ?',
-        [ids.map((i) => [i, `Joomla User ${i}`, `u${i}`, mix.noEmail?.(i) ? '' : mix.mixedCase(i) ? `User${i}@Example.ORG` : `user${i}@example.org`, '', '', new Date()])])
+      const email = (i: number) => mix.noEmail?.(i) ? '' : mix.mixedCase(i) ? `User${i}@Example.ORG` : `user${i}@example.org`
+      await conn.query(INSERT_USERS, [ids.map((i) => [i, `Joomla User ${i}`, `u${i}`, email(i), '', '', new Date()])])
     }
   } finally {
     await conn.end()
