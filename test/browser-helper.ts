@@ -7,7 +7,8 @@ interface Teardown { teardown (fn: () => unknown): void }
 
 /** A headless Chromium, closed at the test's end. */
 export async function launchChromium (t: Teardown): Promise<Browser> {
-  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] })
+  const args = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking']
+  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args })
   t.teardown(() => browser.close())
   return browser
 }

@@ -16,12 +16,19 @@ export class CookieJar {
   }
 
   get header () { return [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ') }
-  async get (url: string) { return this.keep(await this.app.inject({ method: 'GET', url, headers: { ...this.extra, cookie: this.header } })) }
-  async post (url: string, form: Record<string, string>, headers: Record<string, string> = {}) {
-    return this.keep(await this.app.inject({ method: 'POST', url, payload: new URLSearchParams(form).toString(), headers: { ...this.extra, ...headers, cookie: this.header, 'content-type': 'application/x-www-form-urlencoded' } }))
+  async get (url: string) {
+    return this.keep(await this.app.inject({ method: 'GET', url, headers: { ...this.extra, cookie: this.header } }))
   }
 
-  /** Follows a sign-in link as a person does: opens it, then clicks "Continue as …" (the page's POST). Returns the page when it has no such button. */
+  async post (url: string, form: Record<string, string>, headers: Record<string, string> = {}) {
+    const all = { ...this.extra, ...headers, cookie: this.header, 'content-type': 'application/x-www-form-urlencoded' }
+    return this.keep(await this.app.inject({ method: 'POST', url, payload: new URLSearchParams(form).toString(), headers: all }))
+  }
+
+  /**
+   * Follows a sign-in link as a person does: opens it, then clicks "Continue as …" (the page's
+   * POST). Returns the page when it has no such button.
+   */
   async arrive (url: string) {
     const page = await this.get(url)
     if (!page.body.includes('action="/civicrm/session"')) return page

@@ -53,7 +53,8 @@ export async function privateMariaDb (t: Teardown): Promise<PrivateMariaDb> {
     await rm(dir, { recursive: true, force: true })
   })
   const sizes = ['--innodb-buffer-pool-size=32M', '--innodb-log-file-size=8M']
-  await run('mariadb-install-db', ['--no-defaults', `--datadir=${datadir}`, '--auth-root-authentication-method=normal', '--skip-test-db', `--user=${user}`, ...sizes], { timeout: 60_000 })
+  const installArgs = ['--no-defaults', `--datadir=${datadir}`, '--auth-root-authentication-method=normal', '--skip-test-db']
+  await run('mariadb-install-db', [...installArgs, `--user=${user}`, ...sizes], { timeout: 60_000 })
   const port = await freePort()
   const serverUrl = `mysql://root@127.0.0.1:${port}/test`
   const errLog = join(dir, 'error.log')
@@ -61,8 +62,10 @@ export async function privateMariaDb (t: Teardown): Promise<PrivateMariaDb> {
   const start = async (): Promise<number> => {
     const started = Date.now()
     const log = await open(errLog, 'a')
-    child = spawn('mariadbd', ['--no-defaults', `--datadir=${datadir}`, `--port=${port}`, `--socket=${join(dir, 'sock')}`, `--pid-file=${join(dir, 'pid')}`,
-      '--bind-address=127.0.0.1', `--user=${user}`, '--skip-log-bin', '--max-connections=300', ...sizes], { stdio: ['ignore', log.fd, log.fd] })
+    child = spawn('mariadbd', [
+      '--no-defaults', `--datadir=${datadir}`, `--port=${port}`, `--socket=${join(dir, 'sock')}`, `--pid-file=${join(dir, 'pid')}`,
+      '--bind-address=127.0.0.1', `--user=${user}`, '--skip-log-bin', '--max-connections=300', ...sizes,
+    ], { stdio: ['ignore', log.fd, log.fd] })
     const proc = child
     // If this process ends without its teardown (a timeout), the server must not outlive it.
     const orphan = () => proc.kill('SIGKILL')
@@ -121,7 +124,9 @@ export interface BridgeProcess {
 export async function startBridge (t: Teardown, dbUrl: string, env: Record<string, string> = {}): Promise<BridgeProcess> {
   const port = await freePort()
   const child = spawn(process.execPath, [BIN, 'serve'], {
-    env: childEnv({ CIVICRM_DB_URL: dbUrl, BRIDGE_SECRET: SECRET, BRIDGE_ADMIN_TOKEN: ADMIN_TOKEN, LOG_LEVEL: 'error', PORT: String(port), ...env }),
+    env: childEnv({
+      CIVICRM_DB_URL: dbUrl, BRIDGE_SECRET: SECRET, BRIDGE_ADMIN_TOKEN: ADMIN_TOKEN, LOG_LEVEL: 'error', PORT: String(port), ...env,
+    }),
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   // Its log lines (stdout) and errors, the last 20 kB, for failure messages.
@@ -129,7 +134,8 @@ export async function startBridge (t: Teardown, dbUrl: string, env: Record<strin
   const keep = (d: Buffer) => { stderr = (stderr + d.toString()).slice(-20_000) }
   child.stdout!.on('data', keep)
   child.stderr!.on('data', keep)
-  const exited = new Promise<{ code: number | null, signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })))
+  const exited = new Promise<{ code: number | null, signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })))
   t.teardown(async () => {
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGKILL')
@@ -231,7 +237,10 @@ export class Outbox {
   async drain (baseUrl: string, opts: { concurrency: number, maxPasses?: number, waitMs?: number } = { concurrency: 20 }): Promise<number> {
     let passes = 0
     while (this.queue.size > 0) {
-      if (++passes > (opts.maxPasses ?? 20)) throw new Error(`outbox not drained after ${passes - 1} passes: ${this.queue.size} left, last answers ${JSON.stringify(this.attempts.slice(-3))}`)
+      if (++passes > (opts.maxPasses ?? 20)) {
+        const last = JSON.stringify(this.attempts.slice(-3))
+        throw new Error(`outbox not drained after ${passes - 1} passes: ${this.queue.size} left, last answers ${last}`)
+      }
       if (passes > 1) await sleep(opts.waitMs ?? 200)
       await this.pass(baseUrl, { concurrency: opts.concurrency })
     }

@@ -72,16 +72,20 @@ export async function startGaleraCluster (t: Teardown): Promise<GaleraCluster> {
   const { username } = userInfo()
   const group = (await run('id', ['-gn'])).stdout.trim()
   const script = (await readFile(SST_SCRIPT, 'utf8')).replace(/^use chroot = no$/m, `use chroot = no\nuid = ${username}\ngid = ${group}`)
-  if (!script.includes(`uid = ${username}`)) throw new Error(`${SST_SCRIPT} no longer writes "use chroot = no": cannot make its rsync run as ${username}`)
+  if (!script.includes(`uid = ${username}`)) {
+    throw new Error(`${SST_SCRIPT} no longer writes "use chroot = no": cannot make its rsync run as ${username}`)
+  }
   await writeFile(join(bin, 'wsrep_sst_rsynctest'), script)
   await chmod(join(bin, 'wsrep_sst_rsynctest'), 0o755)
   await writeFile(join(bin, 'wsrep_sst_common'), await readFile('/usr/bin/wsrep_sst_common'))
 
   const sizes = ['--innodb-buffer-pool-size=32M', '--innodb-log-file-size=8M']
   const names = ['node1', 'node2', 'node3']
-  const ports = await Promise.all(names.map(async () => ({ mysql: await freePort(), gmcast: await freePort(), ist: await freePort(), sst: await freePort() })))
+  const ports = await Promise.all(names.map(async () =>
+    ({ mysql: await freePort(), gmcast: await freePort(), ist: await freePort(), sst: await freePort() })))
   const clusterAddress = `gcomm://${ports.map((p) => `127.0.0.1:${p.gmcast}`).join(',')}`
-  await run('mariadb-install-db', ['--no-defaults', `--datadir=${join(dir, 'node1')}`, '--auth-root-authentication-method=normal', '--skip-test-db', `--user=${username}`, ...sizes], { timeout: 60_000 })
+  const installArgs = ['--no-defaults', `--datadir=${join(dir, 'node1')}`, '--auth-root-authentication-method=normal', '--skip-test-db']
+  await run('mariadb-install-db', [...installArgs, `--user=${username}`, ...sizes], { timeout: 60_000 })
   await mkdir(join(dir, 'node2'))
   await mkdir(join(dir, 'node3'))
 
@@ -91,7 +95,8 @@ export async function startGaleraCluster (t: Teardown): Promise<GaleraCluster> {
     const logFile = join(dir, `${name}.log`)
     const out = await open(logFile, 'a')
     const child = spawn('mariadbd', [
-      '--no-defaults', `--datadir=${join(dir, name)}`, `--port=${p.mysql}`, `--socket=${join(dir, `${name}.sock`)}`, `--pid-file=${join(dir, `${name}.pid`)}`,
+      '--no-defaults', `--datadir=${join(dir, name)}`, `--port=${p.mysql}`,
+      `--socket=${join(dir, `${name}.sock`)}`, `--pid-file=${join(dir, `${name}.pid`)}`,
       '--bind-address=127.0.0.1', `--user=${username}`, '--skip-log-bin', '--max-connections=300', ...sizes,
       // Galera's requirements: row-based replication, interleaved auto-increment locks.
       '--binlog-format=ROW', '--innodb-autoinc-lock-mode=2', '--default-storage-engine=InnoDB',
@@ -106,14 +111,18 @@ export async function startGaleraCluster (t: Teardown): Promise<GaleraCluster> {
     const orphan = () => child.kill('SIGKILL')
     process.once('exit', orphan)
     child.once('exit', () => process.off('exit', orphan))
-    return { name, port: p.mysql, serverUrl: `mysql://root@127.0.0.1:${p.mysql}/test`, log: () => readFile(logFile, 'utf8').catch(() => '') }
+    const log = () => readFile(logFile, 'utf8').catch(() => '')
+    return { name, port: p.mysql, serverUrl: `mysql://root@127.0.0.1:${p.mysql}/test`, log }
   }
 
   const synced = async (node: GaleraNode, child: ChildProcess, size: number) => {
     for (;;) {
-      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${node.name} exited while starting: ${(await node.log()).slice(-3000)}`)
+      if (child.exitCode !== null || child.signalCode !== null) {
+        throw new Error(`${node.name} exited while starting: ${(await node.log()).slice(-3000)}`)
+      }
       try {
-        if (await status(node.port, 'wsrep_local_state_comment') === 'Synced' && Number(await status(node.port, 'wsrep_cluster_size')) >= size) return
+        const isSynced = await status(node.port, 'wsrep_local_state_comment') === 'Synced'
+        if (isSynced && Number(await status(node.port, 'wsrep_cluster_size')) >= size) return
       } catch { /* not answering yet */ }
       if (Date.now() - started > 150_000) throw new Error(`${node.name} not synced within 150 s: ${(await node.log()).slice(-3000)}`)
       await sleep(100)

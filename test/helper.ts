@@ -15,7 +15,10 @@ import { SyncClaim } from '../server/data/sync-store.js'
 export const SERVER_URL = process.env.TEST_DB_SERVER_URL ?? 'mysql://root@127.0.0.1:3306/test'
 export const SECRET = 'test-secret-0123456789abcdef-0123456789abcdef'
 export const ADMIN_TOKEN = 'test-admin-token-0123456789abcdef-0123456789'
-/** Signs and reads cookies as the app does (key from the session secret, by default the admin token; the pages' context has the cookie plugin, not the root app). */
+/**
+ * Signs and reads cookies as the app does (key from the session secret, by default the admin
+ * token; the pages' context has the cookie plugin, not the root app).
+ */
 export const cookieSigner = new Signer([cookieKey(ADMIN_TOKEN)])
 export const SITE = 'test-site'
 
@@ -76,29 +79,50 @@ export function eventBody (e: EventInput): string {
 }
 
 /** POSTs a signed event; returns status and parsed JSON. */
-export async function sendEvent (app: FastifyInstance, e: EventInput | string, opts: { jti?: string, secret?: string, site?: string } = {}) {
+export async function sendEvent (
+  app: FastifyInstance, e: EventInput | string, opts: { jti?: string, secret?: string, site?: string } = {}
+) {
   const body = typeof e === 'string' ? e : eventBody(e)
   const signed = signEvent(opts.secret ?? SECRET, opts.site ?? SITE, body, { jti: opts.jti })
-  const res = await app.inject({ method: 'POST', url: '/v1/joomla/events', headers: { 'content-type': 'application/json', authorization: `Bearer ${signed.token}` }, payload: body })
+  const headers = { 'content-type': 'application/json', authorization: `Bearer ${signed.token}` }
+  const res = await app.inject({ method: 'POST', url: '/v1/joomla/events', headers, payload: body })
   return { status: res.statusCode, json: res.json(), jti: signed.jti, headers: res.headers }
 }
 
 /** A contact with emails, as CiviCRM would hold it. */
-export async function insertContact (db: TestDb, c: { type?: string, first?: string, last?: string, deleted?: boolean, emails: Array<{ email: string, primary?: boolean, location?: number }> }): Promise<number> {
-  const [res] = await db.sql.query(
-    'INSERT INTO civicrm_contact (contact_type, first_name, last_name, display_name, sort_name, organization_name, is_deleted, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-    [c.type ?? 'Individual', c.first ?? null, c.last ?? null, [c.first, c.last].filter(Boolean).join(' ') || null, [c.last, c.first].filter(Boolean).join(', ') || null,
-      c.type === 'Organization' ? (c.first ?? 'Org') : null, c.deleted ? 1 : 0, randomBytes(16).toString('hex')])
+export interface TestContact {
+  type?: string
+  first?: string
+  last?: string
+  deleted?: boolean
+  emails: Array<{ email: string, primary?: boolean, location?: number }>
+}
+
+const INSERT_CONTACT = 'INSERT INTO civicrm_contact ' +
+  '(contact_type, first_name, last_name, display_name, sort_name, organization_name, is_deleted, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'
+const INSERT_EMAIL = 'INSERT INTO civicrm_email (contact_id, location_type_id, email, is_primary) VALUES (?, ?, ?, ?)'
+
+export async function insertContact (db: TestDb, c: TestContact): Promise<number> {
+  const displayName = [c.first, c.last].filter(Boolean).join(' ') || null
+  const sortName = [c.last, c.first].filter(Boolean).join(', ') || null
+  const organization = c.type === 'Organization' ? (c.first ?? 'Org') : null
+  const [res] = await db.sql.query(INSERT_CONTACT, [
+    c.type ?? 'Individual', c.first ?? null, c.last ?? null, displayName, sortName, organization,
+    c.deleted ? 1 : 0, randomBytes(16).toString('hex'),
+  ])
   const id = (res as mysql.ResultSetHeader).insertId
   for (const e of c.emails) {
-    await db.sql.query('INSERT INTO civicrm_email (contact_id, location_type_id, email, is_primary) VALUES (?, ?, ?, ?)', [id, e.location ?? 1, e.email, e.primary ? 1 : 0])
+    await db.sql.query(INSERT_EMAIL, [id, e.location ?? 1, e.email, e.primary ? 1 : 0])
   }
   return id
 }
 
 /** A snapshot of every row of the tables a request may write, to prove nothing changed. */
 export async function snapshot (db: TestDb): Promise<string> {
-  const tables = ['civicrm_contact', 'civicrm_email', 'civicrm_uf_match', 'civicrm_log', ...MONEY_TABLES, 'civibridge_event', 'civibridge_audit', 'civibridge_user_tombstone', 'civibridge_used_token', 'civibridge_wanted_email']
+  const tables = [
+    'civicrm_contact', 'civicrm_email', 'civicrm_uf_match', 'civicrm_log', ...MONEY_TABLES,
+    'civibridge_event', 'civibridge_audit', 'civibridge_user_tombstone', 'civibridge_used_token', 'civibridge_wanted_email',
+  ]
   const parts: string[] = []
   for (const table of tables) parts.push(JSON.stringify(await db.rows(`SELECT * FROM ${table} ORDER BY 1`)))
   return parts.join('\n')
@@ -161,7 +185,9 @@ export function childEnv (env: Record<string, string>): Record<string, string> {
  * Holds the lock rows of `keys` (civibridge_lock, as Unit.lock writes them) in an open
  * transaction on a connection of its own, as a unit of work in progress does; release() commits.
  */
-export async function holdLocks (t: Teardown, url: string, keys: string[], domainId = 1): Promise<{ release (): Promise<void>, connectionId: number }> {
+export async function holdLocks (
+  t: Teardown, url: string, keys: string[], domainId = 1
+): Promise<{ release (): Promise<void>, connectionId: number }> {
   const conn = await mysql.createConnection({ uri: url })
   let open = true
   const release = async () => {
@@ -172,14 +198,16 @@ export async function holdLocks (t: Teardown, url: string, keys: string[], domai
   }
   t.teardown(release)
   await conn.query('BEGIN')
-  await conn.query('INSERT INTO civibridge_lock (domain_id, lock_key, n) VALUES ? ON DUPLICATE KEY UPDATE n = n + 1', [[...new Set(keys)].sort().map((k) => [domainId, k, 1])])
+  const rows = [...new Set(keys)].sort().map((k) => [domainId, k, 1])
+  await conn.query('INSERT INTO civibridge_lock (domain_id, lock_key, n) VALUES ? ON DUPLICATE KEY UPDATE n = n + 1', [rows])
   const [[{ id }]] = await conn.query('SELECT CONNECTION_ID() AS id') as unknown as [[{ id: number }]]
   return { release, connectionId: id }
 }
 
 /** How many connections of this database wait for a row lock now (a unit blocked on a lock row). */
 export async function lockWaiters (db: TestDb): Promise<number> {
-  const rows = await db.rows<{ n: number }>("SELECT COUNT(*) AS n FROM information_schema.processlist WHERE db = ? AND info LIKE 'INSERT INTO civibridge_lock%'", [db.name])
+  const rows = await db.rows<{ n: number }>(
+    "SELECT COUNT(*) AS n FROM information_schema.processlist WHERE db = ? AND info LIKE 'INSERT INTO civibridge_lock%'", [db.name])
   return Number(rows[0].n)
 }
 
