@@ -26,6 +26,12 @@ export interface Unit {
   query (text: string, values: unknown[]): Promise<unknown>
   /** A server-side prepared statement on the unit's connection; rows as arrays. */
   prepared: PreparedQuery
+  /**
+   * The unit's last statement and its COMMIT, in one round trip (`text; COMMIT`: text protocol);
+   * the statement's result. When it fails, COMMIT is not run and the unit rolls back when fn
+   * throws. Nothing may be sent after it.
+   */
+  commitWith (text: string, values: unknown[]): Promise<unknown>
 }
 
 /** Runs a server-side prepared statement (prepared once per connection, then only executed); rows as arrays, in select order. */
@@ -105,7 +111,7 @@ export class Database {
       enableKeepAlive: true,
       // No caller stack captured per query: it cost ~7 % of the login hot path's CPU.
       trace: false,
-      // For one query only: a unit's BEGIN with its lock rows (unitOnce). Every value is a placeholder.
+      // For two queries only: a unit's BEGIN with its lock rows, and its last statement with its COMMIT (unitOnce). Every value is a placeholder.
       multipleStatements: true,
     })
     this.domainId = opts.domainId ?? 1
@@ -155,8 +161,8 @@ export class Database {
   /**
    * One attempt of a unit. Its transaction begins with its first statement, in the same round
    * trip when that is the lock rows' (`BEGIN; INSERT INTO civibridge_lock …`, the only
-   * multi-statement query), and ends with COMMIT, or ROLLBACK when fn throws; a unit that sent
-   * nothing sends neither.
+   * multi-statement queries, with commitWith's), and ends with COMMIT (with the last statement
+   * when fn sends it by commitWith), or ROLLBACK when fn throws; a unit that sent nothing sends neither.
    */
   private async unitOnce<T> (fn: (unit: Unit) => Promise<T>): Promise<T> {
     let conn: mysql.PoolConnection
@@ -167,6 +173,7 @@ export class Database {
     }
     let healthy = true
     let begun: Promise<unknown> | null = null
+    let committed = false
     const begin = () => (begun ??= conn.query('BEGIN'))
     // Drizzle's statements go through the connection too, after the BEGIN.
     const client = Object.create(conn, {
@@ -178,13 +185,19 @@ export class Database {
         tx: drizzle(client) as unknown as Tx,
         query: async (text, values) => { await begin(); return (await conn.query(text, values))[0] },
         prepared: async (text, values) => { await begin(); return (await conn.execute({ sql: text, rowsAsArray: true }, values))[0] },
+        commitWith: async (text, values) => {
+          await begin()
+          const [[result]] = await conn.query(`${text}; COMMIT`, values) as unknown as [[unknown]]
+          committed = true
+          return result
+        },
         lock: async (keys) => {
           if (keys.length === 0) return
           if (begun) { await begun; return this.takeLocks(conn, keys, '') }
           return (begun = this.takeLocks(conn, keys, 'BEGIN; '))
         },
       })
-      if (begun) await conn.query('COMMIT')
+      if (begun && !committed) await conn.query('COMMIT')
       return result
     /* c8 ignore start */ // V8 counts a branch into `finally` per exit path (returned, thrown while healthy, thrown unhealthy: each tested in test/db.test.ts)
     } catch (err) {

@@ -4,6 +4,7 @@ import { bridgeAudit, bridgeEvent, bridgeUsedToken } from '../../drizzle/schema/
 import { civicrmUfMatch } from '../../drizzle/schema/civicrm.js'
 import type { LinkResult } from '../domain/link-user.js'
 import { getTableConfig } from 'drizzle-orm/mysql-core'
+import { errorCode } from '../errors.js'
 import type { Database, Db, Unit } from './db.js'
 
 const EVENT_TABLE = getTableConfig(bridgeEvent).name
@@ -11,7 +12,11 @@ const AUDIT_TABLE = getTableConfig(bridgeAudit).name
 const USED_TOKEN_TABLE = getTableConfig(bridgeUsedToken).name
 
 // The column lists of an event row and an audit row, for one row (`(?, ...)`) or many (`?`).
-export const INSERT_EVENT = `INSERT IGNORE INTO ${EVENT_TABLE} (jti, site, body_sha256, event, uf_id, occurred_at, received_at, result) VALUES`
+const EVENT_COLUMNS = '(jti, site, body_sha256, event, uf_id, occurred_at, received_at, result)'
+/** Event rows written behind (a jti already there is left as it is). */
+export const INSERT_EVENT = `INSERT IGNORE INTO ${EVENT_TABLE} ${EVENT_COLUMNS} VALUES`
+/** An event row recorded by its unit of work: a jti already there is an error (ER_DUP_ENTRY), which keeps the unit from committing. */
+const RECORD_EVENT = `INSERT INTO ${EVENT_TABLE} ${EVENT_COLUMNS} VALUES`
 export const INSERT_AUDIT = `INSERT INTO ${AUDIT_TABLE} (domain_id, uf_id, \`trigger\`, action, contact_id, reason, created_at) VALUES`
 
 export interface EventRecord {
@@ -26,16 +31,21 @@ export interface EventRecord {
 type Header = { affectedRows: number }
 
 /**
- * Records the event with its result, as the last statement of its unit of work: true when this
- * call inserted the site's jti, false when another delivery of it already has (a delivery in flight
- * holds the row: this waits until it commits). On false the caller rolls its unit back and
- * answers the first result, so a jti changes CiviCRM once. (A prepared statement, like every
- * statement of an event's unit of work: parsed once per connection.)
+ * Records the event with its result, as the last statement of its unit of work, sent with the
+ * unit's COMMIT: true when this call inserted the site's jti, false when another delivery of it
+ * already has (a delivery in flight holds the row: this waits until it commits). On false the
+ * duplicate key stopped the statement before COMMIT: the caller rolls its unit back and answers
+ * the first result, so a jti changes CiviCRM once.
  */
-export async function recordEvent (unit: Pick<Unit, 'prepared'>, rec: EventRecord, result: LinkResult): Promise<boolean> {
-  const res = await unit.prepared(`${INSERT_EVENT} (?, ?, ?, ?, ?, ?, ?, ?)`,
-    [rec.jti, rec.site, rec.bodySha256, rec.event, rec.ufId, rec.occurredAt, new Date(), JSON.stringify(result)]) as Header
-  return res.affectedRows === 1
+export async function recordEvent (unit: Pick<Unit, 'commitWith'>, rec: EventRecord, result: LinkResult): Promise<boolean> {
+  try {
+    await unit.commitWith(`${RECORD_EVENT} (?, ?, ?, ?, ?, ?, ?, ?)`,
+      [rec.jti, rec.site, rec.bodySha256, rec.event, rec.ufId, rec.occurredAt, new Date(), JSON.stringify(result)])
+    return true
+  } catch (err) {
+    if (errorCode(err) === 'ER_DUP_ENTRY') return false
+    throw err
+  }
 }
 
 export async function findEvent (tx: Pick<Db, 'select'>, site: string, jti: string): Promise<{ bodySha256: string, result: LinkResult } | undefined> {
