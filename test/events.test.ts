@@ -289,6 +289,17 @@ t.test('the error policy: a duplicate key is 409, an unavailable database 503, a
   t.same(boom.json(), { error: 'Internal Server Error', message: 'unexpected error' }, 'internals are not shown')
 })
 
+t.test('an event whose record is refused (a trigger, not a duplicate) is a 500 and leaves nothing: its record goes with the COMMIT, which is not run', async (t) => {
+  const db = await testDatabase(t)
+  const app = await buildTestApp(t, db)
+  await db.sql.query("CREATE TRIGGER refuse_event BEFORE INSERT ON civibridge_event FOR EACH ROW SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'event refused'")
+  const counts = () => db.rows('SELECT (SELECT COUNT(*) FROM civicrm_contact) AS contacts, (SELECT COUNT(*) FROM civicrm_uf_match) AS links, (SELECT COUNT(*) FROM civibridge_audit) AS audit')
+  const before = await counts()
+  const r = await sendEvent(app, { user: { id: 7, email: 'refused@example.org', name: 'Ref Used' }, isNew: true })
+  t.equal(r.status, 500)
+  t.same(await counts(), before, 'no contact, link or audit row')
+})
+
 t.test('an address with more than 20 authentication failures a minute is refused with 429, even with a good token; others are not', async (t) => {
   const db = await testDatabase(t)
   const app = await buildTestApp(t, db)
