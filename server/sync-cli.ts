@@ -19,7 +19,9 @@ export interface SyncArgs { dryRun: boolean, json: boolean, batchSize: number }
 export function parseSyncArgs (argv: string[]): SyncArgs {
   const v = parseCommandArgs('sync', argv)
   const size = v['batch-size'] as string | undefined
-  if (size !== undefined && (!/^[1-9][0-9]*$/.test(size) || Number(size) > MAX_BATCH_SIZE)) throw new UsageError(`sync: --batch-size must be a whole number from 1 to ${MAX_BATCH_SIZE}`)
+  if (size !== undefined && (!/^[1-9][0-9]*$/.test(size) || Number(size) > MAX_BATCH_SIZE)) {
+    throw new UsageError(`sync: --batch-size must be a whole number from 1 to ${MAX_BATCH_SIZE}`)
+  }
   return { dryRun: v['dry-run'] === true, json: v.json === true, batchSize: size === undefined ? DEFAULT_BATCH_SIZE : Number(size) }
 }
 
@@ -57,9 +59,15 @@ function progressLines (stream: NodeJS.WriteStream, everyMs: number) {
 export async function runSyncCommand (argv: string[], config: Config, io: SyncCliIo): Promise<number> {
   const args = parseSyncArgs(argv)
   // The sync claim, the chunk being written, reads ahead, and Joomla's users when on the same database.
-  const database = new Database(config.civicrmDbUrl, { poolSize: 5, domainId: config.domainId, queryTimeoutMs: config.dbQueryTimeoutMs, timeZone: config.timeZone })
-  const joomlaPool = config.joomlaDbUrl === config.civicrmDbUrl ? null : mysql.createPool({ uri: config.joomlaDbUrl, connectionLimit: 1, charset: 'utf8mb4_unicode_ci', timezone: 'Z' })
-  const bar = args.json || !io.tty ? null : io.tty.isTTY ? progressBar(io.tty) : progressLines(io.tty, io.progressEveryMs ?? PROGRESS_EVERY_MS)
+  const database = new Database(config.civicrmDbUrl, {
+    poolSize: 5, domainId: config.domainId, queryTimeoutMs: config.dbQueryTimeoutMs, timeZone: config.timeZone,
+  })
+  const joomlaPool = config.joomlaDbUrl === config.civicrmDbUrl
+    ? null
+    : mysql.createPool({ uri: config.joomlaDbUrl, connectionLimit: 1, charset: 'utf8mb4_unicode_ci', timezone: 'Z' })
+  const bar = args.json || !io.tty
+    ? null
+    : io.tty.isTTY ? progressBar(io.tty) : progressLines(io.tty, io.progressEveryMs ?? PROGRESS_EVERY_MS)
   const abort = new AbortController()
   const stop = () => abort.abort()
   process.once('SIGINT', stop)
@@ -67,7 +75,8 @@ export async function runSyncCommand (argv: string[], config: Config, io: SyncCl
   try {
     const service = buildServices({ database, joomla: { pool: joomlaPool ?? database.pool, prefix: config.joomlaDbPrefix }, config }).sync
     const keepHeapSmall = heapKeeper(HEAP_LIMIT_BYTES)
-    const result = await service.run({ dryRun: args.dryRun, batchSize: args.batchSize, signal: abort.signal, onProgress: (p) => { keepHeapSmall(); bar?.update(p) } })
+    const onProgress = (p: SyncProgress) => { keepHeapSmall(); bar?.update(p) }
+    const result = await service.run({ dryRun: args.dryRun, batchSize: args.batchSize, signal: abort.signal, onProgress })
     bar?.stop()
     if (args.json) {
       io.out(JSON.stringify(result))
