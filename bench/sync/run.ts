@@ -43,8 +43,41 @@ const SECRET = 'bench-secret-bench-secret-bench-secret-0001'
 const mix = { matched: (i: number) => i % 10 < 6, byNonPrimary: (i: number) => i % 10 === 0, mixedCase: (i: number) => i % 10 === 1 }
 const seed = (url: string) => seedUsers(url, N, mix, 'bench')
 
-/** `civicrm-bridge sync --json` as a user runs it (the compiled build when it is fresh), its peak RSS read from /proc. */
-async function bridgeSync (url: string): Promise<{ ms: number, wallMs: number, peakRssKb: number, message: string }> {
+/** CPU seconds (user + system) a process has used so far, from /proc; null once it is gone. */
+async function cpuSeconds (pid: number | null): Promise<number | null> {
+  if (pid === null) return null
+  try {
+    // Fields 14 and 15 (utime, stime) in clock ticks (100 per second on Linux), after the parenthesised name.
+    const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1].split(' ')
+    return (Number(fields[11]) + Number(fields[12])) / 100
+  } catch {
+    return null
+  }
+}
+
+/** The local MariaDB server's process id (its pid file), or null when it is not readable here. */
+async function serverPid (url: string): Promise<number | null> {
+  const conn = await mysql.createConnection({ uri: url })
+  try {
+    const [[{ f }]] = await conn.query('SELECT @@pid_file AS f') as unknown as [[{ f: string }]]
+    return Number((await readFile(f, 'utf8')).trim())
+  } catch {
+    return null
+  } finally {
+    await conn.end()
+  }
+}
+
+/** The server's CPU seconds while fn runs (every client's: on a shared server, others' queries count too). */
+async function serverCpu<T> (pid: number | null, fn: () => Promise<T>): Promise<[T, number | null]> {
+  const before = await cpuSeconds(pid)
+  const out = await fn()
+  const after = await cpuSeconds(pid)
+  return [out, before === null || after === null ? null : after - before]
+}
+
+/** `civicrm-bridge sync --json` as a user runs it (the compiled build when it is fresh), its peak RSS and CPU read from /proc. */
+async function bridgeSync (url: string): Promise<{ ms: number, wallMs: number, peakRssKb: number, cpuS: number, message: string }> {
   const started = Date.now()
   const child = spawn(process.execPath, [BIN, 'sync', '--json', '--batch-size', String(BATCH)], {
     env: { PATH: process.env.PATH!, CIVICRM_DB_URL: url, BRIDGE_SECRET: SECRET, BRIDGE_ADMIN_TOKEN: SECRET, LOG_LEVEL: 'warn' },
@@ -54,16 +87,18 @@ async function bridgeSync (url: string): Promise<{ ms: number, wallMs: number, p
   child.stdout.on('data', (d) => { out += d })
   // VmHWM is the process's high-water mark: the last reading before it exits is its peak.
   let peak = 0
+  let cpuS = 0
   const sampler = setInterval(() => {
     readFile(`/proc/${child.pid}/status`, 'utf8').then((status) => {
       peak = Math.max(peak, Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0))
     }, () => { /* gone */ })
+    cpuSeconds(child.pid!).then((s) => { cpuS = Math.max(cpuS, s ?? 0) }, () => {})
   }, 20)
   const code = await new Promise((resolve) => child.on('exit', resolve))
   clearInterval(sampler)
   if (code !== 0) throw new Error(`sync exited with ${code}: ${out}`)
   const r = JSON.parse(out) as { durationMs: number, message: string }
-  return { ms: r.durationMs, wallMs: Date.now() - started, peakRssKb: peak, message: r.message }
+  return { ms: r.durationMs, wallMs: Date.now() - started, peakRssKb: peak, cpuS, message: r.message }
 }
 
 /**
@@ -265,6 +300,9 @@ console.log(`# bench/sync: ${N} users, batch ${BATCH}; ${cpus().length} CPU ${cp
 // The bridge's run is seconds long, so InnoDB's background flushing of what the seed (or an
 // earlier run) wrote shows in it: each run on a freshly seeded database, the median kept. The
 // floor runs right after the bridge, on its own freshly seeded database.
+// MariaDB's CPU is read from /proc when the server runs here (its whole CPU: others' queries too on a shared server).
+const mariadb = await serverPid(args.server)
+const cpu = (s: number | null) => (s === null ? 'unknown (not a local server)' : `${s.toFixed(2)} s`)
 const runs: Array<Awaited<ReturnType<typeof bridgeSync>>> = []
 const floors: number[] = []
 for (let r = 0; r < REPEAT; r++) {
@@ -272,18 +310,18 @@ for (let r = 0; r < REPEAT; r++) {
   const urlA = await createFixtureDatabase(args.server, dbA)
   await seed(urlA)
   console.log(`seeded ${dbA} in ${fmt(Date.now() - t0)}`)
-  const run = await bridgeSync(urlA)
+  const [run, dbCpuS] = await serverCpu(mariadb, () => bridgeSync(urlA))
   runs.push(run)
-  console.log(`bridge sync ${r + 1}/${REPEAT}: ${fmt(run.ms)} (${Math.round(N / (run.ms / 1000))} users/s; ${fmt(run.wallMs)} with the process's start and exit), peak RSS ${(run.peakRssKb / 1024).toFixed(1)} MB; load average ${load()}`)
+  console.log(`bridge sync ${r + 1}/${REPEAT}: ${fmt(run.ms)} (${Math.round(N / (run.ms / 1000))} users/s; ${fmt(run.wallMs)} with the process's start and exit), peak RSS ${(run.peakRssKb / 1024).toFixed(1)} MB; CPU: the process ${run.cpuS.toFixed(2)} s, MariaDB ${cpu(dbCpuS)}; load average ${load()}`)
   console.log(`  ${run.message}`)
   const t1 = Date.now()
   const urlF = await createFixtureDatabase(args.server, dbF)
   await seed(urlF)
   console.log(`seeded ${dbF} in ${fmt(Date.now() - t1)}`)
-  const floor = await setBasedFloor(urlF)
+  const [floor, floorCpuS] = await serverCpu(mariadb, () => setBasedFloor(urlF))
   floors.push(floor.ms)
   const rows = await sameRows(urlA, urlF)
-  console.log(`set-based floor ${r + 1}/${REPEAT}: ${fmt(floor.ms)}; bridge / floor ${(run.ms / floor.ms).toFixed(2)}; the same CiviCRM rows: ${Object.entries(rows).map(([t, v]) => `${t} ${v}`).join('; ')}`)
+  console.log(`set-based floor ${r + 1}/${REPEAT}: ${fmt(floor.ms)} (MariaDB CPU ${cpu(floorCpuS)}); bridge / floor ${(run.ms / floor.ms).toFixed(2)}; the same CiviCRM rows: ${Object.entries(rows).map(([t, v]) => `${t} ${v}`).join('; ')}`)
 }
 const bridge = [...runs].sort((x, y) => x.ms - y.ms)[Math.floor(runs.length / 2)]
 const floorMs = median(floors)
