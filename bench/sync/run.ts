@@ -6,6 +6,7 @@
 // called for every row of `SELECT id, email, name FROM #__users`, one user at a time, issuing
 // the statements CiviCRM's code issues: see perUserLoop).
 //   npx tsx bench/sync/run.ts --users 100000 [--loop-users N] [--batch-size 1000] [--no-loop] [--repeat 3]
+//     [--server mysql://root@127.0.0.1:3306/test] [--bridge-dir /path/to/another/checkout]
 // --loop-users runs the loop on the first N users only and extrapolates its time linearly
 // (it is linear: the same queries per user); the bridge always syncs every user.
 // Each repetition also runs the set-based SQL floor (issue #20: setBasedFloor) on another,
@@ -31,13 +32,19 @@ const { values: args } = parseArgs({
     keep: { type: 'boolean', default: false },
     repeat: { type: 'string', default: '3' },
     server: { type: 'string', default: process.env.BENCH_DB_SERVER_URL ?? 'mysql://root@127.0.0.1:3306/test' },
+    // Another checkout's CLI (an older commit, say), built there: before and after with one bench.
+    'bridge-dir': { type: 'string' },
+    // A second checkout's CLI run in every repetition too, alternating with this one, each on a fresh seed: reported as compare / bridge.
+    compare: { type: 'string' },
   },
 })
 const N = Number(args.users)
 const LOOP_N = Math.min(Number(args['loop-users'] ?? N), N)
 const BATCH = Number(args['batch-size'])
 const REPEAT = Math.max(1, Number(args.repeat))
-const BIN = fileURLToPath(new URL('../../bin/civicrm-bridge.js', import.meta.url))
+const BRIDGE_DIR = args['bridge-dir'] ?? fileURLToPath(new URL('../..', import.meta.url))
+const BIN = `${BRIDGE_DIR}/bin/civicrm-bridge.js`
+const COMPARE_DIR = args.compare ?? null
 const SECRET = 'bench-secret-bench-secret-bench-secret-0001'
 
 const mix = { matched: (i: number) => i % 10 < 6, byNonPrimary: (i: number) => i % 10 === 0, mixedCase: (i: number) => i % 10 === 1 }
@@ -77,9 +84,9 @@ async function serverCpu<T> (pid: number | null, fn: () => Promise<T>): Promise<
 }
 
 /** `civicrm-bridge sync --json` as a user runs it (the compiled build when it is fresh), its peak RSS and CPU read from /proc. */
-async function bridgeSync (url: string): Promise<{ ms: number, wallMs: number, peakRssKb: number, cpuS: number, message: string }> {
+async function bridgeSync (url: string, bin = BIN): Promise<{ ms: number, wallMs: number, peakRssKb: number, cpuS: number, message: string }> {
   const started = Date.now()
-  const child = spawn(process.execPath, [BIN, 'sync', '--json', '--batch-size', String(BATCH)], {
+  const child = spawn(process.execPath, [bin, 'sync', '--json', '--batch-size', String(BATCH)], {
     env: { PATH: process.env.PATH!, CIVICRM_DB_URL: url, BRIDGE_SECRET: SECRET, BRIDGE_ADMIN_TOKEN: SECRET, LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'pipe', 'inherit'],
   })
@@ -291,12 +298,15 @@ async function sameRows (bridgeUrl: string, floorUrl: string): Promise<Record<st
 }
 
 // The CLI as `npm ci` leaves it: compiled to build/ (a stale build would fall back to tsx).
-if (spawnSync(process.execPath, ['scripts/build.js'], { stdio: 'inherit' }).status !== 0) throw new Error('npm run build failed')
+for (const dir of COMPARE_DIR === null ? [BRIDGE_DIR] : [BRIDGE_DIR, COMPARE_DIR]) {
+  if (spawnSync(process.execPath, ['scripts/build.js'], { stdio: 'inherit', cwd: dir }).status !== 0) throw new Error(`npm run build failed in ${dir}`)
+}
+const describe = (dir: string) => `${dir} (${spawnSync('git', ['-C', dir, 'describe', '--always', '--dirty'], { encoding: 'utf8' }).stdout.trim()})`
 const fmt = (ms: number) => `${(ms / 1000).toFixed(2)} s`
 const load = () => loadavg().map((l) => l.toFixed(2)).join(' ')
 const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]
 const [dbA, dbB, dbF] = ['cb_bench_sync_bridge', 'cb_bench_sync_loop', 'cb_bench_sync_floor']
-console.log(`# bench/sync: ${N} users, batch ${BATCH}; ${cpus().length} CPU ${cpus()[0]?.model ?? ''}, ${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version}; load average ${load()}`)
+console.log(`# bench/sync: ${N} users, batch ${BATCH}; the CLI of ${describe(BRIDGE_DIR)}${COMPARE_DIR === null ? '' : `, compared with ${describe(COMPARE_DIR)}`}; ${cpus().length} CPU ${cpus()[0]?.model ?? ''}, ${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version}; load average ${load()}`)
 // The bridge's run is seconds long, so InnoDB's background flushing of what the seed (or an
 // earlier run) wrote shows in it: each run on a freshly seeded database, the median kept. The
 // floor runs right after the bridge, on its own freshly seeded database.
@@ -304,8 +314,24 @@ console.log(`# bench/sync: ${N} users, batch ${BATCH}; ${cpus().length} CPU ${cp
 const mariadb = await serverPid(args.server)
 const cpu = (s: number | null) => (s === null ? 'unknown (not a local server)' : `${s.toFixed(2)} s`)
 const runs: Array<Awaited<ReturnType<typeof bridgeSync>>> = []
+const compared: Array<Awaited<ReturnType<typeof bridgeSync>>> = []
 const floors: number[] = []
+let afterFloor: (() => Promise<void>) | null = null
 for (let r = 0; r < REPEAT; r++) {
+  if (COMPARE_DIR !== null) {
+    // The other CLI first in odd repetitions, after the floor in even ones: neither always follows the same run.
+    const other = async () => {
+      const t = Date.now()
+      const url = await createFixtureDatabase(args.server, dbA)
+      await seed(url)
+      console.log(`seeded ${dbA} in ${fmt(Date.now() - t)}`)
+      const [run, dbCpuS] = await serverCpu(mariadb, () => bridgeSync(url, `${COMPARE_DIR}/bin/civicrm-bridge.js`))
+      compared.push(run)
+      console.log(`compared sync ${r + 1}/${REPEAT}: ${fmt(run.ms)}, peak RSS ${(run.peakRssKb / 1024).toFixed(1)} MB; CPU: the process ${run.cpuS.toFixed(2)} s, MariaDB ${cpu(dbCpuS)}; load average ${load()}`)
+    }
+    if (r % 2 === 0) await other()
+    else afterFloor = other
+  }
   const t0 = Date.now()
   const urlA = await createFixtureDatabase(args.server, dbA)
   await seed(urlA)
@@ -322,6 +348,8 @@ for (let r = 0; r < REPEAT; r++) {
   floors.push(floor.ms)
   const rows = await sameRows(urlA, urlF)
   console.log(`set-based floor ${r + 1}/${REPEAT}: ${fmt(floor.ms)} (MariaDB CPU ${cpu(floorCpuS)}); bridge / floor ${(run.ms / floor.ms).toFixed(2)}; the same CiviCRM rows: ${Object.entries(rows).map(([t, v]) => `${t} ${v}`).join('; ')}`)
+  await afterFloor?.()
+  afterFloor = null
 }
 const bridge = [...runs].sort((x, y) => x.ms - y.ms)[Math.floor(runs.length / 2)]
 const floorMs = median(floors)
@@ -329,6 +357,11 @@ const peakRssKb = Math.max(...runs.map((r) => r.peakRssKb))
 console.log(`bridge sync, median of ${REPEAT}: ${fmt(bridge.ms)} (${Math.round(N / (bridge.ms / 1000))} users/s); runs ${runs.map((r) => fmt(r.ms)).join(', ')}; highest peak RSS ${(peakRssKb / 1024).toFixed(1)} MB`)
 console.log(`set-based floor, median of ${REPEAT}: ${fmt(floorMs)}; runs ${floors.map(fmt).join(', ')}`)
 console.log(`bridge / floor: ${(bridge.ms / floorMs).toFixed(2)} (medians); per run ${runs.map((r, i) => (r.ms / floors[i]).toFixed(2)).join(', ')}`)
+const comparedMs = compared.length > 0 ? median(compared.map((r) => r.ms)) : null
+if (comparedMs !== null) {
+  console.log(`compared sync (${describe(COMPARE_DIR!)}), median of ${REPEAT}: ${fmt(comparedMs)}; runs ${compared.map((r) => fmt(r.ms)).join(', ')}; highest peak RSS ${(Math.max(...compared.map((r) => r.peakRssKb)) / 1024).toFixed(1)} MB`)
+  console.log(`bridge / compared: ${(bridge.ms / comparedMs).toFixed(2)} (medians); per repetition ${runs.map((r, i) => (r.ms / compared[i].ms).toFixed(2)).join(', ')}`)
+}
 let loop: Awaited<ReturnType<typeof perUserLoop>> | null = null
 if (!args['no-loop']) {
   const t1 = Date.now()
@@ -341,7 +374,7 @@ if (!args['no-loop']) {
   console.log(`per-user loop: ${fmt(loop.ms)} for ${LOOP_N} users (${Math.round(LOOP_N / (loop.ms / 1000))} users/s)${LOOP_N < N ? `, projected ${fmt(projected)} for ${N}` : ''}; matched ${loop.matched}, created ${loop.created}`)
   console.log(`speed-up: ${(projected / bridge.ms).toFixed(1)}x`)
 }
-console.log(JSON.stringify({ users: N, batch: BATCH, bridgeMs: Math.round(bridge.ms), bridgeRunsMs: runs.map((r) => Math.round(r.ms)), bridgePeakRssMb: +(peakRssKb / 1024).toFixed(1), floorMs: Math.round(floorMs), floorRunsMs: floors.map(Math.round), bridgeOverFloor: +(bridge.ms / floorMs).toFixed(2), loadAverage: load(), loopUsers: loop ? LOOP_N : 0, loopMs: loop ? Math.round(loop.ms) : null }))
+console.log(JSON.stringify({ users: N, batch: BATCH, bridgeMs: Math.round(bridge.ms), bridgeRunsMs: runs.map((r) => Math.round(r.ms)), bridgePeakRssMb: +(peakRssKb / 1024).toFixed(1), floorMs: Math.round(floorMs), floorRunsMs: floors.map(Math.round), bridgeOverFloor: +(bridge.ms / floorMs).toFixed(2), comparedMs: comparedMs === null ? null : Math.round(comparedMs), comparedRunsMs: compared.map((r) => Math.round(r.ms)), bridgeOverCompared: comparedMs === null ? null : +(bridge.ms / comparedMs).toFixed(2), loadAverage: load(), loopUsers: loop ? LOOP_N : 0, loopMs: loop ? Math.round(loop.ms) : null }))
 if (!args.keep) {
   await dropDatabase(args.server, dbA)
   await dropDatabase(args.server, dbF)
