@@ -3,12 +3,9 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { loadConfig, configDomains, type Config } from './config.js'
 import { Database } from './data/db.js'
-import { migrateBridgeTables } from './data/migrate.js'
-import { schemaProblem } from './data/schema-check.js'
-import { pruneBefore } from './data/event-store.js'
 import { USAGE, COMMANDS, commandHelp, parseCommandArgs } from './cli-args.js'
 import { CliError, ConfigError, NotCivicrmError, SyncBusyError, UsageError } from './errors.js'
-import { buildServices } from './services/index.js'
+import { buildServices, type Services } from './services/index.js'
 
 /**
  * How long event records are kept by default, and at least: the plugin's outbox retries an event
@@ -19,11 +16,17 @@ export const EVENT_RETENTION_DAYS = { default: 30, min: 7 }
 
 export { CliError, UsageError, USAGE }
 
-async function withDatabase<T> (config: Config, fn: (db: Database) => Promise<T>): Promise<T> {
+/**
+ * The services on the configured databases, as the app and the sync CLI build them (Joomla's
+ * pool, when it is another database, connects only if a command reads it), closed after `fn`.
+ */
+async function withServices<T> (config: Config, fn: (services: Services, database: Database) => Promise<T>): Promise<T> {
   const database = new Database(config.civicrmDbUrl, { poolSize: 2, domainId: config.domainId, queryTimeoutMs: config.dbQueryTimeoutMs, timeZone: config.timeZone })
+  const joomlaDb = config.joomlaDbUrl === config.civicrmDbUrl ? database : new Database(config.joomlaDbUrl, { poolSize: 1 })
   try {
-    return await fn(database)
+    return await fn(buildServices({ database, joomla: { pool: joomlaDb.pool, prefix: config.joomlaDbPrefix }, config }), database)
   } finally {
+    if (joomlaDb !== database) await joomlaDb.close()
     await database.close()
   }
 }
@@ -59,22 +62,20 @@ export async function runCli (argv: string[], env: Record<string, string | undef
   const config = loadConfig(env)
   switch (command) {
     case 'migrate':
-      await withDatabase(config, async (db) => {
+      await withServices(config, async (services, db) => {
+        let problem: string | null
         try {
-          await migrateBridgeTables(db)
+          problem = await services.maintenance.migrate(configDomains(config))
         } catch (err) {
           if (err instanceof NotCivicrmError) throw new CliError(err.message)
           throw err
         }
-        const problem = await schemaProblem(db, { domains: configDomains(config) })
         out(problem ? `bridge tables migrated; ${problem}` : `bridge tables migrated in ${db.name}`)
       })
       return 0
     case 'check':
-      return withDatabase(config, async (db) => {
-        const joomlaDb = config.joomlaDbUrl === config.civicrmDbUrl ? db : new Database(config.joomlaDbUrl, { poolSize: 1 })
-        const problem = await buildServices({ database: db, joomla: { pool: joomlaDb.pool, prefix: config.joomlaDbPrefix }, config }).health.schemaProblem(configDomains(config))
-          .finally(() => joomlaDb === db ? undefined : joomlaDb.close())
+      return withServices(config, async (services, db) => {
+        const problem = await services.health.schemaProblem(configDomains(config))
         if (problem) throw new CliError(problem)
         out(`schema ok in ${db.name}`)
         return 0
@@ -91,8 +92,8 @@ export async function runCli (argv: string[], env: Record<string, string | undef
     case 'prune': {
       const days = retentionDays(options['older-than-days'] as string | undefined)
       const before = new Date(Date.now() - days * 86_400_000)
-      return withDatabase(config, async (db) => {
-        const pruned = await pruneBefore(db, before)
+      return withServices(config, async (services, db) => {
+        const pruned = await services.maintenance.prune(before)
         out(`pruned ${pruned.events} event records and ${pruned.tokens} used tokens from before ${before.toISOString()} in ${db.name}`)
         return 0
       })

@@ -1,36 +1,19 @@
 // LinkStore on CiviCRM's tables (and the bridge's tombstone and audit tables), in one unit of work.
 import { randomBytes } from 'node:crypto'
-import { Placeholder, and, asc, desc, eq, sql } from 'drizzle-orm'
-import { QueryBuilder, type AnyMySqlColumn } from 'drizzle-orm/mysql-core'
-import { civicrmContact, civicrmEmail, civicrmUfMatch } from '../../drizzle/schema/civicrm.js'
+import { and, asc, eq, sql } from 'drizzle-orm'
+import { civicrmUfMatch } from '../../drizzle/schema/civicrm.js'
 import { bridgeUserTombstone, bridgeWantedEmail } from '../../drizzle/schema/bridge.js'
 import type { Candidate, LinkResult, LinkStore, LinkTrigger, NewContact, UserState } from '../domain/link-user.js'
 import type { SiteSettings } from '../domain/contact.js'
 import type { PreparedQuery, Tx, Unit } from './db.js'
 import { INSERT_AUDIT } from './event-store.js'
+import { exactEmail, findCandidates } from './candidates.js'
 
 /** n CiviCRM contact hashes (32 hex characters each) from one read of random bytes (one read per contact cost the sync ~0.1 s per 40,000 contacts). */
 export function newContactHashes (n: number): string[] {
   const hex = randomBytes(16 * n).toString('hex')
   return Array.from({ length: n }, (_, i) => hex.slice(32 * i, 32 * (i + 1)))
 }
-
-/**
- * The exact identity of an email column with a normalised email (trimmed, lowercased): the
- * collation's equality (which uses the index) also takes accents, full-width forms and
- * ligatures for equal (gmäil = gmail, ß = ss under utf8mb4_unicode_ci); this compares the
- * bytes of the column trimmed and lowercased with those of the value, whatever the collations.
- */
-export const exactEmailSql = (column: string, value: string) => `CAST(LOWER(TRIM(${column})) AS BINARY) = CAST(${value} AS BINARY)`
-/** exactEmailSql for Drizzle. */
-export const exactEmail = (column: AnyMySqlColumn, value: string | Placeholder) => sql`CAST(LOWER(TRIM(${column})) AS BINARY) = CAST(${value} AS BINARY)`
-
-/**
- * Matches a normalised email trimmed and case-insensitively, and nothing else (see
- * exactEmailSql); the collation's equality still picks the rows by the email index.
- */
-export const emailMatches = (email: string | Placeholder) =>
-  sql`(${civicrmEmail.email} = ${email} OR (${civicrmEmail.email} LIKE ' %' AND TRIM(${civicrmEmail.email}) = ${email})) AND ${exactEmail(civicrmEmail.email, email)}`
 
 type RawQuery = Pick<Unit, 'query'>
 
@@ -126,20 +109,6 @@ async function insertedIds (unit: RawQuery, firstId: number, hashes: string[]): 
   return hashes.map((h) => byHash.get(h)!)
 }
 
-/** The values of a Drizzle-built statement's parameters: its placeholders filled in by name, its constants as they are. */
-function bind (params: unknown[], values: Record<string, string | number>): Array<string | number | null> {
-  return params.map((p) => (p instanceof Placeholder ? values[p.name] : p as string | number | null))
-}
-
-/** Non-deleted Individuals having the email on any email row, with the user each is linked to: primary first, then lowest id. */
-const candidatesQuery = new QueryBuilder().select({ contactId: civicrmContact.id, linkedUfId: civicrmUfMatch.ufId })
-  .from(civicrmEmail)
-  .innerJoin(civicrmContact, and(eq(civicrmContact.id, civicrmEmail.contactId), eq(civicrmContact.contactType, 'Individual'), eq(civicrmContact.isDeleted, 0)))
-  .leftJoin(civicrmUfMatch, and(eq(civicrmUfMatch.contactId, civicrmContact.id), eq(civicrmUfMatch.domainId, sql.placeholder('domainId'))))
-  .where(emailMatches(sql.placeholder('email')))
-  .orderBy(desc(civicrmEmail.isPrimary), asc(civicrmContact.id))
-  .toSQL()
-
 /**
  * The event context of many users at once: one row per [uf_id, jti] pair of the JSON array
  * parameter, in its order (column i). One statement whatever the number of pairs, so it is
@@ -218,8 +187,7 @@ export class SqlLinkStore implements LinkStore {
   }
 
   async findCandidates (email: string): Promise<Candidate[]> {
-    const rows = await this.unit.prepared(candidatesQuery.sql, bind(candidatesQuery.params, { email, domainId: this.domainId })) as Array<[number, number | null]>
-    return rows.map(([contactId, linkedUfId]) => ({ contactId, linkedUfId }))
+    return findCandidates(this.unit.prepared, this.domainId, email)
   }
 
   /**

@@ -2,10 +2,11 @@
 // facts in three queries, its decisions written with multi-row inserts, and the job rows
 // (civibridge_sync_job, civibridge_sync_skip) that make a sync resumable.
 import type mysql from 'mysql2/promise'
-import type { Candidate, ExistingLink, JoomlaUser, NewContact } from '../domain/link-user.js'
+import type { ExistingLink, JoomlaUser, NewContact } from '../domain/link-user.js'
 import { type ChunkFacts, type SyncCounts, type SyncDecision } from '../domain/sync.js'
-import { DELETE_WANTED_EMAILS, INSERT_LINK, exactEmailSql, insertIndividuals, insertLogRows, setPrimaryEmail, upsertWantedEmails, type LogRow } from './link-store.js'
+import { DELETE_WANTED_EMAILS, INSERT_LINK, insertIndividuals, insertLogRows, setPrimaryEmail, upsertWantedEmails, type LogRow } from './link-store.js'
 import type { Collation } from './collation.js'
+import { readCandidates } from './candidates.js'
 import type { SiteSettings } from '../domain/contact.js'
 import { EMAIL_PROBLEMS, normalizeEmail } from '../domain/email.js'
 import { INSERT_AUDIT } from './event-store.js'
@@ -73,31 +74,7 @@ export async function readChunkFacts (run: Run, collation: Collation, domainId: 
   }
   if (emails.length === 0) return facts
   const q = keysTable(emails, collation)
-  // Any email row of a non-deleted Individual, matched as emailMatches() does (equal under the
-  // collation, or equal once trimmed of leading spaces, and exactly equal trimmed and
-  // lowercased); primary first, then lowest id.
-  const exact = exactEmailSql('e.email', 'q.x')
-  const candidates = await run(
-    `SELECT q.x AS k, c.id AS contact_id, e.is_primary, m.uf_id FROM ${q.text} q
-       JOIN civicrm_email e ON e.email = q.k AND ${exact}
-       JOIN civicrm_contact c ON c.id = e.contact_id AND c.contact_type = 'Individual' AND c.is_deleted = 0
-       LEFT JOIN civicrm_uf_match m ON m.contact_id = c.id AND m.domain_id = ?
-     UNION ALL
-     SELECT q.x, c.id, e.is_primary, m.uf_id FROM ${q.text} q
-       JOIN civicrm_email e ON e.email LIKE ' %' AND TRIM(e.email) = q.k AND ${exact}
-       JOIN civicrm_contact c ON c.id = e.contact_id AND c.contact_type = 'Individual' AND c.is_deleted = 0
-       LEFT JOIN civicrm_uf_match m ON m.contact_id = c.id AND m.domain_id = ?`,
-    [...q.values, domainId, ...q.values, domainId]) as Array<{ k: string, contact_id: number, is_primary: number, uf_id: number | null }>
-  const byEmail = new Map<string, Array<Candidate & { primary: number }>>()
-  for (const r of candidates) {
-    let list = byEmail.get(r.k)
-    if (!list) byEmail.set(r.k, list = [])
-    list.push({ contactId: r.contact_id, linkedUfId: r.uf_id, primary: r.is_primary })
-  }
-  for (const [k, list] of byEmail) {
-    list.sort((a, b) => b.primary - a.primary || a.contactId - b.contactId)
-    facts.candidates.set(k, list.map(({ contactId, linkedUfId }) => ({ contactId, linkedUfId })))
-  }
+  facts.candidates = await readCandidates(run, q, domainId)
   // Under the collation, as CiviCRM's unique key on uf_name compares (see SqlLinkStore.findUserByUfName).
   const holders = await run(`SELECT q.x AS k, m.uf_id FROM ${q.text} q JOIN civicrm_uf_match m ON m.uf_name = q.k AND m.domain_id = ? ORDER BY m.id`, [...q.values, domainId]) as Array<{ k: string, uf_id: number }>
   for (const h of holders) if (!facts.ufNameHolders.has(h.k)) facts.ufNameHolders.set(h.k, h.uf_id)

@@ -21,6 +21,11 @@ const STATUS: Record<BridgeErrorCode, number> = {
 /** Seconds a client is told to wait when the database is unavailable. */
 export const RETRY_AFTER_S = 5
 
+/** The headers of an error's answer, whoever renders it (JSON, a page, /ready): Retry-After when the database is unavailable. */
+export function httpHeaders (err: unknown): Record<string, string> {
+  return httpStatus(err) === 503 ? { 'retry-after': String(RETRY_AFTER_S) } : {}
+}
+
 export function httpStatus (err: unknown): number {
   if (err instanceof BridgeError) return STATUS[err.code]
   if (isUnavailable(err)) return 503

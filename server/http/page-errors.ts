@@ -1,7 +1,7 @@
 // Every failure of a person's page as an HTML page in plain words, never JSON: the status from
 // the one mapping (errors.ts), the reason (a library's or ours) in the log.
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
-import { httpStatus, RETRY_AFTER_S } from './errors.js'
+import { httpHeaders, httpStatus } from './errors.js'
 import { sendSitePage } from './html-reply.js'
 import { errorPage } from './views/pages.js'
 
@@ -35,7 +35,7 @@ function linkRefusal (message: string): string {
 export function pageErrorHandler (err: FastifyError | Error, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   const status = httpStatus(err)
   if (status === 503) {
-    reply.header('Retry-After', String(RETRY_AFTER_S))
+    reply.headers(httpHeaders(err))
     return sendSitePage(reply, 503, errorPage(...PAGES[503]))
   }
   const logged = { err: status === 500 ? err : err.message, url: request.routeOptions.url, status }

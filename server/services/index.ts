@@ -7,6 +7,7 @@ import { schemaProblem, type JoomlaTarget } from '../data/schema-check.js'
 import { JoomlaUsers } from '../data/sync-store.js'
 import { AdminService, AdminSessionService } from './admin-service.js'
 import { EventService } from './event-service.js'
+import { MaintenanceService } from './maintenance-service.js'
 import { SyncService } from './sync-service.js'
 import { TransactionService } from './transaction-service.js'
 
@@ -28,6 +29,8 @@ export interface Services {
   admin: AdminService
   adminSessions: AdminSessionService
   health: HealthService
+  /** The bridge's own tables (the CLI's migrate and prune). */
+  maintenance: MaintenanceService
   sync: SyncService
   /** Joomla's users (names for the pages). */
   joomlaUsers: JoomlaUsers
@@ -49,6 +52,7 @@ export function buildServices ({ database, joomla, config }: BuildOptions): Serv
     admin: new AdminService(database, config.domainId),
     adminSessions: new AdminSessionService(database),
     health: new HealthService(database, joomla),
+    maintenance: new MaintenanceService(database),
     sync: new SyncService(database, joomlaUsers, config.domainId),
     joomlaUsers,
     transactionsFor (domainId) {

@@ -4,7 +4,7 @@
 import { STATUS_CODES } from 'node:http'
 import fp from 'fastify-plugin'
 import { InvalidInput, errorCode } from '../../errors.js'
-import { httpStatus, RETRY_AFTER_S } from '../errors.js'
+import { httpHeaders, httpStatus } from '../errors.js'
 
 const CLIENT_GONE = new Set(['ECONNRESET', 'ECONNABORTED', 'EPIPE', 'ERR_STREAM_PREMATURE_CLOSE'])
 
@@ -19,7 +19,7 @@ export default fp(async (app) => {
     const status = httpStatus(err)
     if (status === 503) {
       request.log.warn({ err: err.message }, 'database unavailable')
-      return reply.code(503).header('Retry-After', String(RETRY_AFTER_S))
+      return reply.code(503).headers(httpHeaders(err))
         .send({ error: 'Service Unavailable', message: 'the database is not reachable; retry later' })
     }
     if (errorCode(err) === 'ER_DUP_ENTRY') {

@@ -1,5 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@fastify/type-provider-typebox'
+import { DatabaseUnavailableError } from '../../errors.js'
+import { httpHeaders, httpStatus } from '../errors.js'
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
   /** The process is up; says whether the database answers. */
@@ -12,7 +14,8 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   /** Ready for traffic: the database answers and the schema check passes. */
   app.get('/ready', async (request, reply) => {
     if (!await app.services.health.ping()) {
-      return reply.code(503).header('Retry-After', '5').send({ ready: false, reason: 'database unreachable' })
+      const err = new DatabaseUnavailableError('database unreachable')
+      return reply.code(httpStatus(err)).headers(httpHeaders(err)).send({ ready: false, reason: err.message })
     }
     const problem = await app.services.health.schemaProblem()
     if (problem) return reply.code(503).send({ ready: false, reason: problem })
