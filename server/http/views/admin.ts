@@ -3,6 +3,7 @@
 // accessible HTML built with the `html` tag (every value escaped); the only script is the
 // static file /admin/static/sync.js (static/sync.js beside this file).
 import type { ChangeRow, ContactDetails } from '../../services/admin-service.js'
+import type { EmailProblem } from '../../domain/email.js'
 import { html, htmlDocument, trusted, type SafeHtml } from './html.js'
 
 export type { ChangeRow, ContactDetails }
@@ -66,13 +67,14 @@ export interface SkippedUser { id: number, username: string | null, name: string
 export function skipReason (reason: string): string {
   const holder = /^email-linked-to-user:([0-9]+)$/.exec(reason)
   if (holder) return `their email belongs to Joomla user ${holder[1]}, who is linked to a contact already`
-  const words: Record<string, string> = {
+  // Keyed by the email problems' type (domain/email.ts EMAIL_PROBLEMS): a new one cannot go without its words.
+  const words: Record<EmailProblem | 'duplicate-email', string> = {
     'missing-email': 'no email address',
     'invalid-email': 'the email address is not valid',
     'email-too-long': 'the email address is too long for CiviCRM',
     'duplicate-email': 'another user in the same batch has the same email address',
   }
-  return words[reason] ?? reason
+  return (words as Record<string, string>)[reason] ?? reason
 }
 
 function skippedList (job: JobView, skipped: SkippedUser[]): SafeHtml | null {
