@@ -15,7 +15,8 @@ import type { PreparedQuery } from './db.js'
  */
 export const exactEmailSql = (column: string, value: string) => `CAST(LOWER(TRIM(${column})) AS BINARY) = CAST(${value} AS BINARY)`
 /** exactEmailSql for Drizzle. */
-export const exactEmail = (column: AnyMySqlColumn, value: string | Placeholder) => sql`CAST(LOWER(TRIM(${column})) AS BINARY) = CAST(${value} AS BINARY)`
+export const exactEmail = (column: AnyMySqlColumn, value: string | Placeholder) =>
+  sql`CAST(LOWER(TRIM(${column})) AS BINARY) = CAST(${value} AS BINARY)`
 
 /**
  * The two ways an email row `e` is found for key `k`, each by the email index: equal under the
@@ -24,7 +25,10 @@ export const exactEmail = (column: AnyMySqlColumn, value: string | Placeholder) 
  */
 const FOUND_BY = [(k: string) => `e.email = ${k}`, (k: string) => `e.email LIKE ' %' AND TRIM(e.email) = ${k}`] as const
 
-/** Candidates of the email rows `e` of `emailRows`: [`key`…, contact, is_primary, linked uf_id]; its one parameter, the domain, comes after those of `emailRows`. */
+/**
+ * The candidates of the email rows `e` of `emailRows`: [`key`…, contact, is_primary, linked uf_id].
+ * Its one parameter, the domain, comes after those of `emailRows`.
+ */
 const candidatesOf = (key: string, emailRows: string) => `SELECT ${key}c.id AS contact_id, e.is_primary, m.uf_id FROM ${emailRows}
   JOIN civicrm_contact c ON c.id = e.contact_id AND c.contact_type = 'Individual' AND c.is_deleted = 0
   LEFT JOIN civicrm_uf_match m ON m.contact_id = c.id AND m.domain_id = ?`
@@ -39,11 +43,15 @@ const ONE_EMAIL = `${candidatesOf('', 'civicrm_email e')}
  * table and the domain, twice.
  */
 const manyEmails = (keys: string) => FOUND_BY.map((foundBy) =>
-  candidatesOf('q.x AS k, ', `${keys} q JOIN civicrm_email e ON ${foundBy('q.k')} AND ${exactEmailSql('e.email', 'q.x')}`)).join('\nUNION ALL\n')
+  candidatesOf('q.x AS k, ', `${keys} q JOIN civicrm_email e ON ${foundBy('q.k')} AND ${exactEmailSql('e.email', 'q.x')}`))
+  .join('\nUNION ALL\n')
 
 type Row = Candidate & { primary: number }
+type ManyRow = { k: string, contact_id: number, is_primary: number, uf_id: number | null }
+type Run = (text: string, values: unknown[]) => Promise<unknown>
+type KeysTable = { text: string, values: unknown[] }
 
-/** Primary email first, then the lowest contact id (sorted here rather than by the database: cheaper, and the same for one email or many). */
+/** Primary email first, then the lowest contact id (sorted here, not by the database: cheaper, and the same for one email or many). */
 function inOrder (rows: Row[]): Candidate[] {
   rows.sort((a, b) => b.primary - a.primary || a.contactId - b.contactId)
   return rows.map(({ contactId, linkedUfId }) => ({ contactId, linkedUfId }))
@@ -59,8 +67,8 @@ export async function findCandidates (run: PreparedQuery, domainId: number, emai
  * The candidates of many emails, by their exact email (x); an email without any is left out.
  * `keys`: the emails as a table of columns k and x, and its parameters.
  */
-export async function readCandidates (run: (text: string, values: unknown[]) => Promise<unknown>, keys: { text: string, values: unknown[] }, domainId: number): Promise<Map<string, Candidate[]>> {
-  const rows = await run(manyEmails(keys.text), [...keys.values, domainId, ...keys.values, domainId]) as Array<{ k: string, contact_id: number, is_primary: number, uf_id: number | null }>
+export async function readCandidates (run: Run, keys: KeysTable, domainId: number): Promise<Map<string, Candidate[]>> {
+  const rows = await run(manyEmails(keys.text), [...keys.values, domainId, ...keys.values, domainId]) as ManyRow[]
   const byEmail = new Map<string, Row[]>()
   for (const r of rows) {
     let list = byEmail.get(r.k)
