@@ -13,7 +13,10 @@ export interface Collation { charset: string, collation: string }
 /** The table prefix of the bridge's own tables: every one of them takes CiviCRM's collation. */
 export const BRIDGE_TABLE_PREFIX = 'civibridge_'
 
-/** The character set and collation of civicrm_email.email (CiviCRM gives all its text columns one), or null when there is no such column. */
+/**
+ * The character set and collation of civicrm_email.email (CiviCRM gives all its text columns
+ * one), or null when there is no such column.
+ */
 export async function civicrmCollation (q: Queryable): Promise<Collation | null> {
   const [rows] = await q.query(`SELECT CHARACTER_SET_NAME AS charset, COLLATION_NAME AS collation FROM information_schema.COLUMNS
     WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'civicrm_email' AND COLUMN_NAME = 'email'`)
@@ -28,8 +31,8 @@ interface ColumnRow { t: string, c: string, type: string, nullable: string, def:
  * are kept: they are chosen on purpose (jti values compare exactly).
  */
 async function mismatchedColumns (q: Queryable, target: Collation): Promise<ColumnRow[]> {
-  const [rows] = await q.query(`SELECT TABLE_NAME AS t, COLUMN_NAME AS c, COLUMN_TYPE AS type, IS_NULLABLE AS nullable, COLUMN_DEFAULT AS def,
-      COLLATION_NAME AS coll, COLUMN_COMMENT AS comment
+  const [rows] = await q.query(`SELECT TABLE_NAME AS t, COLUMN_NAME AS c, COLUMN_TYPE AS type, IS_NULLABLE AS nullable,
+      COLUMN_DEFAULT AS def, COLLATION_NAME AS coll, COLUMN_COMMENT AS comment
     FROM information_schema.COLUMNS
     WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME LIKE ? AND COLLATION_NAME IS NOT NULL AND COLLATION_NAME <> ?
       AND COLLATION_NAME NOT LIKE '%\\_bin' AND DATA_TYPE IN ('char', 'varchar', 'tinytext', 'text', 'mediumtext', 'longtext')
@@ -50,7 +53,8 @@ export async function collationProblem (q: Queryable): Promise<string | null> {
   if (!target) return null
   const columns = await mismatchedColumns(q, target)
   if (columns.length === 0) return null
-  return `bridge columns not in CiviCRM's collation ${target.collation} (run: civicrm-bridge migrate): ${columns.map((r) => `${r.t}.${r.c} (${r.coll})`).join(', ')}`
+  const names = columns.map((r) => `${r.t}.${r.c} (${r.coll})`).join(', ')
+  return `bridge columns not in CiviCRM's collation ${target.collation} (run: civicrm-bridge migrate): ${names}`
 }
 
 /**
@@ -66,13 +70,15 @@ export async function convertBridgeTables (q: Queryable, target: Collation): Pro
     // MariaDB reports a default as an SQL expression (a literal quoted); the bridge's text columns have none but NULL.
     const def = r.def === null || r.def === 'NULL' ? '' : ` DEFAULT ${r.def}`
     const comment = r.comment === '' ? '' : ` COMMENT ${mysql.escape(r.comment)}`
-    const clause = `MODIFY \`${r.c}\` ${r.type} CHARACTER SET ${target.charset} COLLATE ${target.collation} ${r.nullable === 'YES' ? 'NULL' : 'NOT NULL'}${def}${comment}`
+    const nullable = r.nullable === 'YES' ? 'NULL' : 'NOT NULL'
+    const clause = `MODIFY \`${r.c}\` ${r.type} CHARACTER SET ${target.charset} COLLATE ${target.collation} ${nullable}${def}${comment}`
     const list = byTable.get(r.t) ?? []
     list.push(clause)
     byTable.set(r.t, list)
   }
   for (const [table, clauses] of byTable) {
-    await q.query(`ALTER TABLE \`${table}\` DEFAULT CHARACTER SET ${target.charset} COLLATE ${target.collation}${clauses.map((c) => `, ${c}`).join('')}`)
+    const columns = clauses.map((c) => `, ${c}`).join('')
+    await q.query(`ALTER TABLE \`${table}\` DEFAULT CHARACTER SET ${target.charset} COLLATE ${target.collation}${columns}`)
   }
   return [...byTable.keys()].sort()
 }

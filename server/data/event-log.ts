@@ -12,6 +12,10 @@ interface Pending { event: EventRecord, domainId: number, result: LinkResult, tr
 /** A jti is unique per site. */
 const keyOf = (site: string, jti: string) => `${site}\n${jti}`
 
+/** A civibridge_event row, in INSERT_EVENT's column order. */
+const eventRow = ({ event: e, at, result }: Pending) =>
+  [e.jti, e.site, e.bodySha256, e.event, e.ufId, e.occurredAt, at, JSON.stringify(result)]
+
 export class BufferedEventLog {
   private pending = new Map<string, Pending>()
   /** Taken by a write in progress; still answers retries. */
@@ -58,8 +62,7 @@ export class BufferedEventLog {
   private async write (batch: Pending[]): Promise<void> {
     try {
       await this.database.unit(async (unit) => {
-        await unit.query(`${INSERT_EVENT} ?`,
-          [batch.map((p) => [p.event.jti, p.event.site, p.event.bodySha256, p.event.event, p.event.ufId, p.event.occurredAt, p.at, JSON.stringify(p.result)])])
+        await unit.query(`${INSERT_EVENT} ?`, [batch.map(eventRow)])
         await unit.query(`${INSERT_AUDIT} ?`,
           [batch.map((p) => [p.domainId, p.event.ufId, p.trigger, p.result.action, p.result.contactId, p.result.reason, p.at])])
       })

@@ -48,8 +48,11 @@ export async function recordEvent (unit: Pick<Unit, 'commitWith'>, rec: EventRec
   }
 }
 
-export async function findEvent (tx: Pick<Db, 'select'>, site: string, jti: string): Promise<{ bodySha256: string, result: LinkResult } | undefined> {
-  const rows = await tx.select({ bodySha256: bridgeEvent.bodySha256, result: bridgeEvent.result }).from(bridgeEvent).where(and(eq(bridgeEvent.site, site), eq(bridgeEvent.jti, jti)))
+export async function findEvent (
+  tx: Pick<Db, 'select'>, site: string, jti: string
+): Promise<{ bodySha256: string, result: LinkResult } | undefined> {
+  const rows = await tx.select({ bodySha256: bridgeEvent.bodySha256, result: bridgeEvent.result }).from(bridgeEvent)
+    .where(and(eq(bridgeEvent.site, site), eq(bridgeEvent.jti, jti)))
   return rows[0] as { bodySha256: string, result: LinkResult } | undefined
 }
 
@@ -58,8 +61,13 @@ export async function userLinkReport (db: Db, domainId: number, ufId: number, li
   const links = await db.select({ contactId: civicrmUfMatch.contactId, ufName: civicrmUfMatch.ufName })
     .from(civicrmUfMatch).where(and(eq(civicrmUfMatch.ufId, ufId), eq(civicrmUfMatch.domainId, domainId))).limit(1)
   const audit = await db.select({
-    trigger: bridgeAudit.trigger, action: bridgeAudit.action, contactId: bridgeAudit.contactId, reason: bridgeAudit.reason, at: bridgeAudit.createdAt,
-  }).from(bridgeAudit).where(and(eq(bridgeAudit.domainId, domainId), eq(bridgeAudit.ufId, ufId))).orderBy(desc(bridgeAudit.createdAt), desc(bridgeAudit.id)).limit(limit)
+    trigger: bridgeAudit.trigger,
+    action: bridgeAudit.action,
+    contactId: bridgeAudit.contactId,
+    reason: bridgeAudit.reason,
+    at: bridgeAudit.createdAt,
+  }).from(bridgeAudit).where(and(eq(bridgeAudit.domainId, domainId), eq(bridgeAudit.ufId, ufId)))
+    .orderBy(desc(bridgeAudit.createdAt), desc(bridgeAudit.id)).limit(limit)
   return { userId: ufId, link: links[0] ?? null, audit: audit.map((a) => ({ ...a, at: a.at.toISOString() })) }
 }
 
@@ -68,7 +76,9 @@ export async function userLinkReport (db: Db, domainId: number, ufId: number, li
  * before it, in statements of at most `batch` rows (each its own short transaction: no long
  * lock on a table every event writes to). Returns how many of each went.
  */
-export async function pruneBefore (database: Pick<Database, 'pool'>, before: Date, batch = 10_000): Promise<{ events: number, tokens: number }> {
+export async function pruneBefore (
+  database: Pick<Database, 'pool'>, before: Date, batch = 10_000
+): Promise<{ events: number, tokens: number }> {
   const counts = { events: 0, tokens: 0 }
   const steps = [
     ['events', `DELETE FROM ${EVENT_TABLE} WHERE received_at < ? LIMIT ${batch}`],

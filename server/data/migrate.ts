@@ -17,7 +17,10 @@ export { NotCivicrmError }
  */
 export async function migrateBridgeTables (database: Database): Promise<void> {
   const missing = await missingCivicrmTables(database)
-  if (missing.length > 0) throw new NotCivicrmError(`CiviCRM tables missing in database ${database.name}: ${missing.join(', ')}; nothing created (check CIVICRM_DB_URL)`)
+  if (missing.length > 0) {
+    throw new NotCivicrmError(
+      `CiviCRM tables missing in database ${database.name}: ${missing.join(', ')}; nothing created (check CIVICRM_DB_URL)`)
+  }
   await migrate(database.db, { migrationsFolder, migrationsTable: 'civibridge_migrations' })
   await convertBridgeTables(database.pool, (await civicrmCollation(database.pool))!)
 }

@@ -9,7 +9,8 @@ import { collationProblem } from './collation.js'
 
 type Queryable = Pick<mysql.Pool, 'query'>
 
-const tablesOf = (mod: Record<string, unknown>) => Object.values(mod).filter((v): v is MySqlTable => typeof v === 'object' && v !== null && 'getSQL' in v)
+const tablesOf = (mod: Record<string, unknown>) =>
+  Object.values(mod).filter((v): v is MySqlTable => typeof v === 'object' && v !== null && 'getSQL' in v)
 const bridgeTables = tablesOf(bridge).map((t) => getTableConfig(t).name)
 
 /** Every CiviCRM table and column the bridge uses: the linking's list, and each declared table's columns (the pages'). */
@@ -28,8 +29,10 @@ export const JOOMLA_USER_COLUMNS = ['id', 'name', 'username', 'email', 'block']
 export interface JoomlaTarget { pool: Queryable, prefix: string }
 
 async function columnsOf (q: Queryable, tableNames?: string[]): Promise<{ db: string, have: Map<string, Set<string>> }> {
+  const only = tableNames ? ' AND TABLE_NAME IN (?)' : ''
   const [rows] = await q.query(
-    `SELECT TABLE_NAME AS t, COLUMN_NAME AS c FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE()${tableNames ? ' AND TABLE_NAME IN (?)' : ''}`, tableNames ? [tableNames] : [])
+    `SELECT TABLE_NAME AS t, COLUMN_NAME AS c FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE()${only}`,
+    tableNames ? [tableNames] : [])
   const have = new Map<string, Set<string>>()
   for (const { t, c } of rows as Array<{ t: string, c: string }>) {
     if (!have.has(t)) have.set(t, new Set())
@@ -46,13 +49,17 @@ export async function missingCivicrmTables (database: Pick<Database, 'pool'>): P
 }
 
 /** One line naming what is missing (and the setting to fix), or null when the schema is usable. */
-export async function schemaProblem (database: Database, opts: { required?: Record<string, string[]>, joomla?: JoomlaTarget, domains?: number[] } = {}): Promise<string | null> {
+export async function schemaProblem (
+  database: Database, opts: { required?: Record<string, string[]>, joomla?: JoomlaTarget, domains?: number[] } = {}
+): Promise<string | null> {
   const required = opts.required ?? civicrmRequirements
   const { have } = await columnsOf(database.pool)
   const missingTables = Object.keys(required).filter((t) => !have.has(t))
   if (missingTables.length) return `CiviCRM tables missing in database ${database.name}: ${missingTables.join(', ')} (check CIVICRM_DB_URL)`
   const missingColumns = Object.entries(required).flatMap(([t, cols]) => cols.filter((c) => !have.get(t)!.has(c)).map((c) => `${t}.${c}`))
-  if (missingColumns.length) return `CiviCRM columns missing in database ${database.name}: ${missingColumns.join(', ')} (CiviCRM 5.x expected)`
+  if (missingColumns.length) {
+    return `CiviCRM columns missing in database ${database.name}: ${missingColumns.join(', ')} (CiviCRM 5.x expected)`
+  }
   const missingOwn = bridgeTables.filter((t) => !have.has(t))
   if (missingOwn.length) return `bridge tables missing (run: civicrm-bridge migrate): ${missingOwn.join(', ')}`
   const collation = await collationProblem(database.pool)
@@ -61,7 +68,9 @@ export async function schemaProblem (database: Database, opts: { required?: Reco
   const domains = opts.domains ?? [database.domainId]
   const [found] = await database.pool.query('SELECT id FROM civicrm_domain WHERE id IN (?)', [domains])
   const missing = domains.filter((d) => !(found as Array<{ id: number }>).some((r) => r.id === d))
-  if (missing.length) return `CiviCRM domain ${missing.join(', ')} does not exist in database ${database.name} (CIVICRM_DOMAIN_ID or BRIDGE_SITES_FILE)`
+  if (missing.length) {
+    return `CiviCRM domain ${missing.join(', ')} does not exist in database ${database.name} (CIVICRM_DOMAIN_ID or BRIDGE_SITES_FILE)`
+  }
   if (opts.joomla) return joomlaProblem(opts.joomla)
   return null
 }
@@ -73,6 +82,8 @@ export async function joomlaProblem ({ pool, prefix }: JoomlaTarget): Promise<st
   const cols = have.get(table)
   if (!cols) return `Joomla users table ${table} missing in database ${db} (check JOOMLA_DB_PREFIX and JOOMLA_DB_URL)`
   const missing = JOOMLA_USER_COLUMNS.filter((c) => !cols.has(c))
-  if (missing.length) return `Joomla users table ${table} in database ${db} lacks columns ${missing.join(', ')} (check JOOMLA_DB_PREFIX and JOOMLA_DB_URL)`
+  if (missing.length) {
+    return `Joomla users table ${table} in database ${db} lacks columns ${missing.join(', ')} (check JOOMLA_DB_PREFIX and JOOMLA_DB_URL)`
+  }
   return null
 }

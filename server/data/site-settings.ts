@@ -39,8 +39,13 @@ function preferredLanguage (setting: string | number | boolean | undefined, lcMe
 
 interface OptionRow { grp: string, value: string, label: string, filter: number | null, is_default: number | null }
 
+const SELECT_SETTINGS = 'SELECT name, value FROM civicrm_setting WHERE name IN (?) AND domain_id = ? AND contact_id IS NULL'
+/** The database server's offset from UTC now, in minutes. */
+const SELECT_SERVER_OFFSET =
+  "SELECT TIMESTAMPDIFF(MINUTE, UTC_TIMESTAMP(), CONVERT_TZ(UTC_TIMESTAMP(), '+00:00', @@global.time_zone)) AS off"
+
 export async function readSiteSettings (run: Run, domainId: number, timeZone: SiteTimeZone | null): Promise<SiteSettings> {
-  const settings = await run('SELECT name, value FROM civicrm_setting WHERE name IN (?) AND domain_id = ? AND contact_id IS NULL', [SETTING_NAMES, domainId]) as Array<{ name: string, value: string | null }>
+  const settings = await run(SELECT_SETTINGS, [SETTING_NAMES, domainId]) as Array<{ name: string, value: string | null }>
   const setting = new Map(settings.map((s) => [s.name, unserializeScalar(s.value)]))
   const options = await run(`SELECT g.name AS grp, v.value, v.label, v.filter, v.is_default
       FROM civicrm_option_group g JOIN civicrm_option_value v ON v.option_group_id = g.id
@@ -50,7 +55,7 @@ export async function readSiteSettings (run: Run, domainId: number, timeZone: Si
   const [location] = await run('SELECT id FROM civicrm_location_type WHERE is_default = 1 ORDER BY id LIMIT 1', []) as Array<{ id: number }>
   // Without a zone of its own the site runs on the database server's: its offset now.
   // (NULL, read as 0, only if the server's zone is a name its time zone tables do not know.)
-  const zone = timeZone ?? { offsetMinutes: Number((await run("SELECT TIMESTAMPDIFF(MINUTE, UTC_TIMESTAMP(), CONVERT_TZ(UTC_TIMESTAMP(), '+00:00', @@global.time_zone)) AS off", []) as Array<{ off: number | null }>)[0].off) }
+  const zone = timeZone ?? { offsetMinutes: Number((await run(SELECT_SERVER_OFFSET, []) as Array<{ off: number | null }>)[0].off) }
 
   const labels = (grp: string) => new Map(options.filter((o) => o.grp === grp).map((o) => [Number(o.value), o.label]))
   // Greetings for Individuals: filter 1, or 0 (any contact type), as defaultGreeting and PseudoConstant::greeting choose.
@@ -68,7 +73,9 @@ export async function readSiteSettings (run: Run, domainId: number, timeZone: Si
   return {
     displayNameFormat: stringSetting(setting.get('display_name_format'), CIVICRM_DEFAULTS.displayNameFormat),
     sortNameFormat: stringSetting(setting.get('sort_name_format'), CIVICRM_DEFAULTS.sortNameFormat),
-    preferredLanguage: preferredLanguage(setting.get('contact_default_language'), stringSetting(setting.get('lcMessages'), CIVICRM_DEFAULTS.lcMessages)),
+    preferredLanguage: preferredLanguage(
+      setting.get('contact_default_language'), stringSetting(setting.get('lcMessages'), CIVICRM_DEFAULTS.lcMessages)
+    ),
     communicationStyleId: styles.length > 0 ? Number(styles[styles.length - 1].value) : null,
     defaultGreetings,
     greetings,
@@ -86,7 +93,12 @@ export class SiteSettingsCache {
   private pending: Promise<SiteSettings> | null = null
   private readAt = 0
 
-  constructor (private readonly run: Run, private readonly domainId: number, private readonly timeZone: SiteTimeZone | null, private readonly now: () => number = Date.now) {}
+  constructor (
+    private readonly run: Run,
+    private readonly domainId: number,
+    private readonly timeZone: SiteTimeZone | null,
+    private readonly now: () => number = Date.now
+  ) {}
 
   get (): Promise<SiteSettings> {
     if (this.pending === null || this.now() - this.readAt > SETTINGS_TTL_MS) {

@@ -18,7 +18,8 @@ export async function claimToken (tx: Tx, site: string, jti: string, purpose: st
 
 /** The site's single-use token was spent already. */
 export async function tokenUsed (db: Tx | Db, site: string, jti: string): Promise<boolean> {
-  const rows = await db.select({ jti: bridgeUsedToken.jti }).from(bridgeUsedToken).where(and(eq(bridgeUsedToken.site, site), eq(bridgeUsedToken.jti, jti)))
+  const rows = await db.select({ jti: bridgeUsedToken.jti }).from(bridgeUsedToken)
+    .where(and(eq(bridgeUsedToken.site, site), eq(bridgeUsedToken.jti, jti)))
   return rows.length === 1
 }
 

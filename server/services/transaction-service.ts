@@ -7,7 +7,9 @@ import { AssertionError, CannotLink, NotFound, assertionUser, type Act, type Pro
 import { linkUser, type LinkAction } from '../domain/link-user.js'
 import { SqlLinkStore, insertLogRows, setPrimaryEmail } from '../data/link-store.js'
 import { greetingsOnSave, renderNames, type SiteSettings } from '../domain/contact.js'
-import { claimToken, tokenUsed, contactProfile, linkedContactId, ufGroup, updateContactNames, type ContactProfile } from '../data/transaction-store.js'
+import {
+  claimToken, tokenUsed, contactProfile, linkedContactId, ufGroup, updateContactNames, type ContactProfile,
+} from '../data/transaction-store.js'
 import type { Database, Unit } from '../data/db.js'
 
 /** Who does the transaction. */
@@ -20,7 +22,11 @@ export interface Resolved { ufId: number, contactId: number, action: LinkAction 
 export interface ProfileResult extends Resolved { profile: ContactProfile }
 
 export class TransactionService {
-  constructor (private readonly database: Database, private readonly domainId: number, private readonly now: () => Date = () => new Date()) {}
+  constructor (
+    private readonly database: Database,
+    private readonly domainId: number,
+    private readonly now: () => Date = () => new Date()
+  ) {}
 
   /** The page's first step: verify-and-link only (the assertion is spent), for the session that follows. */
   async link (claims: Record<string, unknown>, act: Act, gid?: number): Promise<Resolved> {
@@ -66,11 +72,13 @@ export class TransactionService {
       // the contact's own prefix, suffix, middle name…; its greetings rendered again (a custom
       // greeting is left as it is); one civicrm_log row by the acting contact.
       const fields = { ...current, firstName, lastName, email }
-      await updateContactNames(unit.tx, linked.contactId, { ...renderNames(fields, site), ...greetingsOnSave(current.greetingIds, current.greetingCustom, fields, site) })
+      const greetings = greetingsOnSave(current.greetingIds, current.greetingCustom, fields, site)
+      await updateContactNames(unit.tx, linked.contactId, { ...renderNames(fields, site), ...greetings })
       // The contact's primary email only: uf_name stays the Joomla account's email, which
       // Joomla owns (the core keeps it in step from the user's own save and login events).
       if (input.email !== null && input.email !== current.email) await setPrimaryEmail(unit, linked.contactId, input.email, site)
-      await insertLogRows(unit, [{ contactId: linked.contactId, data: `civicrm_contact,${linked.contactId}`, actorId: linked.contactId, at: site.localTime(this.now()) }])
+      const { contactId } = linked
+      await insertLogRows(unit, [{ contactId, data: `civicrm_contact,${contactId}`, actorId: contactId, at: site.localTime(this.now()) }])
       return { ...linked, profile: (await contactProfile(unit.tx, linked.contactId))! }
     })
   }
@@ -86,12 +94,16 @@ export class TransactionService {
     if (actor.domainId !== this.domainId) throw new Error(`actor of domain ${actor.domainId} given to domain ${this.domainId}`)
     if (actor.kind === 'assertion') {
       const user = assertionUser(actor.claims, act)
-      if (!await claimToken(unit.tx, actor.claims.iss as string, actor.claims.jti as string, act, this.now())) throw new AssertionError('this link was already used')
+      if (!await claimToken(unit.tx, actor.claims.iss as string, actor.claims.jti as string, act, this.now())) {
+        throw new AssertionError('this link was already used')
+      }
       const result = await linkUser(new SqlLinkStore(unit, this.domainId, site, `Joomla ${act}`), user, act)
       if (result.contactId === null) throw new CannotLink(String(result.reason)) // linkUser gives a reason whenever it links nobody
       return { ufId: user.id, contactId: result.contactId, action: result.action }
     }
-    if (await linkedContactId(unit.tx, this.domainId, actor.ufId) !== actor.contactId) throw new AssertionError('your session has ended; open the page again from the site')
+    if (await linkedContactId(unit.tx, this.domainId, actor.ufId) !== actor.contactId) {
+      throw new AssertionError('your session has ended; open the page again from the site')
+    }
     return { ufId: actor.ufId, contactId: actor.contactId, action: 'already-linked' }
   }
 }
