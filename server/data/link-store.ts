@@ -71,9 +71,12 @@ export async function insertIndividuals (unit: RawQuery, contacts: NewContact[],
   const res = await unit.query(`${INSERT_CONTACT} ?`, [contacts.map((c, i) => contactRow(c, hashes[i], source))]) as { insertId: number }
   // (One contact alone is an event's: insertIndividual.)
   const ids = await insertedIds(unit, res.insertId, hashes)
-  await unit.query(`${INSERT_EMAIL} ?`, [contacts.map((c, i) => [ids[i], site.locationTypeId, c.email, 1])])
   const at = site.localTime(now)
-  await insertLogRows(unit, ids.map((id) => ({ contactId: id, data: `civicrm_contact,${id}`, actorId: id, at })))
+  // Sent at once: the second queues behind the first on the unit's connection.
+  await Promise.all([
+    unit.query(`${INSERT_EMAIL} ?`, [contacts.map((c, i) => [ids[i], site.locationTypeId, c.email, 1])]),
+    insertLogRows(unit, ids.map((id) => ({ contactId: id, data: `civicrm_contact,${id}`, actorId: id, at }))),
+  ])
   return ids
 }
 

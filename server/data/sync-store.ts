@@ -87,6 +87,19 @@ export interface ChunkWrite {
   emailsUpdated: number
 }
 
+/** The already-linked users' email changes: uf_name, and the contact's primary email (with its civicrm_log row) when synced. */
+async function updateEmails (unit: Unit, updates: Array<Extract<SyncDecision, { kind: 'already-linked' }>>, now: Date, site: SiteSettings): Promise<void> {
+  const logRows: LogRow[] = []
+  for (const u of updates) {
+    await unit.query('UPDATE civicrm_uf_match SET uf_name = ? WHERE id = ?', [u.updateEmail, u.linkId])
+    if (u.contactId !== null && u.syncContactEmail) {
+      const emailId = await setPrimaryEmail(unit, u.contactId, normalizeEmail(u.updateEmail), site)
+      logRows.push({ contactId: u.contactId, data: `civicrm_email,${emailId}`, actorId: u.contactId, at: site.localTime(now) })
+    }
+  }
+  await insertLogRows(unit, logRows)
+}
+
 /** Writes one chunk's decisions: contacts (with emails and civicrm_log rows), links, email updates, audit rows. */
 export async function writeDecisions (unit: Unit, domainId: number, decisions: SyncDecision[], now: Date, site: SiteSettings, source = 'Joomla user sync'): Promise<ChunkWrite> {
   const creates = decisions.filter((d): d is Extract<SyncDecision, { kind: 'create' }> => d.kind === 'create')
@@ -97,25 +110,21 @@ export async function writeDecisions (unit: Unit, domainId: number, decisions: S
     ...linksTo.map((d) => [domainId, d.ufId, d.email, d.contactId]),
     ...creates.map((d, i) => [domainId, d.ufId, d.email, newIds[i]]),
   ]
-  if (linkRows.length > 0) await unit.query(`${INSERT_LINK} ?`, [linkRows])
-  const logRows: LogRow[] = []
-  for (const u of updates) {
-    await unit.query('UPDATE civicrm_uf_match SET uf_name = ? WHERE id = ?', [u.updateEmail, u.linkId])
-    if (u.contactId !== null && u.syncContactEmail) {
-      const emailId = await setPrimaryEmail(unit, u.contactId, normalizeEmail(u.updateEmail), site)
-      logRows.push({ contactId: u.contactId, data: `civicrm_email,${emailId}`, actorId: u.contactId, at: site.localTime(now) })
-    }
-  }
-  await insertLogRows(unit, logRows)
+  // From here on no statement needs another's answer: all are sent at once and queue on the
+  // unit's connection, so that the database runs them back to back instead of waiting for
+  // Node between them. One that fails still fails the unit, which rolls every one back.
+  const sent: Array<Promise<unknown>> = []
+  if (linkRows.length > 0) sent.push(unit.query(`${INSERT_LINK} ?`, [linkRows]))
+  if (updates.length > 0) sent.push(updateEmails(unit, updates, now, site))
   // The waiting email changes, as linkUser keeps them: the blocked ones wait (for their current
   // email), every other user of the chunk waits for nothing. (Emails the sync frees are not
   // handed over here: a waiting user takes theirs at their next event or sync.)
   const waiting = decisions.filter((d): d is Extract<SyncDecision, { kind: 'already-linked' }> => d.kind === 'already-linked' && d.wantedEmail !== null)
   const waitingIds = new Set(waiting.map((d) => d.ufId))
   const notWaiting = decisions.map((d) => d.ufId).filter((id) => !waitingIds.has(id))
-  if (notWaiting.length > 0) await unit.query(DELETE_WANTED_EMAILS, [domainId, notWaiting])
+  if (notWaiting.length > 0) sent.push(unit.query(DELETE_WANTED_EMAILS, [domainId, notWaiting]))
   if (waiting.length > 0) {
-    await unit.query(upsertWantedEmails('?'), [waiting.map((d) => [domainId, d.ufId, d.wantedEmail, now])])
+    sent.push(unit.query(upsertWantedEmails('?'), [waiting.map((d) => [domainId, d.ufId, d.wantedEmail, now])]))
   }
   // The same audit trail linkUser leaves, for the decisions that wrote something.
   const audit = [
@@ -123,7 +132,8 @@ export async function writeDecisions (unit: Unit, domainId: number, decisions: S
     ...creates.map((d, i) => [domainId, d.ufId, 'sync', 'created-contact', newIds[i], null, now]),
     ...updates.map((d) => [domainId, d.ufId, 'sync', 'already-linked', d.contactId, 'email-updated', now]),
   ]
-  if (audit.length > 0) await unit.query(`${INSERT_AUDIT} ?`, [audit])
+  if (audit.length > 0) sent.push(unit.query(`${INSERT_AUDIT} ?`, [audit]))
+  await Promise.all(sent)
   return { linked: linkRows.length, created: creates.length, emailsUpdated: updates.length }
 }
 
@@ -294,13 +304,16 @@ export class SyncJobs {
  * when a chunk starting at the same user is already done.
  */
 export async function saveChunk (unit: Unit, jobId: number, users: { first: number, last: number }, c: SyncCounts, skips: Array<{ ufId: number, reason: string }>, now: Date): Promise<void> {
-  if (skips.length > 0) await unit.query('INSERT INTO civibridge_sync_skip (job_id, uf_id, reason) VALUES ? ON DUPLICATE KEY UPDATE reason = VALUES(reason)', [skips.map((s) => [jobId, s.ufId, s.reason.slice(0, 255)])])
-  const res = await unit.query(`INSERT IGNORE INTO civibridge_sync_chunk (job_id, first_user_id, last_user_id, done_at)
-    SELECT id, ?, ?, ? FROM civibridge_sync_job WHERE id = ? AND status = 'running'`, [users.first, users.last, now, jobId]) as { affectedRows: number }
-  if (res.affectedRows !== 1) throw new Error(`sync job ${jobId} is no longer running, or users ${users.first} to ${users.last} are done already`)
-  // Added, not set: the other chunk written at the same time may commit first.
-  await unit.query(`UPDATE civibridge_sync_job SET checked = checked + ?, matched = matched + ?, created = created + ?, skipped = skipped + ?, heartbeat_at = ?
-    WHERE id = ?`, [c.checked, c.matched, c.created, c.skipped, now, jobId])
+  // Sent at once, as writeDecisions' statements (a refused checkpoint fails the unit: all roll back).
+  const [, chunk] = await Promise.all([
+    skips.length > 0 ? unit.query('INSERT INTO civibridge_sync_skip (job_id, uf_id, reason) VALUES ? ON DUPLICATE KEY UPDATE reason = VALUES(reason)', [skips.map((s) => [jobId, s.ufId, s.reason.slice(0, 255)])]) : null,
+    unit.query(`INSERT IGNORE INTO civibridge_sync_chunk (job_id, first_user_id, last_user_id, done_at)
+      SELECT id, ?, ?, ? FROM civibridge_sync_job WHERE id = ? AND status = 'running'`, [users.first, users.last, now, jobId]) as Promise<{ affectedRows: number }>,
+    // Added, not set: counts of a resumed job's earlier chunks are already in.
+    unit.query(`UPDATE civibridge_sync_job SET checked = checked + ?, matched = matched + ?, created = created + ?, skipped = skipped + ?, heartbeat_at = ?
+      WHERE id = ?`, [c.checked, c.matched, c.created, c.skipped, now, jobId]),
+  ])
+  if (chunk.affectedRows !== 1) throw new Error(`sync job ${jobId} is no longer running, or users ${users.first} to ${users.last} are done already`)
 }
 
 /** Every user up to lastUserId is done (both chunks written at once have committed): a resumed job reads from there. */
