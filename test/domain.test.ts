@@ -1,6 +1,7 @@
 // The framework-free rules: names, emails, event names, candidate choice.
 import t from 'tap'
-import { canRender, extractName, renderFormat } from '../server/domain/names.js'
+import fc from 'fast-check'
+import { RENDERABLE_TOKENS, canRender, extractName, renderByPatterns, renderFormat } from '../server/domain/names.js'
 import { CIVICRM_DEFAULTS, defaultSiteSettings, greetingsOnSave, newContact, renderNames } from '../server/domain/contact.js'
 import { emailProblem, maskEmail, normalizeEmail } from '../server/domain/email.js'
 import { eventEffect, EVENT_NAMES } from '../server/domain/events.js'
@@ -8,6 +9,20 @@ import { firstFreeCandidate, lockKeys, LOCK_STRIPES } from '../server/domain/lin
 import { localTimeIn, parseTimeZone } from '../server/domain/time.js'
 
 const name = (first: string, middle = '', last = '') => ({ first, middle, last })
+
+t.test('renderFormat through a format\'s plan gives what the patterns give, whatever the format and the values', async (t) => {
+  const piece = fc.constantFrom('{', '}', ' ', ', ', 'Dear ', '\n', 'x', '.', '{ }', '{, }', '{}', 'contact.first_name', 'contactXlast_name',
+    ...RENDERABLE_TOKENS.flatMap((k) => [`{contact.${k}}`, `{(contact.${k}) }`, `contact.${k}`]), '{contact.first_name contact.last_name}', '{contact.first_names}')
+  const value = fc.option(fc.array(fc.constantFrom('A', 'n', ' ', '{', '}', '\n', '$1', 'contact.last_name', 'é'), { maxLength: 4 }).map((a) => a.join('')), { nil: null })
+  const values = fc.record(Object.fromEntries(RENDERABLE_TOKENS.map((k) => [k, value]))) as fc.Arbitrary<Record<typeof RENDERABLE_TOKENS[number], string | null>>
+  fc.assert(fc.property(fc.array(piece, { maxLength: 12 }), values, (pieces, v) => {
+    const format = pieces.join('')
+    t.equal(renderFormat(format, v), renderByPatterns(format, v), JSON.stringify({ format, v }))
+  }), { numRuns: 3000 })
+  for (const format of [CIVICRM_DEFAULTS.displayNameFormat, CIVICRM_DEFAULTS.sortNameFormat, ...Object.values(CIVICRM_DEFAULTS.greetings)]) {
+    t.equal(renderFormat(format, { first_name: 'Ann', last_name: 'Lee' }), renderByPatterns(format, { first_name: 'Ann', last_name: 'Lee' }))
+  }
+})
 
 t.test('extractName: CiviCRM\'s own cases (StringTest::testExtractName)', async (t) => {
   t.same(extractName('Alan'), name('Alan'))
