@@ -19,6 +19,9 @@ t.test('renderFormat through a format\'s plan gives what the patterns give, what
     const format = pieces.join('')
     t.equal(renderFormat(format, v), renderByPatterns(format, v), JSON.stringify({ format, v }))
   }), { numRuns: 3000 })
+  // What canRender remembers stays bounded: past 1,000 formats it starts again.
+  for (let i = 0; i <= 1000; i++) t.equal(canRender(`{contact.first_name}${i}`), true)
+  t.equal(canRender('{contact.street_address}'), false)
   for (const format of [CIVICRM_DEFAULTS.displayNameFormat, CIVICRM_DEFAULTS.sortNameFormat, ...Object.values(CIVICRM_DEFAULTS.greetings)]) {
     t.equal(renderFormat(format, { first_name: 'Ann', last_name: 'Lee' }), renderByPatterns(format, { first_name: 'Ann', last_name: 'Lee' }))
   }
