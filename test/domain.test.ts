@@ -15,10 +15,9 @@ t.test('renderFormat through a format\'s plan gives what the patterns give, what
     ...RENDERABLE_TOKENS.flatMap((k) => [`{contact.${k}}`, `{(contact.${k}) }`, `contact.${k}`]), '{contact.first_name contact.last_name}', '{contact.first_names}')
   const value = fc.option(fc.array(fc.constantFrom('A', 'n', ' ', '{', '}', '\n', '$1', 'contact.last_name', 'é'), { maxLength: 4 }).map((a) => a.join('')), { nil: null })
   const values = fc.record(Object.fromEntries(RENDERABLE_TOKENS.map((k) => [k, value]))) as fc.Arbitrary<Record<typeof RENDERABLE_TOKENS[number], string | null>>
-  fc.assert(fc.property(fc.array(piece, { maxLength: 12 }), values, (pieces, v) => {
-    const format = pieces.join('')
-    t.equal(renderFormat(format, v), renderByPatterns(format, v), JSON.stringify({ format, v }))
-  }), { numRuns: 3000 })
+  // fc.assert throws with the smallest counterexample it finds.
+  fc.assert(fc.property(fc.array(piece, { maxLength: 12 }), values, (pieces, v) => renderFormat(pieces.join(''), v) === renderByPatterns(pieces.join(''), v)), { numRuns: 3000 })
+  t.pass('3,000 formats and values rendered alike')
   // What canRender remembers stays bounded: past 1,000 formats it starts again.
   for (let i = 0; i <= 1000; i++) t.equal(canRender(`{contact.first_name}${i}`), true)
   t.equal(canRender('{contact.street_address}'), false)
