@@ -21,7 +21,9 @@ export { CliError, UsageError, USAGE }
  * pool, when it is another database, connects only if a command reads it), closed after `fn`.
  */
 async function withServices<T> (config: Config, fn: (services: Services, database: Database) => Promise<T>): Promise<T> {
-  const database = new Database(config.civicrmDbUrl, { poolSize: 2, domainId: config.domainId, queryTimeoutMs: config.dbQueryTimeoutMs, timeZone: config.timeZone })
+  const database = new Database(config.civicrmDbUrl, {
+    poolSize: 2, domainId: config.domainId, queryTimeoutMs: config.dbQueryTimeoutMs, timeZone: config.timeZone,
+  })
   const joomlaDb = config.joomlaDbUrl === config.civicrmDbUrl ? database : new Database(config.joomlaDbUrl, { poolSize: 1 })
   try {
     return await fn(buildServices({ database, joomla: { pool: joomlaDb.pool, prefix: config.joomlaDbPrefix }, config }), database)
@@ -118,7 +120,8 @@ function version (): string {
 function retentionDays (value: string | undefined): number {
   if (value === undefined) return EVENT_RETENTION_DAYS.default
   if (!/^[0-9]{1,5}$/.test(value) || Number(value) < EVENT_RETENTION_DAYS.min) {
-    throw new UsageError(`prune: --older-than-days must be a whole number of days, at least ${EVENT_RETENTION_DAYS.min} (the plugin retries an event for about three days)`)
+    throw new UsageError(`prune: --older-than-days must be a whole number of days, at least ${EVENT_RETENTION_DAYS.min} ` +
+      '(the plugin retries an event for about three days)')
   }
   return Number(value)
 }

@@ -16,7 +16,9 @@ import { DatabaseUnavailableError, STATEMENT_TIMEOUT, errorCode, isUnavailable }
 
 export { DatabaseUnavailableError, STATEMENT_TIMEOUT, errorCode, isUnavailable }
 
-export type Tx = MySqlTransaction<MySql2QueryResultHKT, MySql2PreparedQueryHKT, Record<string, never>, ExtractTablesWithRelations<Record<string, never>>>
+export type Tx = MySqlTransaction<
+  MySql2QueryResultHKT, MySql2PreparedQueryHKT, Record<string, never>, ExtractTablesWithRelations<Record<string, never>>
+>
 export type Db = MySql2Database
 
 export interface Unit {
@@ -93,12 +95,18 @@ export class Database {
   /** How long a unit waits for a lock row (the session's innodb_lock_wait_timeout), in seconds. */
   readonly lockTimeoutS: number
 
-  /** How long one statement may wait for its answer before its connection is given up (the lock rows' statement: plus the lock's own wait). */
+  /**
+   * How long one statement may wait for its answer before its connection is given up (the lock
+   * rows' statement: plus the lock's own wait).
+   */
   readonly queryTimeoutMs: number
   private readonly settings = new Map<number, SiteSettingsCache>()
   private readonly timeZone: SiteTimeZone | null
 
-  constructor (url: string, opts: { poolSize?: number, domainId?: number, lockTimeoutS?: number, queryTimeoutMs?: number, timeZone?: SiteTimeZone | null } = {}) {
+  constructor (
+    url: string,
+    opts: { poolSize?: number, domainId?: number, lockTimeoutS?: number, queryTimeoutMs?: number, timeZone?: SiteTimeZone | null } = {}
+  ) {
     const parsed = new URL(url)
     this.name = decodeURIComponent(parsed.pathname.slice(1))
     this.pool = mysql.createPool({
@@ -111,7 +119,8 @@ export class Database {
       enableKeepAlive: true,
       // No caller stack captured per query: it cost ~7 % of the login hot path's CPU.
       trace: false,
-      // For two queries only: a unit's BEGIN with its lock rows, and its last statement with its COMMIT (unitOnce). Every value is a placeholder.
+      // For two queries only: a unit's BEGIN with its lock rows, and its last statement with its
+      // COMMIT (unitOnce). Every value is a placeholder.
       multipleStatements: true,
     })
     this.domainId = opts.domainId ?? 1
@@ -133,7 +142,10 @@ export class Database {
   /** The CiviCRM configuration for contacts of a domain (this one by default), read at most once a minute. */
   siteSettings (domainId = this.domainId): Promise<SiteSettings> {
     let cache = this.settings.get(domainId)
-    if (!cache) this.settings.set(domainId, cache = new SiteSettingsCache(async (text, values) => (await this.pool.query(text, values))[0], domainId, this.timeZone))
+    if (!cache) {
+      const run = async (text: string, values: unknown[]) => (await this.pool.query(text, values))[0]
+      this.settings.set(domainId, cache = new SiteSettingsCache(run, domainId, this.timeZone))
+    }
     return cache.get()
   }
 
@@ -153,7 +165,9 @@ export class Database {
           await new Promise((resolve) => setTimeout(resolve, backoffMs(attempt)))
           continue
         }
-        throw err instanceof DatabaseUnavailableError || !isUnavailable(err) ? err : new DatabaseUnavailableError('database unavailable', err)
+        throw err instanceof DatabaseUnavailableError || !isUnavailable(err)
+          ? err
+          : new DatabaseUnavailableError('database unavailable', err)
       }
     }
   }
@@ -199,7 +213,9 @@ export class Database {
       })
       if (begun && !committed) await conn.query('COMMIT')
       return result
-    /* c8 ignore start */ // V8 counts a branch into `finally` per exit path (returned, thrown while healthy, thrown unhealthy: each tested in test/db.test.ts)
+    /* c8 ignore start */
+    // V8 counts a branch into `finally` per exit path (returned, thrown while healthy, thrown
+    // unhealthy: each tested in test/db.test.ts).
     } catch (err) {
       if (isUnavailable(err)) healthy = false
       else if (begun) await conn.query('ROLLBACK').catch(() => { healthy = false })
@@ -224,7 +240,8 @@ export class Database {
   private async takeLocks (conn: mysql.PoolConnection, keys: string[], prefix: 'BEGIN; ' | ''): Promise<void> {
     const rows = [...new Set(keys)].sort().map((k) => [this.domainId, k, 1])
     // It may wait for a row up to lockTimeoutS (innodb_lock_wait_timeout), then answer.
-    await conn.query({ sql: `${prefix}INSERT INTO civibridge_lock (domain_id, lock_key, n) VALUES ? ON DUPLICATE KEY UPDATE n = n + 1`, timeout: this.lockTimeoutS * 1000 + this.queryTimeoutMs }, [rows])
+    const sql = `${prefix}INSERT INTO civibridge_lock (domain_id, lock_key, n) VALUES ? ON DUPLICATE KEY UPDATE n = n + 1`
+    await conn.query({ sql, timeout: this.lockTimeoutS * 1000 + this.queryTimeoutMs }, [rows])
   }
 
   private collationRead: Promise<Collation> | null = null
