@@ -10,13 +10,16 @@ export default [
   // `void promise;` marks a promise deliberately not awaited (its rejection is handled inside).
   { rules: { 'no-void': ['error', { allowAsStatement: true }] } },
   // Lines of at most 140 characters (a URL may run longer). The tests themselves (*.test.ts) are
-  // left out: their long lines are mostly expected rows and messages, read side by side.
+  // left out: their long lines are mostly expected rows and messages, read side by side. So are
+  // the benchmarks under active work (bench/events, bench/sync).
   {
-    files: [
-      'server/http/**', 'server/domain/**', 'server/protocol/**', 'server/dev/**',
-      'server/config.ts', 'server/errors.ts', 'server/cli-args.ts', 'server/demo.ts', 'server/server.ts', 'scripts/**',
-      'bench/seed-users.ts', 'bench/soak/**', 'test/*-helper.ts', 'test/helper.ts', 'test/cookie-jar.ts',
-    ],
+    files: ['server/**', 'scripts/**', 'bench/seed-users.ts', 'bench/soak/**', 'test/*-helper.ts', 'test/helper.ts', 'test/cookie-jar.ts'],
     rules: { '@stylistic/max-len': ['error', { code: 140, ignoreUrls: true }] },
+  },
+  // Not yet: these three were being reworked (sync performance, one statement per fact) while
+  // the rest was brought within 140 characters; wrap their lines and drop this exception.
+  {
+    files: ['server/data/link-store.ts', 'server/data/sync-store.ts', 'server/services/sync-service.ts'],
+    rules: { '@stylistic/max-len': 'off' },
   },
 ]
