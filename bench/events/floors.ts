@@ -126,10 +126,17 @@ export class RegistrationReplay {
     ]
     return (v) => {
       for (const [re, to] of pairs) v = v.replace(re, to)
-      for (const [from, to] of ids) v = v.replace(new RegExp(`\\b${from}\\b`, 'g'), String(to))
+      for (const [from, to] of ids) v = v.replace(idPattern(from), String(to))
       return v
     }
   }
+}
+
+const idPatterns = new Map<number, RegExp>()
+const idPattern = (id: number) => {
+  let re = idPatterns.get(id)
+  if (!re) idPatterns.set(id, re = new RegExp(`\\b${id}\\b`, 'g'))
+  return re
 }
 
 type Sender = Pick<mysql.Pool, 'query' | 'execute'>
