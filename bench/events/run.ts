@@ -69,7 +69,17 @@ function cpuMs (pid: number | undefined): number | null {
 }
 /** Per answered request; `bridgeUs` null for the floors (no server: the client is the load generator). */
 interface CpuPerRequest { bridgeUs: number | null, mariadbUs: number, loadUs: number }
-const MARIADB_PID = Number(spawnSync('pidof', ['-s', 'mariadbd']).stdout?.toString().trim()) || undefined
+/** The server's own process (its pid file; other mariadbd may run on the machine, e.g. a test's Galera nodes), else any mariadbd. */
+const MARIADB_PID = await (async () => {
+  try {
+    const conn = await mysql.createConnection({ uri: args.server })
+    const [[{ f }]] = await conn.query('SELECT @@pid_file AS f') as unknown as [[{ f: string }]]
+    await conn.end()
+    return Number(readFileSync(f, 'utf8').trim())
+  } catch {
+    return Number(spawnSync('pidof', ['-s', 'mariadbd']).stdout?.toString().trim()) || undefined
+  }
+})()
 
 /** Where the CPU went, per answered request: the server, MariaDB and the load generator share two cores. */
 function cpuMeter (serverPid: number | undefined): (requests: number) => CpuPerRequest | null {
