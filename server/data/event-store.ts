@@ -1,5 +1,5 @@
 // The bridge's event log: one row per site and jti, holding the first result (idempotent retries).
-import { and, desc, eq } from 'drizzle-orm'
+import { and, asc, desc, eq } from 'drizzle-orm'
 import { bridgeAudit, bridgeEvent, bridgeUsedToken } from '../../drizzle/schema/bridge.js'
 import { civicrmUfMatch } from '../../drizzle/schema/civicrm.js'
 import type { LinkResult } from '../domain/link-user.js'
@@ -59,7 +59,8 @@ export async function findEvent (
 /** What admins see for one user: the current link and the latest decisions. */
 export async function userLinkReport (db: Db, domainId: number, ufId: number, limit = 50) {
   const links = await db.select({ contactId: civicrmUfMatch.contactId, ufName: civicrmUfMatch.ufName })
-    .from(civicrmUfMatch).where(and(eq(civicrmUfMatch.ufId, ufId), eq(civicrmUfMatch.domainId, domainId))).limit(1)
+    .from(civicrmUfMatch).where(and(eq(civicrmUfMatch.ufId, ufId), eq(civicrmUfMatch.domainId, domainId)))
+    .orderBy(asc(civicrmUfMatch.id)).limit(1)
   const audit = await db.select({
     trigger: bridgeAudit.trigger,
     action: bridgeAudit.action,

@@ -23,6 +23,9 @@ type RawQuery = Pick<Unit, 'query'>
  */
 export const INSERT_LINK = 'INSERT INTO civicrm_uf_match (domain_id, uf_id, uf_name, contact_id) VALUES'
 
+/** A link's uf_name becomes the user's new email: [uf_name, link id]. */
+export const UPDATE_LINK_NAME = 'UPDATE civicrm_uf_match SET uf_name = ? WHERE id = ?'
+
 /**
  * A user's waiting email change, [domain_id, uf_id, email, created_at]: one row (`(?, ?, ?, ?)`,
  * prepared) or many (`?`). created_at is kept while the email stays byte for byte the same, set
@@ -207,7 +210,7 @@ export class SqlLinkStore implements LinkStore {
   }
 
   async updateLinkEmail (linkId: number, email: string): Promise<void> {
-    await this.tx.update(civicrmUfMatch).set({ ufName: email }).where(eq(civicrmUfMatch.id, linkId))
+    await this.unit.prepared(UPDATE_LINK_NAME, [email, linkId])
   }
 
   async setWantedEmail (ufId: number, email: string | null): Promise<void> {

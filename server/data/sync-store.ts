@@ -4,7 +4,9 @@
 import type mysql from 'mysql2/promise'
 import type { ExistingLink, JoomlaUser, NewContact } from '../domain/link-user.js'
 import { type ChunkFacts, type SyncCounts, type SyncDecision } from '../domain/sync.js'
-import { DELETE_WANTED_EMAILS, INSERT_LINK, insertIndividuals, insertLogRows, setPrimaryEmail, upsertWantedEmails, type LogRow } from './link-store.js'
+import {
+  DELETE_WANTED_EMAILS, INSERT_LINK, UPDATE_LINK_NAME, insertIndividuals, insertLogRows, setPrimaryEmail, upsertWantedEmails, type LogRow,
+} from './link-store.js'
 import type { Collation } from './collation.js'
 import { readCandidates } from './candidates.js'
 import type { SiteSettings } from '../domain/contact.js'
@@ -91,7 +93,7 @@ export interface ChunkWrite {
 async function updateEmails (unit: Unit, updates: Array<Extract<SyncDecision, { kind: 'already-linked' }>>, now: Date, site: SiteSettings): Promise<void> {
   const logRows: LogRow[] = []
   for (const u of updates) {
-    await unit.query('UPDATE civicrm_uf_match SET uf_name = ? WHERE id = ?', [u.updateEmail, u.linkId])
+    await unit.query(UPDATE_LINK_NAME, [u.updateEmail, u.linkId])
     if (u.contactId !== null && u.syncContactEmail) {
       const emailId = await setPrimaryEmail(unit, u.contactId, normalizeEmail(u.updateEmail), site)
       logRows.push({ contactId: u.contactId, data: `civicrm_email,${emailId}`, actorId: u.contactId, at: site.localTime(now) })
