@@ -3,13 +3,18 @@
 // is gone or it stops being renewed), chunks of users in id order, each locked, decided in bulk
 // and written in one transaction with its checkpoint, so that a job killed at any point resumes
 // after the chunks that committed.
-// Used by the CLI (server/sync-cli.ts) and the admin routes (server/http/routes/admin.ts).
+// Used by the CLI (server/sync-cli.ts) and the admin routes (server/http/routes/admin/jobs.ts).
 import { randomUUID } from 'node:crypto'
 import type mysql from 'mysql2/promise'
 import { emailProblem, normalizeEmail } from '../domain/email.js'
 import { lockKeys, type JoomlaUser } from '../domain/link-user.js'
-import { addCounts, collationKey, decideChunk, dryRunMessage, syncMessage, zeroCounts, type ChunkFacts, type SyncCounts, type SyncDecision } from '../domain/sync.js'
-import { JoomlaUsers, SyncClaim, SyncJobs, latestJobProgress, lastDoneJob, SYNC_HEARTBEAT_MS, advanceJob, doneChunksAfter, readChunkFacts, saveChunk, writeDecisions, type SyncJob } from '../data/sync-store.js'
+import {
+  addCounts, collationKey, decideChunk, dryRunMessage, syncMessage, zeroCounts, type ChunkFacts, type SyncCounts, type SyncDecision,
+} from '../domain/sync.js'
+import {
+  JoomlaUsers, SyncClaim, SyncJobs, latestJobProgress, lastDoneJob, SYNC_HEARTBEAT_MS, advanceJob, doneChunksAfter, readChunkFacts,
+  saveChunk, writeDecisions, type SyncJob,
+} from '../data/sync-store.js'
 
 export type { SyncJob }
 import type { Database } from '../data/db.js'
@@ -75,7 +80,12 @@ export class SyncService {
   /** How often the running sync renews its claim (SYNC_HEARTBEAT_MS; shorter in tests). */
   private readonly heartbeatMs: number
 
-  constructor (private readonly database: Database, private readonly users: JoomlaUsers, private readonly domainId: number, opts: { heartbeatMs?: number } = {}) {
+  constructor (
+    private readonly database: Database,
+    private readonly users: JoomlaUsers,
+    private readonly domainId: number,
+    opts: { heartbeatMs?: number } = {}
+  ) {
     this.heartbeatMs = opts.heartbeatMs ?? SYNC_HEARTBEAT_MS
     this.jobs = new SyncJobs(database.pool, domainId)
     this.claim = new SyncClaim(domainId)
@@ -184,7 +194,9 @@ export class SyncService {
         if (first === null) break
         nextPair = prefetch((second ?? first).readTo)
         // Progress counts each chunk as soon as it commits.
-        for (const users of second === null ? [first.users] : [first.users, second.users]) state.advance(await this.writeChunk(job.id, users))
+        for (const users of second === null ? [first.users] : [first.users, second.users]) {
+          state.advance(await this.writeChunk(job.id, users))
+        }
         after = (second ?? first).readTo
         await advanceJob(this.database.pool, job.id, after)
       }
@@ -209,7 +221,9 @@ export class SyncService {
    * The next users after `after`, without those of chunks already done (a resumed job's), and
    * the last id read; null at the end of the table.
    */
-  private async nextChunk (after: number, batchSize: number, done: Array<{ first: number, last: number }>): Promise<{ users: JoomlaUser[], readTo: number } | null> {
+  private async nextChunk (
+    after: number, batchSize: number, done: Array<{ first: number, last: number }>
+  ): Promise<{ users: JoomlaUser[], readTo: number } | null> {
     for (;;) {
       const read = await this.users.after(after, batchSize)
       if (read.length === 0) return null
@@ -256,7 +270,8 @@ export class SyncService {
         const users = await this.users.after(after, batchSize)
         if (users.length === 0) break
         const emails = chunkEmails(users)
-        const facts = overlay(await readChunkFacts(this.poolQuery, await this.database.collation(), this.domainId, users.map((u) => u.id), emails), emails, claimedNames, claimedContacts)
+        const read = await readChunkFacts(this.poolQuery, await this.database.collation(), this.domainId, users.map((u) => u.id), emails)
+        const facts = overlay(read, emails, claimedNames, claimedContacts)
         const { decisions, counts } = decideChunk(users, facts, await this.database.siteSettings(this.domainId))
         for (const d of decisions) {
           if (d.kind === 'skip') skipped.push({ id: d.ufId, reason: d.reason })
@@ -289,7 +304,9 @@ function skipsOf (decisions: SyncDecision[]): Array<{ ufId: number, reason: stri
 }
 
 /** A dry run's view of the database: what its earlier chunks would have written, added. */
-function overlay (facts: ChunkFacts, emails: string[], claimedNames: Map<string, number>, claimedContacts: Map<number, number>): ChunkFacts {
+function overlay (
+  facts: ChunkFacts, emails: string[], claimedNames: Map<string, number>, claimedContacts: Map<number, number>
+): ChunkFacts {
   for (const [email, list] of facts.candidates) {
     facts.candidates.set(email, list.map((c) => {
       const claimer = c.linkedUfId === null ? claimedContacts.get(c.contactId) : undefined
@@ -312,8 +329,14 @@ class RunState {
   private readonly startedAt = new Date()
   private readonly doneAtStart: number
 
-  constructor (readonly jobId: number | null, readonly dryRun: boolean, readonly resumed: boolean, private total: number, counts: SyncCounts,
-    private readonly onProgress?: (p: SyncProgress) => void) {
+  constructor (
+    readonly jobId: number | null,
+    readonly dryRun: boolean,
+    readonly resumed: boolean,
+    private total: number,
+    counts: SyncCounts,
+    private readonly onProgress?: (p: SyncProgress) => void
+  ) {
     this.counts = counts
     this.doneAtStart = counts.checked
   }
@@ -334,7 +357,9 @@ class RunState {
   end (status: 'done' | 'interrupted', skippedUsers: Array<{ id: number, reason: string }>): SyncResult {
     this.status = status
     this.total = this.counts.checked > this.total || status === 'done' ? this.counts.checked : this.total
-    this.message = status === 'done' ? (this.dryRun ? dryRunMessage(this.counts) : syncMessage(this.counts)) : 'Synchronization interrupted; run it again to resume.'
+    this.message = status === 'done'
+      ? (this.dryRun ? dryRunMessage(this.counts) : syncMessage(this.counts))
+      : 'Synchronization interrupted; run it again to resume.'
     this.emit()
     return {
       jobId: this.jobId,
