@@ -109,10 +109,13 @@ export class Database {
   ) {
     const parsed = new URL(url)
     this.name = decodeURIComponent(parsed.pathname.slice(1))
+    this.queryTimeoutMs = opts.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS
     this.pool = mysql.createPool({
       uri: url,
       connectionLimit: opts.poolSize ?? 20,
-      connectTimeout: 3000,
+      // A new connection's handshake has as long as a statement: a loaded server can take
+      // seconds to accept one, and a stopped one is given up as soon as a statement would be.
+      connectTimeout: this.queryTimeoutMs,
       timezone: 'Z',
       charset: 'utf8mb4_unicode_ci',
       supportBigNumbers: true,
@@ -130,7 +133,6 @@ export class Database {
     // bridge's own times are UTC, and CiviCRM's local datetimes are written as the site's
     // wall-clock strings (SiteSettings.localTime). READ COMMITTED for the whole session (not per transaction,
     // which would cost a round trip per unit): a re-check under a lock sees committed rows.
-    this.queryTimeoutMs = opts.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS
     this.pool.pool.on('connection', (conn) => {
       boundStatements(conn as unknown as CoreConnection, this.queryTimeoutMs)
       conn.query(`SET time_zone = '+00:00', SESSION innodb_lock_wait_timeout = ${Math.max(1, Math.trunc(this.lockTimeoutS))}`)
