@@ -29,7 +29,8 @@ export interface Unit {
   /** A server-side prepared statement on the unit's connection; rows as arrays. */
   prepared: PreparedQuery
   /**
-   * The unit's last statement and its COMMIT, in one round trip (`text; COMMIT`: text protocol);
+   * The unit's last statement and its COMMIT, in one round trip (`text; COMMIT`: text protocol;
+   * `BEGIN; text; COMMIT` when the unit sent nothing before);
    * the statement's result. When it fails, COMMIT is not run and the unit rolls back when fn
    * throws. Nothing may be sent after it.
    */
@@ -202,10 +203,13 @@ export class Database {
         query: async (text, values) => { await begin(); return (await conn.query(text, values))[0] },
         prepared: async (text, values) => { await begin(); return (await conn.execute({ sql: text, rowsAsArray: true }, values))[0] },
         commitWith: async (text, values) => {
-          await begin()
-          const [[result]] = await conn.query(`${text}; COMMIT`, values) as unknown as [[unknown]]
+          // A unit that sent nothing yet sends its BEGIN in the same round trip too.
+          const opening = begun === null
+          if (begun) await begun
+          begun ??= Promise.resolve()
+          const [results] = await conn.query(`${opening ? 'BEGIN; ' : ''}${text}; COMMIT`, values) as unknown as [unknown[]]
           committed = true
-          return result
+          return results[opening ? 1 : 0]
         },
         lock: async (keys) => {
           if (keys.length === 0) return

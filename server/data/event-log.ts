@@ -60,12 +60,11 @@ export class BufferedEventLog {
   }
 
   private async write (batch: Pending[]): Promise<void> {
+    const auditRow = (p: Pending) => [p.domainId, p.event.ufId, p.trigger, p.result.action, p.result.contactId, p.result.reason, p.at]
     try {
-      await this.database.unit(async (unit) => {
-        await unit.query(`${INSERT_EVENT} ?`, [batch.map(eventRow)])
-        await unit.query(`${INSERT_AUDIT} ?`,
-          [batch.map((p) => [p.domainId, p.event.ufId, p.trigger, p.result.action, p.result.contactId, p.result.reason, p.at])])
-      })
+      // One round trip: BEGIN, both inserts and COMMIT.
+      await this.database.unit((unit) => unit.commitWith(`${INSERT_EVENT} ?; ${INSERT_AUDIT} ?`,
+        [batch.map(eventRow), batch.map(auditRow)]))
     } catch (err) {
       // Back in the queue for the next flush; the database may be back by then.
       for (const p of batch) {
