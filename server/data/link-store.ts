@@ -9,7 +9,10 @@ import type { PreparedQuery, Tx, Unit } from './db.js'
 import { INSERT_AUDIT } from './event-store.js'
 import { exactEmail, findCandidates } from './candidates.js'
 
-/** n CiviCRM contact hashes (32 hex characters each) from one read of random bytes (one read per contact cost the sync ~0.1 s per 40,000 contacts). */
+/**
+ * n CiviCRM contact hashes (32 hex characters each) from one read of random bytes (one read per
+ * contact cost the sync ~0.1 s per 40,000 contacts).
+ */
 export function newContactHashes (n: number): string[] {
   const hex = randomBytes(16 * n).toString('hex')
   return Array.from({ length: n }, (_, i) => hex.slice(32 * i, 32 * (i + 1)))
@@ -31,13 +34,18 @@ export const UPDATE_LINK_NAME = 'UPDATE civicrm_uf_match SET uf_name = ? WHERE i
  * prepared) or many (`?`). created_at is kept while the email stays byte for byte the same, set
  * again when it changes (compared first: the row's email is replaced after).
  */
-export const upsertWantedEmails = (values: '?' | '(?, ?, ?, ?)') => `INSERT INTO civibridge_wanted_email (domain_id, uf_id, email, created_at) VALUES ${values}
-  ON DUPLICATE KEY UPDATE created_at = IF(CAST(email AS BINARY) = CAST(VALUES(email) AS BINARY), created_at, VALUES(created_at)), email = VALUES(email)`
+export const upsertWantedEmails = (values: '?' | '(?, ?, ?, ?)') =>
+  `INSERT INTO civibridge_wanted_email (domain_id, uf_id, email, created_at) VALUES ${values}
+  ON DUPLICATE KEY UPDATE created_at = IF(CAST(email AS BINARY) = CAST(VALUES(email) AS BINARY), created_at, VALUES(created_at)),
+    email = VALUES(email)`
 
 /** The users' waiting email changes are gone: [domain_id, uf_ids] (one id, prepared, or a list). */
 export const DELETE_WANTED_EMAILS = 'DELETE FROM civibridge_wanted_email WHERE domain_id = ? AND uf_id IN (?)'
 
-/** A civicrm_log row as CRM_Core_BAO_Log::register writes it: about contact `contactId`, `data` naming the row changed, by `actorId`, at the site's local time. */
+/**
+ * A civicrm_log row as CRM_Core_BAO_Log::register writes it: about contact `contactId`, `data`
+ * naming the row changed, by `actorId`, at the site's local time.
+ */
 export interface LogRow { contactId: number, data: string, actorId: number, at: string }
 
 /** A civicrm_log row, [entity_table, entity_id, data, modified_id, modified_date]: one row (`(?, ?, ?, ?, ?)`, prepared) or many (`?`). */
@@ -49,13 +57,15 @@ export async function insertLogRows (unit: RawQuery, rows: LogRow[]): Promise<vo
   await unit.query(`${INSERT_LOG} ?`, [rows.map(logRow)])
 }
 
+const UPDATE_PRIMARY_EMAIL = 'UPDATE civicrm_email SET email = ?, id = LAST_INSERT_ID(id) WHERE contact_id = ? AND is_primary = 1'
+
 /**
  * The contact's primary email becomes `email`; a contact without one gets a primary email on
  * the site's default location type. Returns the email row's id (LAST_INSERT_ID(id) hands the
  * updated row's id back in the same round trip).
  */
 export async function setPrimaryEmail (unit: RawQuery, contactId: number, email: string, site: SiteSettings): Promise<number> {
-  const res = await unit.query('UPDATE civicrm_email SET email = ?, id = LAST_INSERT_ID(id) WHERE contact_id = ? AND is_primary = 1', [email, contactId]) as { affectedRows: number, insertId: number }
+  const res = await unit.query(UPDATE_PRIMARY_EMAIL, [email, contactId]) as { affectedRows: number, insertId: number }
   if (res.affectedRows > 0) return res.insertId
   const added = await unit.query(`${INSERT_EMAIL} (?, ?, ?, 1)`, [contactId, site.locationTypeId, email]) as { insertId: number }
   return added.insertId
@@ -68,7 +78,9 @@ export async function setPrimaryEmail (unit: RawQuery, contactId: number, email:
  * number of contacts (the sync writes hundreds at once; Drizzle's builder cost more than the
  * statements).
  */
-export async function insertIndividuals (unit: RawQuery, contacts: NewContact[], source: string, now: Date, site: SiteSettings): Promise<number[]> {
+export async function insertIndividuals (
+  unit: RawQuery, contacts: NewContact[], source: string, now: Date, site: SiteSettings
+): Promise<number[]> {
   if (contacts.length === 0) return []
   const hashes = newContactHashes(contacts.length)
   const res = await unit.query(`${INSERT_CONTACT} ?`, [contacts.map((c, i) => contactRow(c, hashes[i], source))]) as { insertId: number }
@@ -84,20 +96,28 @@ export async function insertIndividuals (unit: RawQuery, contacts: NewContact[],
 }
 
 /** insertIndividuals for one contact (an event's), in the same rows, with prepared statements: parsed once per connection. */
-export async function insertIndividual (unit: Pick<Unit, 'prepared'>, contact: NewContact, source: string, now: Date, site: SiteSettings): Promise<number> {
+export async function insertIndividual (
+  unit: Pick<Unit, 'prepared'>, contact: NewContact, source: string, now: Date, site: SiteSettings
+): Promise<number> {
   const [hash] = newContactHashes(1)
-  const { insertId: id } = await unit.prepared(`${INSERT_CONTACT} (${Array(CONTACT_COLUMNS).fill('?').join(', ')})`, contactRow(contact, hash, source)) as { insertId: number }
+  const placeholders = Array(CONTACT_COLUMNS).fill('?').join(', ')
+  const inserted = await unit.prepared(`${INSERT_CONTACT} (${placeholders})`, contactRow(contact, hash, source)) as { insertId: number }
+  const id = inserted.insertId
   await unit.prepared(`${INSERT_EMAIL} (?, ?, ?, ?)`, [id, site.locationTypeId, contact.email, 1])
-  await unit.prepared(`${INSERT_LOG} (?, ?, ?, ?, ?)`, logRow({ contactId: id, data: `civicrm_contact,${id}`, actorId: id, at: site.localTime(now) }))
+  const log = logRow({ contactId: id, data: `civicrm_contact,${id}`, actorId: id, at: site.localTime(now) })
+  await unit.prepared(`${INSERT_LOG} (?, ?, ?, ?, ?)`, log)
   return id
 }
 
 /** A new Individual as Contact::create writes it: one row (`(?, …)`, CONTACT_COLUMNS of them, prepared) or many (`?`). */
-const INSERT_CONTACT = `INSERT INTO civicrm_contact (contact_type, first_name, middle_name, last_name, display_name, sort_name, hash, source, preferred_language, communication_style_id,
+const INSERT_CONTACT = `INSERT INTO civicrm_contact (contact_type, first_name, middle_name, last_name, display_name, sort_name, hash,
+       source, preferred_language, communication_style_id,
        email_greeting_id, email_greeting_display, postal_greeting_id, postal_greeting_display, addressee_id, addressee_display) VALUES`
 const CONTACT_COLUMNS = 16
-const contactRow = (c: NewContact, hash: string, source: string) => ['Individual', c.firstName, c.middleName, c.lastName, c.displayName, c.sortName, hash, source, c.preferredLanguage, c.communicationStyleId,
-  c.emailGreetingId, c.emailGreetingDisplay, c.postalGreetingId, c.postalGreetingDisplay, c.addresseeId, c.addresseeDisplay]
+const contactRow = (c: NewContact, hash: string, source: string) => [
+  'Individual', c.firstName, c.middleName, c.lastName, c.displayName, c.sortName, hash, source, c.preferredLanguage, c.communicationStyleId,
+  c.emailGreetingId, c.emailGreetingDisplay, c.postalGreetingId, c.postalGreetingDisplay, c.addresseeId, c.addresseeDisplay,
+]
 /** A contact's email row, [contact_id, location_type_id, email, is_primary]. */
 const INSERT_EMAIL = 'INSERT INTO civicrm_email (contact_id, location_type_id, email, is_primary) VALUES'
 
@@ -107,7 +127,8 @@ const INSERT_EMAIL = 'INSERT INTO civicrm_email (contact_id, location_type_id, e
  * read back by their random hashes (civicrm_contact has an index on hash).
  */
 async function insertedIds (unit: RawQuery, firstId: number, hashes: string[]): Promise<number[]> {
-  const [mode] = await unit.query('SELECT @@innodb_autoinc_lock_mode AS lockMode, @@auto_increment_increment AS step', []) as Array<{ lockMode: number, step: number }>
+  const [mode] = await unit.query('SELECT @@innodb_autoinc_lock_mode AS lockMode, @@auto_increment_increment AS step', []) as
+    Array<{ lockMode: number, step: number }>
   if (Number(mode.lockMode) !== 2) return hashes.map((_, i) => firstId + i * Number(mode.step))
   const rows = await unit.query('SELECT id, hash FROM civicrm_contact WHERE hash IN (?)', [hashes]) as Array<{ id: number, hash: string }>
   const byHash = new Map(rows.map((r) => [r.hash, r.id]))
@@ -128,7 +149,9 @@ async function insertedIds (unit: RawQuery, firstId: number, hashes: string[]): 
  */
 const EVENT_CONTEXTS = `SELECT k.i, m.id, m.uf_name, m.contact_id, t.deleted_at, w.email, e.body_sha256, e.result
 FROM civicrm_domain d
-JOIN JSON_TABLE(?, '$[*]' COLUMNS (i FOR ORDINALITY, uf_id INT UNSIGNED PATH '$[0]', jti VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin PATH '$[1]', site VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin PATH '$[2]')) AS k
+JOIN JSON_TABLE(?, '$[*]' COLUMNS (i FOR ORDINALITY, uf_id INT UNSIGNED PATH '$[0]',
+  jti VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin PATH '$[1]',
+  site VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin PATH '$[2]')) AS k
 LEFT JOIN civicrm_uf_match m ON m.id = (SELECT MIN(f.id) FROM civicrm_uf_match f WHERE f.uf_id = k.uf_id AND f.domain_id = d.id)
 LEFT JOIN civibridge_user_tombstone t ON t.domain_id = d.id AND t.uf_id = k.uf_id
 LEFT JOIN civibridge_wanted_email w FORCE INDEX (PRIMARY) ON w.domain_id = d.id AND w.uf_id = k.uf_id
@@ -145,7 +168,9 @@ export type EventContext = UserState & { prior: { bodySha256: string, result: Li
  * an earlier delivery of each jti ('' for none), in one round trip for all the pairs. A
  * server-side prepared statement: MariaDB parses it once per connection, not once per event.
  */
-export async function readEventContexts (run: PreparedQuery, domainId: number, keys: ReadonlyArray<{ ufId: number, jti: string, site: string }>): Promise<EventContext[]> {
+export async function readEventContexts (
+  run: PreparedQuery, domainId: number, keys: ReadonlyArray<{ ufId: number, jti: string, site: string }>
+): Promise<EventContext[]> {
   const rows = await run(EVENT_CONTEXTS, [JSON.stringify(keys.map((k) => [k.ufId, k.jti, k.site])), domainId]) as ContextRow[]
   // The start-up check saw the domain; it can only have been deleted since.
   if (rows.length === 0) throw new Error(`CiviCRM domain ${domainId} does not exist`)
@@ -173,7 +198,13 @@ export class SqlLinkStore implements LinkStore {
    * first userState() (linkUser's lock-free look; everything it decides on is read again under
    * the locks).
    */
-  constructor (private readonly unit: Unit, private readonly domainId: number, private readonly site: SiteSettings, private readonly source = 'Joomla user', private known: UserState | null = null) {
+  constructor (
+    private readonly unit: Unit,
+    private readonly domainId: number,
+    private readonly site: SiteSettings,
+    private readonly source = 'Joomla user',
+    private known: UserState | null = null
+  ) {
     this.tx = unit.tx
   }
 
@@ -201,7 +232,8 @@ export class SqlLinkStore implements LinkStore {
    * a look-alike of a held uf_name (gmäil for gmail) cannot be stored as another user's either.
    */
   async findUserByUfName (email: string): Promise<number | null> {
-    const rows = await this.unit.prepared('SELECT uf_id FROM civicrm_uf_match WHERE uf_name = ? AND domain_id = ? LIMIT 1', [email, this.domainId]) as Array<[number]>
+    const rows = await this.unit.prepared(
+      'SELECT uf_id FROM civicrm_uf_match WHERE uf_name = ? AND domain_id = ? LIMIT 1', [email, this.domainId]) as Array<[number]>
     return rows[0]?.[0] ?? null
   }
 
@@ -220,7 +252,9 @@ export class SqlLinkStore implements LinkStore {
 
   async usersWaitingFor (email: string): Promise<number[]> {
     const rows = await this.tx.select({ ufId: bridgeWantedEmail.ufId }).from(bridgeWantedEmail)
-      .where(and(eq(bridgeWantedEmail.domainId, this.domainId), eq(bridgeWantedEmail.email, email), exactEmail(bridgeWantedEmail.email, email)))
+      .where(and(
+        eq(bridgeWantedEmail.domainId, this.domainId), eq(bridgeWantedEmail.email, email), exactEmail(bridgeWantedEmail.email, email)
+      ))
       .orderBy(asc(bridgeWantedEmail.createdAt), asc(bridgeWantedEmail.ufId))
     return rows.map((r) => r.ufId)
   }
@@ -244,7 +278,9 @@ export class SqlLinkStore implements LinkStore {
 
   async recordDelete (ufId: number, at: Date): Promise<void> {
     await this.tx.insert(bridgeUserTombstone).values({ domainId: this.domainId, ufId, deletedAt: at })
-      .onDuplicateKeyUpdate({ set: { deletedAt: sql`GREATEST(${bridgeUserTombstone.deletedAt}, VALUES(${bridgeUserTombstone.deletedAt}))` } })
+      .onDuplicateKeyUpdate({
+        set: { deletedAt: sql`GREATEST(${bridgeUserTombstone.deletedAt}, VALUES(${bridgeUserTombstone.deletedAt}))` },
+      })
   }
 
   async audit (ufId: number, trigger: LinkTrigger, result: LinkResult): Promise<void> {

@@ -39,12 +39,14 @@ export class JoomlaUsers {
   async names (ids: number[]): Promise<Map<number, { username: string, name: string }>> {
     if (ids.length === 0) return new Map()
     const [rows] = await this.pool.query(`SELECT id, username, name FROM ${this.table} WHERE id IN (?)`, [ids])
-    return new Map((rows as Array<{ id: number, username: string, name: string }>).map((r) => [Number(r.id), { username: r.username, name: r.name }]))
+    return new Map((rows as Array<{ id: number, username: string, name: string }>)
+      .map((r) => [Number(r.id), { username: r.username, name: r.name }]))
   }
 
   /** The next `limit` users after `afterId`, in id order (dates are never read: Joomla 3's zero dates are harmless). */
   async after (afterId: number, limit: number): Promise<JoomlaUser[]> {
-    const [rows] = await this.pool.query(`SELECT id, name, username, email, block FROM ${this.table} WHERE id > ? ORDER BY id LIMIT ?`, [afterId, limit])
+    const [rows] = await this.pool.query(
+      `SELECT id, name, username, email, block FROM ${this.table} WHERE id > ? ORDER BY id LIMIT ?`, [afterId, limit])
     // Joomla declares name, username, email and block NOT NULL.
     return (rows as Array<{ id: number, name: string, username: string, email: string, block: number }>).map((r) => ({
       id: Number(r.id), name: r.name, username: r.username, email: r.email, block: Boolean(r.block),
@@ -60,25 +62,35 @@ export class JoomlaUsers {
  */
 function keysTable (keys: string[], c: Collation): { text: string, values: string[] } {
   return {
-    text: `JSON_TABLE(?, '$[*]' COLUMNS (k VARCHAR(254) CHARACTER SET ${c.charset} COLLATE ${c.collation} PATH '$', x VARCHAR(254) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin PATH '$'))`,
+    text: `JSON_TABLE(?, '$[*]' COLUMNS (k VARCHAR(254) CHARACTER SET ${c.charset} COLLATE ${c.collation} PATH '$', ` +
+      "x VARCHAR(254) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin PATH '$'))",
     values: [JSON.stringify(keys)],
   }
 }
 
+const SELECT_CHUNK_LINKS = 'SELECT id, uf_id, uf_name, contact_id FROM civicrm_uf_match WHERE domain_id = ? AND uf_id IN (?) ORDER BY id'
+
 /** Reads one chunk's links, candidates and uf_name holders (three queries); `collation` is CiviCRM's. */
-export async function readChunkFacts (run: Run, collation: Collation, domainId: number, ufIds: number[], emails: string[]): Promise<ChunkFacts> {
+export async function readChunkFacts (
+  run: Run, collation: Collation, domainId: number, ufIds: number[], emails: string[]
+): Promise<ChunkFacts> {
   const facts: ChunkFacts = { links: new Map(), candidates: new Map(), ufNameHolders: new Map() }
   if (ufIds.length > 0) {
-    const links = await run('SELECT id, uf_id, uf_name, contact_id FROM civicrm_uf_match WHERE domain_id = ? AND uf_id IN (?) ORDER BY id', [domainId, ufIds]) as Array<{ id: number, uf_id: number, uf_name: string | null, contact_id: number | null }>
+    const links = await run(SELECT_CHUNK_LINKS, [domainId, ufIds]) as
+      Array<{ id: number, uf_id: number, uf_name: string | null, contact_id: number | null }>
     for (const l of links) {
-      if (!facts.links.has(l.uf_id)) facts.links.set(l.uf_id, { id: l.id, ufName: l.uf_name, contactId: l.contact_id } satisfies ExistingLink)
+      if (!facts.links.has(l.uf_id)) {
+        facts.links.set(l.uf_id, { id: l.id, ufName: l.uf_name, contactId: l.contact_id } satisfies ExistingLink)
+      }
     }
   }
   if (emails.length === 0) return facts
   const q = keysTable(emails, collation)
   facts.candidates = await readCandidates(run, q, domainId)
   // Under the collation, as CiviCRM's unique key on uf_name compares (see SqlLinkStore.findUserByUfName).
-  const holders = await run(`SELECT q.x AS k, m.uf_id FROM ${q.text} q JOIN civicrm_uf_match m ON m.uf_name = q.k AND m.domain_id = ? ORDER BY m.id`, [...q.values, domainId]) as Array<{ k: string, uf_id: number }>
+  const holders = await run(
+    `SELECT q.x AS k, m.uf_id FROM ${q.text} q JOIN civicrm_uf_match m ON m.uf_name = q.k AND m.domain_id = ? ORDER BY m.id`,
+    [...q.values, domainId]) as Array<{ k: string, uf_id: number }>
   for (const h of holders) if (!facts.ufNameHolders.has(h.k)) facts.ufNameHolders.set(h.k, h.uf_id)
   return facts
 }
@@ -89,8 +101,13 @@ export interface ChunkWrite {
   emailsUpdated: number
 }
 
-/** The already-linked users' email changes: uf_name, and the contact's primary email (with its civicrm_log row) when synced. */
-async function updateEmails (unit: Unit, updates: Array<Extract<SyncDecision, { kind: 'already-linked' }>>, now: Date, site: SiteSettings): Promise<void> {
+type AlreadyLinked = Extract<SyncDecision, { kind: 'already-linked' }>
+
+/**
+ * The already-linked users' email changes: uf_name, and the contact's primary email (with its
+ * civicrm_log row) when synced.
+ */
+async function updateEmails (unit: Unit, updates: AlreadyLinked[], now: Date, site: SiteSettings): Promise<void> {
   const logRows: LogRow[] = []
   for (const u of updates) {
     await unit.query(UPDATE_LINK_NAME, [u.updateEmail, u.linkId])
@@ -103,10 +120,12 @@ async function updateEmails (unit: Unit, updates: Array<Extract<SyncDecision, { 
 }
 
 /** Writes one chunk's decisions: contacts (with emails and civicrm_log rows), links, email updates, audit rows. */
-export async function writeDecisions (unit: Unit, domainId: number, decisions: SyncDecision[], now: Date, site: SiteSettings, source = 'Joomla user sync'): Promise<ChunkWrite> {
+export async function writeDecisions (
+  unit: Unit, domainId: number, decisions: SyncDecision[], now: Date, site: SiteSettings, source = 'Joomla user sync'
+): Promise<ChunkWrite> {
   const creates = decisions.filter((d): d is Extract<SyncDecision, { kind: 'create' }> => d.kind === 'create')
   const linksTo = decisions.filter((d): d is Extract<SyncDecision, { kind: 'link-existing' }> => d.kind === 'link-existing')
-  const updates = decisions.filter((d): d is Extract<SyncDecision, { kind: 'already-linked' }> => d.kind === 'already-linked' && d.updateEmail !== null)
+  const updates = decisions.filter((d): d is AlreadyLinked => d.kind === 'already-linked' && d.updateEmail !== null)
   const newIds = await insertIndividuals(unit, creates.map((c) => c.contact satisfies NewContact), source, now, site)
   const linkRows = [
     ...linksTo.map((d) => [domainId, d.ufId, d.email, d.contactId]),
@@ -121,7 +140,7 @@ export async function writeDecisions (unit: Unit, domainId: number, decisions: S
   // The waiting email changes, as linkUser keeps them: the blocked ones wait (for their current
   // email), every other user of the chunk waits for nothing. (Emails the sync frees are not
   // handed over here: a waiting user takes theirs at their next event or sync.)
-  const waiting = decisions.filter((d): d is Extract<SyncDecision, { kind: 'already-linked' }> => d.kind === 'already-linked' && d.wantedEmail !== null)
+  const waiting = decisions.filter((d): d is AlreadyLinked => d.kind === 'already-linked' && d.wantedEmail !== null)
   const waitingIds = new Set(waiting.map((d) => d.ufId))
   const notWaiting = decisions.map((d) => d.ufId).filter((id) => !waitingIds.has(id))
   if (notWaiting.length > 0) sent.push(unit.query(DELETE_WANTED_EMAILS, [domainId, notWaiting]))
