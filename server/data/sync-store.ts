@@ -183,7 +183,8 @@ export class SyncClaim {
   async take (conn: Queryable, holder: string): Promise<boolean> {
     try {
       await conn.query("INSERT IGNORE INTO civibridge_lock (domain_id, lock_key) VALUES (?, 'sync')", [this.domainId])
-      const [res] = await conn.query(`UPDATE civibridge_lock SET holder = ?, holder_node = ${NODE}, holder_conn = CONNECTION_ID(), heartbeat_at = NOW(3), n = n + 1
+      const [res] = await conn.query(`UPDATE civibridge_lock
+        SET holder = ?, holder_node = ${NODE}, holder_conn = CONNECTION_ID(), heartbeat_at = NOW(3), n = n + 1
         WHERE domain_id = ? AND lock_key = 'sync' AND ${FREE}`, [holder, this.domainId])
       return (res as { affectedRows: number }).affectedRows === 1
     } catch (err) {
@@ -195,17 +196,21 @@ export class SyncClaim {
 
   /** Renews the claim; false when it is no longer this holder's. */
   async beat (conn: Queryable, holder: string): Promise<boolean> {
-    const [res] = await conn.query("UPDATE civibridge_lock SET heartbeat_at = NOW(3), n = n + 1 WHERE domain_id = ? AND lock_key = 'sync' AND holder = ?", [this.domainId, holder])
+    const [res] = await conn.query(
+      "UPDATE civibridge_lock SET heartbeat_at = NOW(3), n = n + 1 WHERE domain_id = ? AND lock_key = 'sync' AND holder = ?",
+      [this.domainId, holder])
     return (res as { affectedRows: number }).affectedRows === 1
   }
 
   async release (conn: Queryable, holder: string): Promise<void> {
-    await conn.query("UPDATE civibridge_lock SET holder = NULL, holder_node = NULL, holder_conn = NULL, heartbeat_at = NULL, n = n + 1 WHERE domain_id = ? AND lock_key = 'sync' AND holder = ?", [this.domainId, holder])
+    await conn.query('UPDATE civibridge_lock SET holder = NULL, holder_node = NULL, holder_conn = NULL, heartbeat_at = NULL, n = n + 1 ' +
+      "WHERE domain_id = ? AND lock_key = 'sync' AND holder = ?", [this.domainId, holder])
   }
 
   /** Whether a sync holds the claim now (in this process or another, through any node). */
   async held (conn: Queryable): Promise<boolean> {
-    const [rows] = await conn.query(`SELECT NOT ${FREE} AS held FROM civibridge_lock WHERE domain_id = ? AND lock_key = 'sync'`, [this.domainId])
+    const [rows] = await conn.query(
+      `SELECT NOT ${FREE} AS held FROM civibridge_lock WHERE domain_id = ? AND lock_key = 'sync'`, [this.domainId])
     return Number((rows as Array<{ held: number }>)[0]?.held ?? 0) === 1
   }
 }
@@ -246,9 +251,10 @@ interface JobRow {
   skipped_invalid: number | string,
 }
 
-const JOB_COLUMNS = `j.id, j.status, j.batch_size, j.last_user_id, j.checked, j.matched, j.created, j.skipped, j.total_users, j.message, j.error,
-  j.started_at, j.heartbeat_at, j.finished_at,
-  (SELECT COUNT(*) FROM civibridge_sync_skip s WHERE s.job_id = j.id AND s.reason IN (${EMAIL_PROBLEMS.map((r) => `'${r}'`).join(', ')})) AS skipped_invalid`
+const INVALID_EMAIL_REASONS = EMAIL_PROBLEMS.map((r) => `'${r}'`).join(', ')
+const JOB_COLUMNS = `j.id, j.status, j.batch_size, j.last_user_id, j.checked, j.matched, j.created, j.skipped, j.total_users,
+  j.message, j.error, j.started_at, j.heartbeat_at, j.finished_at,
+  (SELECT COUNT(*) FROM civibridge_sync_skip s WHERE s.job_id = j.id AND s.reason IN (${INVALID_EMAIL_REASONS})) AS skipped_invalid`
 
 function toJob (r: JobRow): SyncJob {
   const skippedInvalid = Number(r.skipped_invalid)
@@ -257,7 +263,14 @@ function toJob (r: JobRow): SyncJob {
     status: r.status,
     batchSize: r.batch_size,
     lastUserId: Number(r.last_user_id),
-    counts: { checked: r.checked, matched: r.matched, created: r.created, skipped: r.skipped, skippedInvalid, skippedTaken: r.skipped - skippedInvalid },
+    counts: {
+      checked: r.checked,
+      matched: r.matched,
+      created: r.created,
+      skipped: r.skipped,
+      skippedInvalid,
+      skippedTaken: r.skipped - skippedInvalid,
+    },
     totalUsers: r.total_users,
     message: r.message,
     error: r.error,
@@ -274,30 +287,36 @@ export class SyncJobs {
   }
 
   async get (id: number): Promise<SyncJob | null> {
-    const rows = await this.run(`SELECT ${JOB_COLUMNS} FROM civibridge_sync_job j WHERE j.id = ? AND j.domain_id = ?`, [id, this.domainId]) as JobRow[]
+    const rows = await this.run(
+      `SELECT ${JOB_COLUMNS} FROM civibridge_sync_job j WHERE j.id = ? AND j.domain_id = ?`, [id, this.domainId]) as JobRow[]
     return rows[0] ? toJob(rows[0]) : null
   }
 
   async latest (): Promise<SyncJob | null> {
-    const rows = await this.run(`SELECT ${JOB_COLUMNS} FROM civibridge_sync_job j WHERE j.domain_id = ? AND j.dry_run = 0 ORDER BY j.id DESC LIMIT 1`, [this.domainId]) as JobRow[]
+    const rows = await this.run(
+      `SELECT ${JOB_COLUMNS} FROM civibridge_sync_job j WHERE j.domain_id = ? AND j.dry_run = 0 ORDER BY j.id DESC LIMIT 1`,
+      [this.domainId]) as JobRow[]
     return rows[0] ? toJob(rows[0]) : null
   }
 
   /** The last job left running (its process died, or is still alive: the caller holds the sync lock to tell). */
   async unfinished (): Promise<SyncJob | null> {
-    const rows = await this.run(`SELECT ${JOB_COLUMNS} FROM civibridge_sync_job j WHERE j.domain_id = ? AND j.status = 'running' AND j.dry_run = 0 ORDER BY j.id DESC LIMIT 1`, [this.domainId]) as JobRow[]
+    const rows = await this.run(`SELECT ${JOB_COLUMNS} FROM civibridge_sync_job j
+      WHERE j.domain_id = ? AND j.status = 'running' AND j.dry_run = 0 ORDER BY j.id DESC LIMIT 1`, [this.domainId]) as JobRow[]
     return rows[0] ? toJob(rows[0]) : null
   }
 
   async create (batchSize: number, totalUsers: number, now: Date): Promise<SyncJob> {
-    const res = await this.run('INSERT INTO civibridge_sync_job (domain_id, status, dry_run, batch_size, total_users, started_at, heartbeat_at) VALUES (?, \'running\', 0, ?, ?, ?, ?)',
-      [this.domainId, batchSize, totalUsers, now, now]) as { insertId: number }
+    const res = await this.run(
+      'INSERT INTO civibridge_sync_job (domain_id, status, dry_run, batch_size, total_users, started_at, heartbeat_at) ' +
+      'VALUES (?, \'running\', 0, ?, ?, ?, ?)', [this.domainId, batchSize, totalUsers, now, now]) as { insertId: number }
     return (await this.get(res.insertId))!
   }
 
   /** An unfinished job taken up again: this run's batch size and user count, and a fresh heartbeat. */
   async resume (id: number, batchSize: number, totalUsers: number, now: Date): Promise<void> {
-    await this.run('UPDATE civibridge_sync_job SET batch_size = ?, total_users = ?, heartbeat_at = ? WHERE id = ?', [batchSize, totalUsers, now, id])
+    await this.run('UPDATE civibridge_sync_job SET batch_size = ?, total_users = ?, heartbeat_at = ? WHERE id = ?',
+      [batchSize, totalUsers, now, id])
   }
 
   /**
@@ -305,7 +324,9 @@ export class SyncJobs {
    * longer the job's state. (A failed job stays 'running', to be resumed.)
    */
   async finish (id: number, message: string, now: Date): Promise<void> {
-    await this.run('UPDATE civibridge_sync_job SET status = \'done\', message = ?, error = NULL, finished_at = ?, heartbeat_at = ? WHERE id = ?', [message, now, now, id])
+    await this.run(
+      'UPDATE civibridge_sync_job SET status = \'done\', message = ?, error = NULL, finished_at = ?, heartbeat_at = ? WHERE id = ?',
+      [message, now, now, id])
   }
 
   /** A chunk failed: its error, for the admin page (the job stays 'running', to be resumed). */
@@ -314,27 +335,38 @@ export class SyncJobs {
   }
 
   async skippedUsers (id: number, limit = 100_000): Promise<Array<{ id: number, reason: string }>> {
-    const rows = await this.run('SELECT uf_id, reason FROM civibridge_sync_skip WHERE job_id = ? ORDER BY uf_id LIMIT ?', [id, limit]) as Array<{ uf_id: number, reason: string }>
+    const rows = await this.run('SELECT uf_id, reason FROM civibridge_sync_skip WHERE job_id = ? ORDER BY uf_id LIMIT ?', [id, limit]) as
+      Array<{ uf_id: number, reason: string }>
     return rows.map((r) => ({ id: r.uf_id, reason: r.reason }))
   }
 }
+
+const INSERT_SKIPS = 'INSERT INTO civibridge_sync_skip (job_id, uf_id, reason) VALUES ? ON DUPLICATE KEY UPDATE reason = VALUES(reason)'
 
 /**
  * The checkpoint, in the chunk's own transaction: its skipped users, its counts (added to the
  * job's) and its row in civibridge_sync_chunk. Refused when the job is no longer running, or
  * when a chunk starting at the same user is already done.
  */
-export async function saveChunk (unit: Unit, jobId: number, users: { first: number, last: number }, c: SyncCounts, skips: Array<{ ufId: number, reason: string }>, now: Date): Promise<void> {
+export async function saveChunk (
+  unit: Unit, jobId: number, users: { first: number, last: number }, c: SyncCounts,
+  skips: Array<{ ufId: number, reason: string }>, now: Date
+): Promise<void> {
   // Sent at once, as writeDecisions' statements (a refused checkpoint fails the unit: all roll back).
+  const skipRows = skips.map((s) => [jobId, s.ufId, s.reason.slice(0, 255)])
   const [, chunk] = await Promise.all([
-    skips.length > 0 ? unit.query('INSERT INTO civibridge_sync_skip (job_id, uf_id, reason) VALUES ? ON DUPLICATE KEY UPDATE reason = VALUES(reason)', [skips.map((s) => [jobId, s.ufId, s.reason.slice(0, 255)])]) : null,
+    skips.length > 0 ? unit.query(INSERT_SKIPS, [skipRows]) : null,
     unit.query(`INSERT IGNORE INTO civibridge_sync_chunk (job_id, first_user_id, last_user_id, done_at)
-      SELECT id, ?, ?, ? FROM civibridge_sync_job WHERE id = ? AND status = 'running'`, [users.first, users.last, now, jobId]) as Promise<{ affectedRows: number }>,
+      SELECT id, ?, ?, ? FROM civibridge_sync_job WHERE id = ? AND status = 'running'`,
+    [users.first, users.last, now, jobId]) as Promise<{ affectedRows: number }>,
     // Added, not set: counts of a resumed job's earlier chunks are already in.
-    unit.query(`UPDATE civibridge_sync_job SET checked = checked + ?, matched = matched + ?, created = created + ?, skipped = skipped + ?, heartbeat_at = ?
+    unit.query(`UPDATE civibridge_sync_job
+      SET checked = checked + ?, matched = matched + ?, created = created + ?, skipped = skipped + ?, heartbeat_at = ?
       WHERE id = ?`, [c.checked, c.matched, c.created, c.skipped, now, jobId]),
   ])
-  if (chunk.affectedRows !== 1) throw new Error(`sync job ${jobId} is no longer running, or users ${users.first} to ${users.last} are done already`)
+  if (chunk.affectedRows !== 1) {
+    throw new Error(`sync job ${jobId} is no longer running, or users ${users.first} to ${users.last} are done already`)
+  }
 }
 
 /** Every user up to lastUserId is done (both chunks written at once have committed): a resumed job reads from there. */
@@ -343,9 +375,14 @@ export async function advanceJob (pool: Queryable, jobId: number, lastUserId: nu
 }
 
 /** The chunks a job has done after its last_user_id (a chunk that committed while the other one of its pair did not). */
-export async function doneChunksAfter (pool: Queryable, jobId: number, afterUserId: number): Promise<Array<{ first: number, last: number }>> {
-  const [rows] = await pool.query('SELECT first_user_id, last_user_id FROM civibridge_sync_chunk WHERE job_id = ? AND last_user_id > ? ORDER BY first_user_id', [jobId, afterUserId])
-  return (rows as Array<{ first_user_id: number, last_user_id: number }>).map((r) => ({ first: Number(r.first_user_id), last: Number(r.last_user_id) }))
+export async function doneChunksAfter (
+  pool: Queryable, jobId: number, afterUserId: number
+): Promise<Array<{ first: number, last: number }>> {
+  const [rows] = await pool.query(
+    'SELECT first_user_id, last_user_id FROM civibridge_sync_chunk WHERE job_id = ? AND last_user_id > ? ORDER BY first_user_id',
+    [jobId, afterUserId])
+  return (rows as Array<{ first_user_id: number, last_user_id: number }>)
+    .map((r) => ({ first: Number(r.first_user_id), last: Number(r.last_user_id) }))
 }
 
 /** The latest job's progress in a domain, dry runs included (for /metrics). */
@@ -357,7 +394,13 @@ export async function latestJobProgress (db: Db, domainId: number) {
 
 /** The last finished job's figures in a domain, whichever process ran it (the CLI too). */
 export async function lastDoneJob (db: Db, domainId: number) {
-  const [job] = await db.select({ matched: bridgeSyncJob.matched, created: bridgeSyncJob.created, skipped: bridgeSyncJob.skipped, startedAt: bridgeSyncJob.startedAt, finishedAt: bridgeSyncJob.finishedAt })
-    .from(bridgeSyncJob).where(and(eq(bridgeSyncJob.domainId, domainId), eq(bridgeSyncJob.status, 'done'))).orderBy(desc(bridgeSyncJob.id)).limit(1)
+  const [job] = await db.select({
+    matched: bridgeSyncJob.matched,
+    created: bridgeSyncJob.created,
+    skipped: bridgeSyncJob.skipped,
+    startedAt: bridgeSyncJob.startedAt,
+    finishedAt: bridgeSyncJob.finishedAt,
+  }).from(bridgeSyncJob).where(and(eq(bridgeSyncJob.domainId, domainId), eq(bridgeSyncJob.status, 'done')))
+    .orderBy(desc(bridgeSyncJob.id)).limit(1)
   return job
 }
