@@ -118,6 +118,21 @@ t.test('a unit that deadlocks (or loses certification) every time gives up after
   t.same(await db.rows('SELECT * FROM civibridge_used_token'), [])
 })
 
+t.test('Drizzle\'s statements in a unit, through query or execute, run inside its transaction: a failed unit leaves none of them', async (t) => {
+  const db = await testDatabase(t)
+  const database = new Database(db.url, { poolSize: 2 })
+  t.teardown(() => database.close())
+  // Drizzle's mysql2 session sends `all()` through the connection's execute, everything else through query.
+  type Session = { all (q: ReturnType<typeof sql>): Promise<unknown>, execute (q: ReturnType<typeof sql>): Promise<unknown> }
+  await t.rejects(database.unit(async (unit) => {
+    const session = (unit.tx as unknown as { session: Session }).session
+    await session.all(sql`INSERT INTO civibridge_lock (domain_id, lock_key, n) VALUES (1, 'through-execute', 1)`)
+    await session.execute(sql`INSERT INTO civibridge_lock (domain_id, lock_key, n) VALUES (1, 'through-query', 1)`)
+    throw new Error('the unit fails after both')
+  }), { message: 'the unit fails after both' })
+  t.same(await db.rows("SELECT lock_key FROM civibridge_lock WHERE lock_key LIKE 'through-%'"), [], 'both rolled back with the unit')
+})
+
 t.test('a unit failing with an error that is not a race is not run again', async (t) => {
   const db = await testDatabase(t)
   const database = new Database(db.url, { poolSize: 2 })
