@@ -84,7 +84,9 @@ export async function startGaleraCluster (t: Teardown): Promise<GaleraCluster> {
   const ports = await Promise.all(names.map(async () =>
     ({ mysql: await freePort(), gmcast: await freePort(), ist: await freePort(), sst: await freePort() })))
   const clusterAddress = `gcomm://${ports.map((p) => `127.0.0.1:${p.gmcast}`).join(',')}`
-  const installArgs = ['--no-defaults', `--datadir=${join(dir, 'node1')}`, '--auth-root-authentication-method=normal', '--skip-test-db']
+  // Temporary tables in the cluster's own directory, not the shared /tmp (another server's files there, once, broke an install).
+  const installArgs = ['--no-defaults', `--datadir=${join(dir, 'node1')}`, `--tmpdir=${dir}`,
+    '--auth-root-authentication-method=normal', '--skip-test-db']
   await run('mariadb-install-db', [...installArgs, `--user=${username}`, ...sizes], { timeout: 60_000 })
   await mkdir(join(dir, 'node2'))
   await mkdir(join(dir, 'node3'))
@@ -95,7 +97,7 @@ export async function startGaleraCluster (t: Teardown): Promise<GaleraCluster> {
     const logFile = join(dir, `${name}.log`)
     const out = await open(logFile, 'a')
     const child = spawn('mariadbd', [
-      '--no-defaults', `--datadir=${join(dir, name)}`, `--port=${p.mysql}`,
+      '--no-defaults', `--datadir=${join(dir, name)}`, `--tmpdir=${dir}`, `--port=${p.mysql}`,
       `--socket=${join(dir, `${name}.sock`)}`, `--pid-file=${join(dir, `${name}.pid`)}`,
       '--bind-address=127.0.0.1', `--user=${username}`, '--skip-log-bin', '--max-connections=300', ...sizes,
       // Galera's requirements: row-based replication, interleaved auto-increment locks.
