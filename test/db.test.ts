@@ -154,3 +154,48 @@ t.test('a query on a closed pool (the process is shutting down) counts as the da
   t.ok(isUnavailable(err), 'answered as 503 with Retry-After, not as an unexpected error')
   t.notOk(isUnavailable(new Error('Table missing')), 'other errors stay unexpected')
 })
+
+t.test('a unit whose transaction the database rolled back without an error (a Galera BF abort) is run again, not answered as applied', async (t) => {
+  const db = await testDatabase(t)
+  const database = new Database(db.url, { poolSize: 2 })
+  t.teardown(() => database.close())
+  const token = (jti: string) => [jti, 'test']
+  // The rollback is the unit's own here; on Galera a replicated transaction does it between two
+  // statements, and the next statements' answers say no transaction is open.
+  const rolledBack = [
+    async (unit: Parameters<Parameters<Database['unit']>[0]>[0]) => { await unit.query('ROLLBACK', []) },
+    async (unit: Parameters<Parameters<Database['unit']>[0]>[0]) => { await unit.prepared('ROLLBACK', []) },
+    async (unit: Parameters<Parameters<Database['unit']>[0]>[0]) => { await unit.tx.execute(sql`ROLLBACK`) },
+    async (unit: Parameters<Parameters<Database['unit']>[0]>[0]) => { await unit.commitWith('ROLLBACK; DO 0', []) },
+  ]
+  for (const [i, rollBack] of rolledBack.entries()) {
+    let attempts = 0
+    await database.unit(async (unit) => {
+      attempts++
+      await unit.lock([`u:${i}`])
+      await unit.query('INSERT INTO civibridge_used_token (jti, purpose, used_at) VALUES (?, ?, NOW())', token(`first-${i}-${attempts}`))
+      if (attempts === 1) await rollBack(unit)
+      await unit.commitWith('INSERT INTO civibridge_used_token (jti, purpose, used_at) VALUES (?, ?, NOW())', token(`last-${i}-${attempts}`))
+    })
+    t.equal(attempts, 2, `detected through ${['query', 'prepared', 'Drizzle', 'commitWith'][i]}: run again`)
+  }
+  t.same((await db.rows<{ jti: string }>('SELECT jti FROM civibridge_used_token ORDER BY jti')).map((r) => r.jti),
+    ['first-0-2', 'first-1-2', 'first-2-2', 'first-3-2', 'last-0-2', 'last-1-2', 'last-2-2', 'last-3-2'], 'only the second attempts\' rows')
+  t.equal(Number((await db.rows<{ n: number }>("SELECT COUNT(*) AS n FROM civibridge_lock WHERE lock_key LIKE 'u:%'"))[0].n), 4)
+})
+
+t.test('a unit whose lock rows are written with no transaction open is run again', async (t) => {
+  const db = await testDatabase(t)
+  const database = new Database(db.url, { poolSize: 1 })
+  t.teardown(() => database.close())
+  let attempts = 0
+  await database.unit(async (unit) => {
+    attempts++
+    await unit.lock(['u:1'])
+    if (attempts === 1) {
+      await unit.query('COMMIT', []).catch(() => {}) // ends the transaction: the next lock rows are written outside it
+      await unit.lock(['u:2'])
+    }
+  })
+  t.equal(attempts, 2)
+})

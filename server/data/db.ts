@@ -37,6 +37,28 @@ export interface Unit {
   commitWith (text: string, values: unknown[]): Promise<unknown>
 }
 
+/** SERVER_STATUS_IN_TRANS: the flag of an OK packet saying a transaction is open. */
+const IN_TRANS = 1
+
+/**
+ * Throws, as a deadlock (the unit is re-run), when a statement of a unit ran with no transaction
+ * open: the unit's transaction was rolled back under it without an error. Galera does that: a
+ * transaction aborted by a replicated one (BF abort) while Node was between two statements;
+ * MariaDB 10.11 then answered the unit's `INSERT …; COMMIT` with two OK packets, the first
+ * without this flag, and nothing of the unit was kept (seen 3 times in 800 units of the
+ * shared-email race, each answered as if applied). `results`: one statement's OK packet or
+ * rows, or a multi-statement query's list of them.
+ */
+function assertInTransaction (results: unknown): void {
+  for (const r of Array.isArray(results) ? results : [results]) {
+    const status = (r as { serverStatus?: unknown } | null)?.serverStatus
+    if (typeof status === 'number' && (status & IN_TRANS) === 0) {
+      throw Object.assign(new Error('the transaction was rolled back by the database before its end (a Galera BF abort): re-run'),
+        { code: 'ER_LOCK_DEADLOCK', errno: 1213 })
+    }
+  }
+}
+
 /** Runs a server-side prepared statement (prepared once per connection, then only executed); rows as arrays, in select order. */
 export type PreparedQuery = (text: string, values: Array<string | number | Date | null>) => Promise<unknown>
 
@@ -193,21 +215,25 @@ export class Database {
     let committed = false
     const begin = () => (begun ??= conn.query('BEGIN'))
     // Drizzle's statements go through the connection too, after the BEGIN.
+    // Every statement's answer is checked for an open transaction (assertInTransaction).
+    const inTx = <R extends [unknown, ...unknown[]]>(out: R): R => { assertInTransaction(out[0]); return out }
     const client = Object.create(conn, {
-      query: { value: async (...args: Parameters<typeof conn.query>) => { await begin(); return conn.query(...args) } },
-      execute: { value: async (...args: Parameters<typeof conn.execute>) => { await begin(); return conn.execute(...args) } },
+      query: { value: async (...args: Parameters<typeof conn.query>) => { await begin(); return inTx(await conn.query(...args)) } },
+      execute: { value: async (...args: Parameters<typeof conn.execute>) => { await begin(); return inTx(await conn.execute(...args)) } },
     }) as mysql.PoolConnection
     try {
       const result = await fn({
         tx: drizzle(client) as unknown as Tx,
-        query: async (text, values) => { await begin(); return (await conn.query(text, values))[0] },
-        prepared: async (text, values) => { await begin(); return (await conn.execute({ sql: text, rowsAsArray: true }, values))[0] },
+        query: async (text, values) => { await begin(); return inTx(await conn.query(text, values))[0] },
+        prepared: async (text, values) => { await begin(); return inTx(await conn.execute({ sql: text, rowsAsArray: true }, values))[0] },
         commitWith: async (text, values) => {
           // A unit that sent nothing yet sends its BEGIN in the same round trip too.
           const opening = begun === null
           if (begun) await begun
           begun ??= Promise.resolve()
           const [results] = await conn.query(`${opening ? 'BEGIN; ' : ''}${text}; COMMIT`, values) as unknown as [unknown[]]
+          // Every statement before the COMMIT ran in the unit's transaction, or nothing of it was kept.
+          assertInTransaction(results.slice(0, -1))
           committed = true
           return results[opening ? 1 : 0]
         },
@@ -247,7 +273,7 @@ export class Database {
     const rows = [...new Set(keys)].sort().map((k) => [this.domainId, k, 1])
     // It may wait for a row up to lockTimeoutS (innodb_lock_wait_timeout), then answer.
     const sql = `${prefix}INSERT INTO civibridge_lock (domain_id, lock_key, n) VALUES ? ON DUPLICATE KEY UPDATE n = n + 1`
-    await conn.query({ sql, timeout: this.lockTimeoutS * 1000 + this.queryTimeoutMs }, [rows])
+    assertInTransaction((await conn.query({ sql, timeout: this.lockTimeoutS * 1000 + this.queryTimeoutMs }, [rows]))[0])
   }
 
   private collationRead: Promise<Collation> | null = null
