@@ -214,9 +214,9 @@ export class Database {
     let begun: Promise<unknown> | null = null
     let committed = false
     const begin = () => (begun ??= conn.query('BEGIN'))
-    // Drizzle's statements go through the connection too, after the BEGIN.
     // Every statement's answer is checked for an open transaction (assertInTransaction).
     const inTx = <R extends [unknown, ...unknown[]]>(out: R): R => { assertInTransaction(out[0]); return out }
+    // Drizzle's statements go through the connection too, after the BEGIN.
     const client = Object.create(conn, {
       query: { value: async (...args: Parameters<typeof conn.query>) => { await begin(); return inTx(await conn.query(...args)) } },
       execute: { value: async (...args: Parameters<typeof conn.execute>) => { await begin(); return inTx(await conn.execute(...args)) } },
