@@ -66,8 +66,12 @@ export class EventService {
     // Hot path: one read (link, last delete, an earlier delivery of this jti), shared with the
     // events that arrive with this one; a decision that writes nothing to CiviCRM is answered
     // at once and logged by the write-behind log.
+    // The write-behind log is looked at before the read too: an earlier delivery of this jti
+    // still queued then is in the database once it leaves the queue, so the read sees it there;
+    // looked at after the read only, a batch written during the read was seen by neither.
+    const queuedBefore = this.log.find(site, jti)
     const known = await this.contextsOf(domainId).load({ ufId: user.id, jti, site })
-    const queued = this.log.find(site, jti)
+    const queued = queuedBefore ?? this.log.find(site, jti)
     const earlier = known.prior ?? (queued && { bodySha256: queued.event.bodySha256, result: queued.result })
     if (earlier) return this.answerRetry(earlier, bodySha256)
     if (links) {
