@@ -3,7 +3,7 @@
 // and conflicts are re-run a bounded number of times.
 import t from 'tap'
 import { sql } from 'drizzle-orm'
-import { Database, DatabaseUnavailableError, isUnavailable, MAX_ATTEMPTS } from '../server/data/db.js'
+import { Database, DatabaseUnavailableError, isUnavailable, MAX_ATTEMPTS, type Unit } from '../server/data/db.js'
 import { createFixtureDatabase } from '../server/dev/fixture.js'
 import { testDatabase, eventually, holdLocks, lockWaiters, SERVER_URL } from './helper.js'
 
@@ -163,10 +163,10 @@ t.test('a unit whose transaction the database rolled back without an error (a Ga
   // The rollback is the unit's own here; on Galera a replicated transaction does it between two
   // statements, and the next statements' answers say no transaction is open.
   const rolledBack = [
-    async (unit: Parameters<Parameters<Database['unit']>[0]>[0]) => { await unit.query('ROLLBACK', []) },
-    async (unit: Parameters<Parameters<Database['unit']>[0]>[0]) => { await unit.prepared('ROLLBACK', []) },
-    async (unit: Parameters<Parameters<Database['unit']>[0]>[0]) => { await unit.tx.execute(sql`ROLLBACK`) },
-    async (unit: Parameters<Parameters<Database['unit']>[0]>[0]) => { await unit.commitWith('ROLLBACK; DO 0', []) },
+    async (unit: Unit) => { await unit.query('ROLLBACK', []) },
+    async (unit: Unit) => { await unit.prepared('ROLLBACK', []) },
+    async (unit: Unit) => { await unit.tx.execute(sql`ROLLBACK`) },
+    async (unit: Unit) => { await unit.commitWith('ROLLBACK; DO 0', []) },
   ]
   for (const [i, rollBack] of rolledBack.entries()) {
     let attempts = 0
