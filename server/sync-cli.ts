@@ -58,9 +58,10 @@ function progressLines (stream: NodeJS.WriteStream, everyMs: number) {
 
 export async function runSyncCommand (argv: string[], config: Config, io: SyncCliIo): Promise<number> {
   const args = parseSyncArgs(argv)
-  // The sync claim, the chunk being written, reads ahead, and Joomla's users when on the same database.
+  // The sync claim, the two chunks being written, the next one's facts read ahead, the job's
+  // progress, and Joomla's users when on the same database.
   const database = new Database(config.civicrmDbUrl, {
-    poolSize: 5, domainId: config.domainId, queryTimeoutMs: config.dbQueryTimeoutMs, timeZone: config.timeZone,
+    poolSize: 6, domainId: config.domainId, queryTimeoutMs: config.dbQueryTimeoutMs, timeZone: config.timeZone,
   })
   const joomlaPool = config.joomlaDbUrl === config.civicrmDbUrl
     ? null

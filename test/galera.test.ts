@@ -156,6 +156,30 @@ t.test('Galera, 3 nodes, two bridges writing through two nodes: no lost update',
     t.equal(await one("SELECT COUNT(*) FROM civicrm_email WHERE email LIKE '%@sync.example.org'"), 4000, 'one contact per user')
   })
 
+  await t.test('a sync through one node while the same users are saved through another: one link per user, one contact per email', async (t) => {
+    const users = Array.from({ length: 2000 }, (_, k) => 30001 + k)
+    await pool.query('INSERT INTO jos_users (id, name, username, email, password, block, params) VALUES ?', [users.map((id) => [id, `Live User${id}`, `l${id}`, `l${id}@live.example.org`, '', 0, ''])])
+    const matched = users.filter((id) => id % 2 === 0)
+    await pool.query('INSERT INTO civicrm_contact (id, contact_type, first_name, last_name, display_name, sort_name) VALUES ?', [matched.map((id) => [id + 100_000, 'Individual', 'Live', `User${id}`, `Live User${id}`, `User${id}, Live`])])
+    await pool.query('INSERT INTO civicrm_email (contact_id, location_type_id, email, is_primary) VALUES ?', [matched.map((id) => [id + 100_000, 1, `l${id}@live.example.org`, 1])])
+    const sync = new Promise<{ code: number | null, stdout: string }>((resolve) => {
+      const child = spawn(process.execPath, [BIN, 'sync', '--batch-size', '50'], { env: childEnv({ CIVICRM_DB_URL: url2, BRIDGE_SECRET: SECRET, BRIDGE_ADMIN_TOKEN: ADMIN_TOKEN, LOG_LEVEL: 'error' }), stdio: ['ignore', 'pipe', 'inherit'] })
+      let stdout = ''
+      child.stdout.on('data', (d) => { stdout += d })
+      child.once('exit', (code) => resolve({ code, stdout }))
+    })
+    // Every third user saved through the other node, from the last, while the sync walks from the first.
+    const saves = [...users].reverse().filter((id) => id % 3 === 0).map((id) => ({ body: save(id, `l${id}@live.example.org`), userId: id, to: b2 }))
+    const [synced, attempts] = await Promise.all([sync, deliver(saves)])
+    report('saves during a sync through another node', attempts)
+    t.equal(synced.code, 0, `the sync completes: ${synced.stdout.slice(-300)}`)
+    t.same(answersOk(attempts), [], 'every save answered 200, or 503 with Retry-After and then applied')
+    t.equal(await one('SELECT COUNT(*) FROM civicrm_uf_match WHERE uf_id BETWEEN 30001 AND 32000'), 2000, 'every user linked')
+    t.equal(await one('SELECT COUNT(DISTINCT uf_id) FROM civicrm_uf_match WHERE uf_id BETWEEN 30001 AND 32000'), 2000, 'once')
+    t.equal(await one('SELECT COUNT(*) FROM civicrm_uf_match WHERE uf_id BETWEEN 30001 AND 32000 AND uf_id % 2 = 0 AND contact_id = uf_id + 100000'), 1000, 'to their own contact when they had one')
+    t.equal(await one("SELECT COUNT(*) FROM civicrm_email WHERE email LIKE '%@live.example.org'"), 2000, 'one contact per email')
+  })
+
   await t.test('the whole database: one link per user and per contact, no orphan contact', async (t) => {
     t.same(await rows('SELECT uf_id, COUNT(*) AS n FROM civicrm_uf_match GROUP BY uf_id HAVING n > 1'), [], 'one link per user')
     t.same(await rows('SELECT contact_id, COUNT(*) AS n FROM civicrm_uf_match GROUP BY contact_id HAVING n > 1'), [], 'one link per contact')

@@ -181,13 +181,20 @@ export function childEnv (env: Record<string, string>): Record<string, string> {
   return { PATH: process.env.PATH!, _TAPJS_PROCESSINFO_COVERAGE_: '0', ...env }
 }
 
+interface LockHolder {
+  release (): Promise<void>
+  connectionId: number
+  /** A statement in the holder's transaction: it commits with release(). */
+  query (text: string, values?: unknown[]): Promise<unknown>
+}
+
 /**
  * Holds the lock rows of `keys` (civibridge_lock, as Unit.lock writes them) in an open
  * transaction on a connection of its own, as a unit of work in progress does; release() commits.
  */
 export async function holdLocks (
   t: Teardown, url: string, keys: string[], domainId = 1
-): Promise<{ release (): Promise<void>, connectionId: number }> {
+): Promise<LockHolder> {
   const conn = await mysql.createConnection({ uri: url })
   let open = true
   const release = async () => {
@@ -199,9 +206,11 @@ export async function holdLocks (
   t.teardown(release)
   await conn.query('BEGIN')
   const rows = [...new Set(keys)].sort().map((k) => [domainId, k, 1])
-  await conn.query('INSERT INTO civibridge_lock (domain_id, lock_key, n) VALUES ? ON DUPLICATE KEY UPDATE n = n + 1', [rows])
+  const insert = 'INSERT INTO civibridge_lock (domain_id, lock_key, n) VALUES ? ON DUPLICATE KEY UPDATE n = n + 1'
+  if (rows.length > 0) await conn.query(insert, [rows])
   const [[{ id }]] = await conn.query('SELECT CONNECTION_ID() AS id') as unknown as [[{ id: number }]]
-  return { release, connectionId: id }
+  const query = async (text: string, values: unknown[] = []) => (await conn.query(text, values))[0]
+  return { release, connectionId: id, query }
 }
 
 /** How many connections of this database wait for a row lock now (a unit blocked on a lock row). */
@@ -212,7 +221,7 @@ export async function lockWaiters (db: TestDb): Promise<number> {
 }
 
 /** Another sync (or tool) holding the sync claim on a connection of its own, without a job row; release() gives it back. */
-export async function holdSyncClaim (t: Teardown, url: string, domainId = 1): Promise<{ release (): Promise<void>, connectionId: number }> {
+export async function holdSyncClaim (t: Teardown, url: string, domainId = 1): Promise<LockHolder> {
   const conn = await mysql.createConnection({ uri: url })
   const claim = new SyncClaim(domainId)
   if (!await claim.take(conn, 'another-sync')) throw new Error('the sync claim is taken')
@@ -225,5 +234,6 @@ export async function holdSyncClaim (t: Teardown, url: string, domainId = 1): Pr
     await conn.end()
   }
   t.teardown(release)
-  return { release, connectionId: id }
+  const query = async (text: string, values: unknown[] = []) => (await conn.query(text, values))[0]
+  return { release, connectionId: id, query }
 }

@@ -45,3 +45,13 @@ export async function seedExample (db: TestDb): Promise<{ ann: number, bob: numb
   ])
   return { ann, bob, cy }
 }
+
+/** Joomla's users, read only once the test opens the gate (the job is started by then). */
+export class GatedUsers extends JoomlaUsers {
+  open!: () => void
+  private readonly gate = new Promise<void>((resolve) => { this.open = resolve })
+  override async after (afterId: number, limit: number) {
+    await this.gate
+    return super.after(afterId, limit)
+  }
+}

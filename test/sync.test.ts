@@ -16,7 +16,7 @@ import { HEAP_LIMIT_BYTES, heapKeeper, parseSyncArgs, progressLine, runSyncComma
 import { runCli } from '../server/cli.js'
 import { createFixtureDatabase, dropDatabase } from '../server/dev/fixture.js'
 import { testDatabase, testConfig, insertContact, snapshot, buildTestApp, sendEvent, childEnv, SERVER_URL, SECRET, ADMIN_TOKEN, type TestDb } from './helper.js'
-import { insertJoomlaUsers, seedExample, syncService, SEED_MESSAGE } from './sync-helper.js'
+import { GatedUsers, insertJoomlaUsers, seedExample, syncService, SEED_MESSAGE } from './sync-helper.js'
 import { holdLocks, holdSyncClaim, eventually } from './helper.js'
 
 const BIN = fileURLToPath(new URL('../bin/civicrm-bridge.js', import.meta.url))
@@ -622,16 +622,6 @@ t.test('a resumed job skips a chunk that committed beyond its last_user_id, and 
   t.same(await db.rows('SELECT uf_id, contact_id FROM civicrm_uf_match WHERE uf_id IN (3, 4) ORDER BY uf_id'), [{ uf_id: 3, contact_id: 500 }, { uf_id: 4, contact_id: 501 }])
   t.match(await db.rows('SELECT status, last_user_id, checked FROM civibridge_sync_job'), [{ status: 'done', last_user_id: 6, checked: 6 }])
 })
-
-/** Joomla's users, read only once the test opens the gate (the job is started by then). */
-class GatedUsers extends JoomlaUsers {
-  open!: () => void
-  private readonly gate = new Promise<void>((resolve) => { this.open = resolve })
-  override async after (afterId: number, limit: number) {
-    await this.gate
-    return super.after(afterId, limit)
-  }
-}
 
 t.test('users registered during a run are synchronized too, and the progress total grows with them', async (t) => {
   const db = await testDatabase(t)

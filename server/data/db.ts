@@ -24,6 +24,11 @@ export type Db = MySql2Database
 export interface Unit {
   tx: Tx
   lock (keys: string[]): Promise<void>
+  /**
+   * lock, and the lock rows' counters `n` (this unit's increments included) read in the same
+   * round trip: the sync checks a chunk's facts read before its locks against them.
+   */
+  lockAndCount (keys: string[]): Promise<Map<string, number>>
   /** Plain SQL on the unit's connection, for bulk inserts (`VALUES ?` with an array of rows), which Drizzle builds slowly. */
   query (text: string, values: unknown[]): Promise<unknown>
   /** A server-side prepared statement on the unit's connection; rows as arrays. */
@@ -239,8 +244,15 @@ export class Database {
         },
         lock: async (keys) => {
           if (keys.length === 0) return
-          if (begun) { await begun; return this.takeLocks(conn, keys, '') }
-          return (begun = this.takeLocks(conn, keys, 'BEGIN; '))
+          if (begun) { await begun; await this.takeLocks(conn, keys, '', false); return }
+          await (begun = this.takeLocks(conn, keys, 'BEGIN; ', false))
+        },
+        lockAndCount: async (keys) => {
+          if (keys.length === 0) return new Map()
+          if (begun) { await begun; return this.takeLocks(conn, keys, '', true) }
+          const taken = this.takeLocks(conn, keys, 'BEGIN; ', true)
+          begun = taken
+          return taken
         },
       })
       if (begun && !committed) await conn.query('COMMIT')
@@ -267,13 +279,24 @@ export class Database {
    * fixed (sorted) order, which InnoDB locks row by row in that order, so two units taking
    * theirs in one statement never wait on each other in a circle (one that takes more later
    * may: InnoDB detects that deadlock and the unit is re-run). The row changes (n + 1) so that
-   * Galera certifies it: an unchanged row is not replicated.
+   * Galera certifies it: an unchanged row is not replicated. With `count`, the rows' counters
+   * are read back in the same round trip.
    */
-  private async takeLocks (conn: mysql.PoolConnection, keys: string[], prefix: 'BEGIN; ' | ''): Promise<void> {
-    const rows = [...new Set(keys)].sort().map((k) => [this.domainId, k, 1])
+  private async takeLocks (
+    conn: mysql.PoolConnection, keys: string[], prefix: 'BEGIN; ' | '', count: boolean
+  ): Promise<Map<string, number>> {
+    const unique = [...new Set(keys)].sort()
+    const rows = unique.map((k) => [this.domainId, k, 1])
     // It may wait for a row up to lockTimeoutS (innodb_lock_wait_timeout), then answer.
-    const sql = `${prefix}INSERT INTO civibridge_lock (domain_id, lock_key, n) VALUES ? ON DUPLICATE KEY UPDATE n = n + 1`
-    assertInTransaction((await conn.query({ sql, timeout: this.lockTimeoutS * 1000 + this.queryTimeoutMs }, [rows]))[0])
+    const sql = `${prefix}INSERT INTO civibridge_lock (domain_id, lock_key, n) VALUES ? ON DUPLICATE KEY UPDATE n = n + 1` +
+      (count ? '; SELECT lock_key, n FROM civibridge_lock WHERE domain_id = ? AND lock_key IN (?)' : '')
+    const timeout = this.lockTimeoutS * 1000 + this.queryTimeoutMs
+    const [results] = await conn.query({ sql, timeout }, count ? [rows, this.domainId, unique] : [rows])
+    assertInTransaction(results)
+    const counters = new Map<string, number>()
+    const read = count ? (results as unknown[]).at(-1) as Array<{ lock_key: string, n: number }> : []
+    for (const r of read) counters.set(r.lock_key, Number(r.n))
+    return counters
   }
 
   private collationRead: Promise<Collation> | null = null

@@ -95,6 +95,22 @@ export async function readChunkFacts (
   return facts
 }
 
+/**
+ * The lock rows' counters of `keys`, and whether the chunk of `jobId` starting at user
+ * `previousFirst` is done, in one statement: one read view, so the two agree (readAheadHolds).
+ */
+export async function readLockCounters (
+  run: Run, domainId: number, keys: string[], jobId: number, previousFirst: number
+): Promise<{ counters: Map<string, number>, previousCommitted: boolean }> {
+  const [row] = await run(`SELECT
+      (SELECT COUNT(*) FROM civibridge_sync_chunk WHERE job_id = ? AND first_user_id = ?) AS previous,
+      (SELECT JSON_OBJECTAGG(lock_key, n) FROM civibridge_lock WHERE domain_id = ? AND lock_key IN (?)) AS counters`,
+  [jobId, previousFirst, domainId, keys]) as Array<{ previous: number, counters: Record<string, number> | null }>
+  // The driver parses the JSON object (null: none of the rows exists yet).
+  const counters = new Map(Object.entries(row.counters ?? {}))
+  return { counters, previousCommitted: Number(row.previous) === 1 }
+}
+
 export interface ChunkWrite {
   linked: number
   created: number

@@ -151,6 +151,69 @@ function decideOne (
   return { kind: 'create', ufId: user.id, email: typedEmail(user.email), contact: newContact(user.name, user.email, site) }
 }
 
+/**
+ * What earlier chunks' decisions took, for a chunk that reads its facts before they are written
+ * (the dry run's chunks, a chunk read ahead): uf_names by collation key, and contacts, each with
+ * the user who took it.
+ */
+export interface ChunkClaims { names: Map<string, number>, contacts: Map<number, number> }
+
+export const noClaims = (): ChunkClaims => ({ names: new Map(), contacts: new Map() })
+
+/** Adds what these decisions take to `claims`. */
+export function addClaims (claims: ChunkClaims, decisions: SyncDecision[]): ChunkClaims {
+  for (const d of decisions) {
+    if (d.kind === 'link-existing') claims.contacts.set(d.contactId, d.ufId)
+    if (d.kind === 'link-existing' || d.kind === 'create') claims.names.set(collationKey(d.email), d.ufId)
+    if (d.kind === 'already-linked' && d.updateEmail !== null) claims.names.set(collationKey(d.updateEmail), d.ufId)
+  }
+  return claims
+}
+
+/**
+ * A chunk's facts as they will be once the claims are written: a contact claimed is linked, an
+ * email claimed is held. Facts that already show a claim written are left as they are, so the
+ * facts may be read before, during or after the claiming chunk's commit.
+ */
+export function withClaims (facts: ChunkFacts, emails: string[], claims: ChunkClaims): ChunkFacts {
+  for (const [email, list] of facts.candidates) {
+    facts.candidates.set(email, list.map((c) => {
+      const claimer = c.linkedUfId === null ? claims.contacts.get(c.contactId) : undefined
+      return claimer === undefined ? c : { contactId: c.contactId, linkedUfId: claimer }
+    }))
+  }
+  for (const email of emails) {
+    const claimer = claims.names.get(collationKey(email))
+    if (claimer !== undefined && !facts.ufNameHolders.has(email)) facts.ufNameHolders.set(email, claimer)
+  }
+  return facts
+}
+
+/**
+ * Whether the chunk after these decisions may read its facts before they are written. Not when
+ * a linked user's email changes: its old uf_name is given up, which withClaims cannot show.
+ */
+export const freesNoName = (decisions: SyncDecision[]): boolean =>
+  decisions.every((d) => d.kind !== 'already-linked' || d.updateEmail === null)
+
+/**
+ * Whether a chunk's facts, read before it took its locks (while the chunk before it was
+ * written), are still what it would read under them. Every unit that writes about a user or
+ * an email first adds one to the counter `n` of its lock rows, so between that read and this
+ * chunk's locks each of its rows must have moved by exactly this chunk's own increment, plus
+ * the chunk before's (`previous`: its lock keys, and whether its commit was seen by the read)
+ * when the read did not see it. Any other move is another writer: the facts are read again.
+ */
+export function readAheadHolds (
+  seen: Map<string, number>, locked: Map<string, number>, previous: { keys: Set<string>, committed: boolean }
+): boolean {
+  for (const [key, n] of locked) {
+    const expected = (seen.get(key) ?? 0) + 1 + (!previous.committed && previous.keys.has(key) ? 1 : 0)
+    if (n !== expected) return false
+  }
+  return true
+}
+
 const plural = (n: number, one: string, many: string): string => (n === 1 ? one : many.replace('#', String(n)))
 
 /**

@@ -9,12 +9,15 @@ import type mysql from 'mysql2/promise'
 import { emailProblem, normalizeEmail } from '../domain/email.js'
 import { lockKeys, type JoomlaUser } from '../domain/link-user.js'
 import {
-  addCounts, collationKey, decideChunk, dryRunMessage, syncMessage, zeroCounts, type ChunkFacts, type SyncCounts, type SyncDecision,
+  addClaims, addCounts, decideChunk, dryRunMessage, freesNoName, noClaims, readAheadHolds, syncMessage, withClaims, zeroCounts,
+  type SyncCounts, type SyncDecision,
 } from '../domain/sync.js'
 import {
   JoomlaUsers, SyncClaim, SyncJobs, latestJobProgress, lastDoneJob, SYNC_HEARTBEAT_MS, advanceJob, doneChunksAfter, readChunkFacts,
-  saveChunk, writeDecisions, type SyncJob,
+  readLockCounters, saveChunk, writeDecisions, type SyncJob,
 } from '../data/sync-store.js'
+import type { SiteSettings } from '../domain/contact.js'
+import type { Collation } from '../data/collation.js'
 
 export type { SyncJob }
 import type { Database } from '../data/db.js'
@@ -77,6 +80,18 @@ export class SyncService {
   /** Reads outside a unit of work (the dry run's). */
   private readonly poolQuery = async (text: string, values: unknown[]) => (await this.database.pool.query(text, values))[0]
 
+  /**
+   * Chunks decided from facts read ahead (`used`), and chunks whose facts read ahead were read
+   * again under their locks because something else wrote under them meanwhile (`reread`).
+   */
+  readonly readAhead = { used: 0, reread: 0 }
+
+  /**
+   * How long a chunk written from facts read ahead waits for the chunk before it to end, before
+   * it gives up and is re-run (half the lock wait: see writeChunk).
+   */
+  private readonly readAheadWaitMs: number
+
   /** How often the running sync renews its claim (SYNC_HEARTBEAT_MS; shorter in tests). */
   private readonly heartbeatMs: number
 
@@ -84,9 +99,10 @@ export class SyncService {
     private readonly database: Database,
     private readonly users: JoomlaUsers,
     private readonly domainId: number,
-    opts: { heartbeatMs?: number } = {}
+    opts: { heartbeatMs?: number, readAheadWaitMs?: number } = {}
   ) {
     this.heartbeatMs = opts.heartbeatMs ?? SYNC_HEARTBEAT_MS
+    this.readAheadWaitMs = opts.readAheadWaitMs ?? database.lockTimeoutS * 500
     this.jobs = new SyncJobs(database.pool, domainId)
     this.claim = new SyncClaim(domainId)
   }
@@ -172,13 +188,20 @@ export class SyncService {
   }
 
   /**
-   * Chunk after chunk, each in its own unit of work: the lock rows live events take for its
-   * users and emails first, then its facts read under them, its decisions and its checkpoint.
-   * Joomla's users are read two chunks ahead.
+   * Chunk after chunk, each in its own unit of work, with its lock rows, its decisions and its
+   * checkpoint. Joomla's users are read two chunks ahead; each chunk's facts are read and
+   * decided while the chunk before it is written, and it writes its decisions then, checked
+   * by its lock rows before it commits (writeChunk): two chunks are in flight at most.
    */
   private async loop (state: RunState, job: SyncJob, batchSize: number, signal?: AbortSignal): Promise<SyncResult> {
-    let after = job.lastUserId
-    const done = await doneChunksAfter(this.database.pool, job.id, after)
+    const done = await doneChunksAfter(this.database.pool, job.id, job.lastUserId)
+    // The chunk being written, and for the last of a pair, the users read up to (its pair is done when it is).
+    let inFlight = null as InFlight | null
+    const settle = async ({ chunk, readTo }: InFlight) => {
+      // Progress counts each chunk as soon as it commits.
+      state.advance(await chunk.done)
+      if (readTo !== null) await advanceJob(this.database.pool, job.id, readTo)
+    }
     try {
       // Joomla's users of the next pair are read while this pair is written. A read nobody
       // awaits (the run stopped or failed first) must not be an unhandled rejection; one that
@@ -188,23 +211,36 @@ export class SyncService {
         pair.catch(() => {})
         return pair
       }
-      let nextPair = prefetch(after)
+      let nextPair = prefetch(job.lastUserId)
       while (!signal?.aborted) {
         const { first, second } = await nextPair
         if (first === null) break
         nextPair = prefetch((second ?? first).readTo)
-        // Progress counts each chunk as soon as it commits.
-        for (const users of second === null ? [first.users] : [first.users, second.users]) {
-          state.advance(await this.writeChunk(job.id, users))
+        const thenFirst = nextPair.then((p) => p.first?.users ?? null)
+        thenFirst.catch(() => {})
+        const chunks = second === null
+          ? [{ users: first.users, nextUsers: thenFirst, readTo: first.readTo }]
+          : [
+              { users: first.users, nextUsers: Promise.resolve(second.users), readTo: null },
+              { users: second.users, nextUsers: thenFirst, readTo: second.readTo },
+            ]
+        for (const c of chunks) {
+          const before = inFlight
+          inFlight = { chunk: this.writeChunk(job.id, c.users, c.nextUsers, before?.chunk ?? null), readTo: c.readTo }
+          if (before !== null) await settle(before)
         }
-        after = (second ?? first).readTo
-        await advanceJob(this.database.pool, job.id, after)
       }
+      const last = inFlight
+      inFlight = null
+      if (last !== null) await settle(last)
       if (signal?.aborted) return state.end('interrupted', [])
       const message = syncMessage(state.counts)
       await this.jobs.finish(job.id, message, new Date())
       return state.end('done', await this.jobs.skippedUsers(job.id))
     } catch (err) {
+      // A chunk still in flight ends before the job is left: it fails, or commits and counts.
+      const left = inFlight
+      if (left !== null) await settle(left).catch(() => {})
       state.fail(err)
       // The job stays 'running' so that the next start resumes it; the error is kept for the admin page.
       await this.jobs.recordError(job.id, String((err as Error).message)).catch(() => {})
@@ -237,23 +273,112 @@ export class SyncService {
    * One chunk, locked, decided and written with its checkpoint in one unit of work: on Galera,
    * a live event through another node that touches one of its stripes conflicts with it at
    * certification, and one of the two is re-run.
+   *
+   * When the chunk before it (`previous`) read this chunk's facts ahead and decided them, this
+   * chunk writes those decisions at once, while `previous` is written, and takes its lock rows
+   * last, once previous has ended. It commits only if their counters show that nothing but
+   * previous wrote under them since the facts were read (readAheadHolds), and previous committed
+   * the decisions the facts were laid over; else it rolls back and is re-run. A re-run, or a
+   * chunk without facts read ahead, waits for previous to end, takes its locks first, then reads
+   * its facts under them.
    */
-  private async writeChunk (jobId: number, users: JoomlaUser[]): Promise<SyncCounts> {
-    // Read once per process (cached) or once a minute: the unit's first statement stays its lock rows.
-    const site = await this.database.siteSettings(this.domainId)
-    const collation = await this.database.collation()
-    return this.database.unit(async (unit) => {
-      await unit.lock(chunkLockKeys(users))
-      const known = await readChunkFacts(unit.query, collation, this.domainId, users.map((u) => u.id), chunkEmails(users))
-      const { decisions, counts } = decideChunk(users, known, site)
-      const now = new Date()
-      // The checkpoint's statements queue behind the decisions' (none needs another's answer).
-      await Promise.all([
-        writeDecisions(unit, this.domainId, decisions, now, site),
-        saveChunk(unit, jobId, { first: users[0].id, last: users[users.length - 1].id }, counts, skipsOf(decisions), now),
-      ])
-      return counts
-    })
+  private writeChunk (
+    jobId: number, users: JoomlaUser[], nextUsers: Promise<JoomlaUser[] | null>, previous: ChunkInFlight | null
+  ): ChunkInFlight {
+    const decided: ChunkInFlight['decided'] = { current: null }
+    let setNext!: (next: Promise<AheadChunk | null>) => void
+    const next = new Promise<AheadChunk | null>((resolve) => { setNext = resolve })
+    const run = async (): Promise<SyncCounts> => {
+      // Read once per process (cached) or once a minute: the unit's first statement stays its lock rows.
+      const site = await this.database.siteSettings(this.domainId)
+      const collation = await this.database.collation()
+      const early = previous === null ? null : await previous.next
+      const keys = early?.keys ?? [...new Set(chunkLockKeys(users))]
+      let attempts = 0
+      let nextStarted = false
+      return this.database.unit(async (unit) => {
+        const ahead = attempts++ === 0 ? early : null
+        let decisions: SyncDecision[]
+        let counts: SyncCounts
+        if (ahead !== null) {
+          ({ decisions, counts } = ahead.decided)
+        } else {
+          // In id order: the chunk before is written first.
+          await previous?.done
+          await unit.lock(keys)
+          const known = await readChunkFacts(unit.query, collation, this.domainId, users.map((u) => u.id), chunkEmails(users))
+          ;({ decisions, counts } = decideChunk(users, known, site))
+        }
+        decided.current = decisions
+        // The next chunk's facts, read while this one is written (the first attempt's: the next
+        // chunk checks that the decisions laid over them are the ones committed).
+        if (!nextStarted) {
+          nextStarted = true
+          setNext(this.readNextAhead(jobId, { users, keys, decisions }, previous?.done ?? null, nextUsers, site, collation)
+            // A read ahead that failed is only a read under the locks more. (It fails only when
+            // the database does, or Joomla's users fail to load: then so does the run.)
+            /* c8 ignore next */
+            .catch(() => null))
+        }
+        const now = new Date()
+        const range = { first: users[0].id, last: users[users.length - 1].id }
+        const checkpoint = () => saveChunk(unit, jobId, range, counts, skipsOf(decisions), now)
+        if (ahead === null) {
+          // The checkpoint's statements queue behind the decisions' (none needs another's answer).
+          await Promise.all([writeDecisions(unit, this.domainId, decisions, now, site), checkpoint()])
+          return counts
+        }
+        await writeDecisions(unit, this.domainId, decisions, now, site)
+        // Locked only once previous has ended (committed or not), so that it commits first. The
+        // wait is in Node, where the database cannot see it: one of previous's statements may
+        // wait for a row this chunk wrote (two emails one under CiviCRM's collation), so the
+        // wait is given up, and the chunk re-run, well before that statement's lock wait ends.
+        if (!await endsWithin(previous!.done, this.readAheadWaitMs)) {
+          this.readAhead.reread++
+          throw staleReadAhead()
+        }
+        const locked = await unit.lockAndCount(keys)
+        const holds = readAheadHolds(ahead.counters, locked, ahead.previous) && previous!.decided.current === ahead.previous.decisions
+        this.readAhead[holds ? 'used' : 'reread']++
+        if (!holds) throw staleReadAhead()
+        // After the locks: the job's row is updated by previous too, which must not wait for this chunk.
+        await checkpoint()
+        return counts
+      })
+    }
+    const done = run()
+    // Whoever awaits the read ahead is not left waiting by a chunk that failed before deciding.
+    done.catch(() => setNext(Promise.resolve(null)))
+    return { decided, done, next }
+  }
+
+  /**
+   * The next chunk's facts and decisions, read on another connection without locks while
+   * `previous` is written, once the chunk before previous has ended (`before`): with previous's decisions
+   * laid over them (whether or not the read saw its commit), and the lock rows' counters as the
+   * read saw them, which the chunk checks under its locks (readAheadHolds). Null when there is
+   * no next chunk, when previous gives up a uf_name, or when the chunk before previous failed.
+   */
+  private async readNextAhead (
+    jobId: number, previous: { users: JoomlaUser[], keys: string[], decisions: SyncDecision[] }, before: Promise<unknown> | null,
+    nextUsers: Promise<JoomlaUser[] | null>, site: SiteSettings, collation: Collation
+  ): Promise<AheadChunk | null> {
+    if (!freesNoName(previous.decisions)) return null
+    const users = await nextUsers
+    if (users === null) return null
+    // Only previous may be uncommitted when the facts are read.
+    await before
+    const keys = [...new Set(chunkLockKeys(users))]
+    const seen = await readLockCounters(this.poolQuery, this.domainId, keys, jobId, previous.users[0].id)
+    const emails = chunkEmails(users)
+    const read = await readChunkFacts(this.poolQuery, collation, this.domainId, users.map((u) => u.id), emails)
+    const facts = withClaims(read, emails, addClaims(noClaims(), previous.decisions))
+    return {
+      keys,
+      counters: seen.counters,
+      previous: { keys: new Set(previous.keys), committed: seen.previousCommitted, decisions: previous.decisions },
+      decided: decideChunk(users, facts, site),
+    }
   }
 
   /**
@@ -261,8 +386,7 @@ export class SyncService {
    * taken is kept in memory (uf_names and contacts claimed): the counts are those of a real run.
    */
   private async dryRunLoop (state: RunState, batchSize: number, signal?: AbortSignal): Promise<SyncResult> {
-    const claimedNames = new Map<string, number>()
-    const claimedContacts = new Map<number, number>()
+    const claims = noClaims()
     const skipped: Array<{ id: number, reason: string }> = []
     let after = 0
     try {
@@ -271,14 +395,9 @@ export class SyncService {
         if (users.length === 0) break
         const emails = chunkEmails(users)
         const read = await readChunkFacts(this.poolQuery, await this.database.collation(), this.domainId, users.map((u) => u.id), emails)
-        const facts = overlay(read, emails, claimedNames, claimedContacts)
-        const { decisions, counts } = decideChunk(users, facts, await this.database.siteSettings(this.domainId))
-        for (const d of decisions) {
-          if (d.kind === 'skip') skipped.push({ id: d.ufId, reason: d.reason })
-          if (d.kind === 'link-existing') claimedContacts.set(d.contactId, d.ufId)
-          if (d.kind === 'link-existing' || d.kind === 'create') claimedNames.set(collationKey(d.email), d.ufId)
-          if (d.kind === 'already-linked' && d.updateEmail !== null) claimedNames.set(collationKey(d.updateEmail), d.ufId)
-        }
+        const { decisions, counts } = decideChunk(users, withClaims(read, emails, claims), await this.database.siteSettings(this.domainId))
+        addClaims(claims, decisions)
+        skipped.push(...skipsOf(decisions).map((s) => ({ id: s.ufId, reason: s.reason })))
         after = users[users.length - 1].id
         state.advance(counts)
       }
@@ -287,6 +406,44 @@ export class SyncService {
       state.fail(err)
       throw err
     }
+  }
+}
+
+/** A chunk's facts read ahead, and what they decide (SyncService.readNextAhead). */
+interface AheadChunk {
+  /** Its lock keys, each once. */
+  keys: string[]
+  /** The lock rows' counters when the facts were read. */
+  counters: Map<string, number>
+  /** The chunk written meanwhile: its lock keys, whether the read saw its commit, and the decisions laid over the facts. */
+  previous: { keys: Set<string>, committed: boolean, decisions: SyncDecision[] }
+  decided: ReturnType<typeof decideChunk>
+}
+
+/** A chunk being written (SyncService.writeChunk). */
+interface ChunkInFlight {
+  /** The decisions of its latest attempt. */
+  decided: { current: SyncDecision[] | null }
+  /** Its counts, once it committed. */
+  done: Promise<SyncCounts>
+  /** The next chunk's facts and decisions, read ahead while it is written. */
+  next: Promise<AheadChunk | null>
+}
+
+interface InFlight { chunk: ChunkInFlight, readTo: number | null }
+
+/** A chunk's facts read ahead that may not hold: its unit is re-run (as a deadlock is), under its locks. */
+const staleReadAhead = () =>
+  Object.assign(new Error('facts read ahead may have changed: re-run under the locks'), { code: 'ER_LOCK_DEADLOCK' })
+
+/** Whether `p` settles (either way) within `ms`. */
+async function endsWithin (p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<false>((resolve) => { timer = setTimeout(() => resolve(false), ms) })
+  try {
+    return await Promise.race([p.then(() => true, () => true), late])
+  } finally {
+    clearTimeout(timer)
   }
 }
 
@@ -301,23 +458,6 @@ function chunkEmails (users: JoomlaUser[]): string[] {
 
 function skipsOf (decisions: SyncDecision[]): Array<{ ufId: number, reason: string }> {
   return decisions.flatMap((d) => (d.kind === 'skip' ? [{ ufId: d.ufId, reason: d.reason }] : []))
-}
-
-/** A dry run's view of the database: what its earlier chunks would have written, added. */
-function overlay (
-  facts: ChunkFacts, emails: string[], claimedNames: Map<string, number>, claimedContacts: Map<number, number>
-): ChunkFacts {
-  for (const [email, list] of facts.candidates) {
-    facts.candidates.set(email, list.map((c) => {
-      const claimer = c.linkedUfId === null ? claimedContacts.get(c.contactId) : undefined
-      return claimer === undefined ? c : { contactId: c.contactId, linkedUfId: claimer }
-    }))
-  }
-  for (const email of emails) {
-    const claimer = claimedNames.get(collationKey(email))
-    if (claimer !== undefined && !facts.ufNameHolders.has(email)) facts.ufNameHolders.set(email, claimer)
-  }
-  return facts
 }
 
 /** Counts and progress of one run, shared by the loop and whoever watches it. */
