@@ -131,5 +131,7 @@ export function describeError (err: unknown): string {
   const e = err as { code?: string, message?: string }
   if (e?.code === 'ECONNREFUSED') return `cannot reach the database: ${e.message}`
   if (e?.code === 'ER_ACCESS_DENIED_ERROR' || e?.code === 'ER_BAD_DB_ERROR') return `database error: ${e.message}`
-  return `error: ${e?.message ?? String(err)}`.replace(/\s+/g, ' ')
+  // What made the database unavailable (a statement that timed out, a lost connection) is the cause's message.
+  const cause = (err as { cause?: { message?: unknown } } | null)?.cause?.message
+  return `error: ${e?.message ?? String(err)}${typeof cause === 'string' ? ` (${cause})` : ''}`.replace(/\s+/g, ' ')
 }

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { loadConfig } from '../server/config.js'
 import { runCli, describeError, CliError, USAGE } from '../server/cli.js'
+import { DatabaseUnavailableError } from '../server/errors.js'
 import { COMMANDS, commandHelp } from '../server/cli-args.js'
 import { listenProblem, startServer } from '../server/server.js'
 import { testDatabase, childEnv, testConfig, SECRET, ADMIN_TOKEN } from './helper.js'
@@ -58,6 +59,8 @@ t.test('usage, -h/--help/help, --version, and unknown commands: one line and a h
   t.equal(describeError(Object.assign(new Error('refused'), { code: 'ECONNREFUSED' })), 'cannot reach the database: refused')
   t.equal(describeError(Object.assign(new Error('no db'), { code: 'ER_BAD_DB_ERROR' })), 'database error: no db')
   t.equal(describeError(new Error('boom')), 'error: boom')
+  t.equal(describeError(new DatabaseUnavailableError('database unavailable', new Error('the database did not answer within 10000 ms'))),
+    'error: database unavailable (the database did not answer within 10000 ms)', 'what made the database unavailable')
   t.equal(describeError('plain'), 'error: plain')
   t.equal(describeError(null), 'error: null')
 })
