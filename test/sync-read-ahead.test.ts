@@ -7,6 +7,7 @@ import t from 'tap'
 import { Database } from '../server/data/db.js'
 import { linkUser, lockKeys } from '../server/domain/link-user.js'
 import { SqlLinkStore } from '../server/data/link-store.js'
+import { JoomlaUsers } from '../server/data/sync-store.js'
 import { addClaims, freesNoName, noClaims, readAheadHolds, withClaims, type SyncDecision } from '../server/domain/sync.js'
 import { SyncService, chunkLockKeys } from '../server/services/sync-service.js'
 import { testDatabase, insertContact, holdLocks, lockWaiters, eventually, type TestDb } from './helper.js'
@@ -79,7 +80,9 @@ t.test('every chunk after the first is decided from facts read while the one bef
     { id: 5, email: 'q@example.org' }, { id: 6, email: 'had@example.org' },
     { id: 7, email: 'b@example.org' }, { id: 8, email: 'bad' },
   ])
-  const { service } = syncService(t, db)
+  const { database } = syncService(t, db)
+  // Waits as long as a busy machine may make it: nothing here can make a chunk wait for the next.
+  const service = new SyncService(database, new JoomlaUsers(database.pool, 'jos_'), 1, { readAheadWaitMs: 30_000 })
   const r = await service.run({ batchSize: 2 })
   t.same(service.readAhead, { used: 3, reread: 0 }, 'chunks 2 to 4 from facts read ahead')
   t.match(r, { status: 'done', counts: { checked: 8, matched: 2, created: 4, skipped: 2 } })
@@ -158,7 +161,9 @@ t.test('a chunk after one that changes a linked user\'s email is not read ahead:
   await insertJoomlaUsers(db, [{ id: 1, email: 'new@example.org' }, { id: 2, email: 'old@example.org' }, { id: 3, email: 'u3@example.org' }])
   const { service } = syncService(t, db)
   const r = await service.run({ batchSize: 1 })
-  t.same(service.readAhead, { used: 1, reread: 0 }, 'chunk 3 only')
+  // (Chunk 3 may give up waiting for chunk 2, which may wait for chunk 3's link: InnoDB's check
+  // of uf_name's unique key locks the entry after user 1's old one, not yet purged.)
+  t.equal(service.readAhead.used + service.readAhead.reread, 1, 'chunk 3 only')
   t.same(r.skippedUsers, [], 'user 2 is not told that user 1 holds old@example.org')
   t.same((await links(db)).map((l) => [l.uf_id, l.uf_name]), [[1, 'new@example.org'], [2, 'old@example.org'], [3, 'u3@example.org']])
 })

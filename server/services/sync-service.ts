@@ -24,6 +24,13 @@ import type { Database } from '../data/db.js'
 import { SyncBusyError } from '../errors.js'
 
 export const DEFAULT_BATCH_SIZE = 1000
+/**
+ * How long a chunk written ahead waits for the chunk before it: a chunk takes tens of
+ * milliseconds, and a wait that lasts is most likely the chunk before waiting, in the database,
+ * for a row this one wrote (InnoDB checks a unique key's neighbouring rows too: a uf_name given up
+ * moments before, not yet purged, is enough), which neither would end.
+ */
+export const READ_AHEAD_WAIT_MS = 1000
 export const MAX_BATCH_SIZE = 5000
 
 export { SyncBusyError }
@@ -81,14 +88,15 @@ export class SyncService {
   private readonly poolQuery = async (text: string, values: unknown[]) => (await this.database.pool.query(text, values))[0]
 
   /**
-   * Chunks decided from facts read ahead (`used`), and chunks whose facts read ahead were read
-   * again under their locks because something else wrote under them meanwhile (`reread`).
+   * Chunks written from facts read ahead (`used`), and chunks whose facts read ahead were
+   * dropped, to be read again under their locks (`reread`): something else wrote under them
+   * meanwhile, the chunk before was slow to end, or the attempt failed (a deadlock).
    */
   readonly readAhead = { used: 0, reread: 0 }
 
   /**
    * How long a chunk written from facts read ahead waits for the chunk before it to end, before
-   * it gives up and is re-run (half the lock wait: see writeChunk).
+   * it gives up and is re-run (READ_AHEAD_WAIT_MS, at most half the lock wait: see writeChunk).
    */
   private readonly readAheadWaitMs: number
 
@@ -102,7 +110,7 @@ export class SyncService {
     opts: { heartbeatMs?: number, readAheadWaitMs?: number } = {}
   ) {
     this.heartbeatMs = opts.heartbeatMs ?? SYNC_HEARTBEAT_MS
-    this.readAheadWaitMs = opts.readAheadWaitMs ?? database.lockTimeoutS * 500
+    this.readAheadWaitMs = opts.readAheadWaitMs ?? Math.min(READ_AHEAD_WAIT_MS, database.lockTimeoutS * 500)
     this.jobs = new SyncJobs(database.pool, domainId)
     this.claim = new SyncClaim(domainId)
   }
@@ -328,19 +336,23 @@ export class SyncService {
           await Promise.all([writeDecisions(unit, this.domainId, decisions, now, site), checkpoint()])
           return counts
         }
-        await writeDecisions(unit, this.domainId, decisions, now, site)
-        // Locked only once previous has ended (committed or not), so that it commits first. The
-        // wait is in Node, where the database cannot see it: one of previous's statements may
-        // wait for a row this chunk wrote (two emails one under CiviCRM's collation), so the
-        // wait is given up, and the chunk re-run, well before that statement's lock wait ends.
-        if (!await endsWithin(previous!.done, this.readAheadWaitMs)) {
+        // Whatever ends this attempt (facts changed, the wait given up, a deadlock with a live
+        // event) sends the chunk back to its facts under its locks.
+        try {
+          await writeDecisions(unit, this.domainId, decisions, now, site)
+          // Locked only once previous has ended (committed or not), so that it commits first. The
+          // wait is in Node, where the database cannot see it: one of previous's statements may
+          // wait for a row this chunk wrote (READ_AHEAD_WAIT_MS), so the wait is given up, and
+          // the chunk re-run, well before that statement's lock wait ends.
+          if (!await endsWithin(previous!.done, this.readAheadWaitMs)) throw staleReadAhead()
+          const locked = await unit.lockAndCount(keys)
+          const holds = readAheadHolds(ahead.counters, locked, ahead.previous) && previous!.decided.current === ahead.previous.decisions
+          if (!holds) throw staleReadAhead()
+        } catch (err) {
           this.readAhead.reread++
-          throw staleReadAhead()
+          throw err
         }
-        const locked = await unit.lockAndCount(keys)
-        const holds = readAheadHolds(ahead.counters, locked, ahead.previous) && previous!.decided.current === ahead.previous.decisions
-        this.readAhead[holds ? 'used' : 'reread']++
-        if (!holds) throw staleReadAhead()
+        this.readAhead.used++
         // After the locks: the job's row is updated by previous too, which must not wait for this chunk.
         await checkpoint()
         return counts
