@@ -24,6 +24,7 @@ import type { Database } from '../data/db.js'
 import { SyncBusyError } from '../errors.js'
 
 export const DEFAULT_BATCH_SIZE = 1000
+export const MAX_BATCH_SIZE = 5000
 /**
  * How long a chunk written ahead waits for the chunk before it: a chunk takes tens of
  * milliseconds, and a wait that lasts is most likely the chunk before waiting, in the database,
@@ -31,7 +32,6 @@ export const DEFAULT_BATCH_SIZE = 1000
  * moments before, not yet purged, is enough), which neither would end.
  */
 export const READ_AHEAD_WAIT_MS = 1000
-export const MAX_BATCH_SIZE = 5000
 
 export { SyncBusyError }
 
