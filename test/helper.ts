@@ -221,7 +221,7 @@ export async function lockWaiters (db: TestDb): Promise<number> {
 }
 
 /** Another sync (or tool) holding the sync claim on a connection of its own, without a job row; release() gives it back. */
-export async function holdSyncClaim (t: Teardown, url: string, domainId = 1): Promise<LockHolder> {
+export async function holdSyncClaim (t: Teardown, url: string, domainId = 1): Promise<{ release (): Promise<void>, connectionId: number }> {
   const conn = await mysql.createConnection({ uri: url })
   const claim = new SyncClaim(domainId)
   if (!await claim.take(conn, 'another-sync')) throw new Error('the sync claim is taken')
@@ -234,6 +234,5 @@ export async function holdSyncClaim (t: Teardown, url: string, domainId = 1): Pr
     await conn.end()
   }
   t.teardown(release)
-  const query = async (text: string, values: unknown[] = []) => (await conn.query(text, values))[0]
-  return { release, connectionId: id, query }
+  return { release, connectionId: id }
 }
