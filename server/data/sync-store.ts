@@ -68,7 +68,11 @@ function keysTable (keys: string[], c: Collation): { text: string, values: strin
   }
 }
 
-const SELECT_CHUNK_LINKS = 'SELECT id, uf_id, uf_name, contact_id FROM civicrm_uf_match WHERE domain_id = ? AND uf_id IN (?) ORDER BY id'
+// A chunk's users are a run of ids (keyset pages): one range of the uf_id index is read, not a
+// thousand lookups (whose IN list costs MariaDB more than the rows); links of users outside the
+// chunk in that range (a resumed job's chunks already done, users deleted) are left out in Node.
+const SELECT_CHUNK_LINKS =
+  'SELECT id, uf_id, uf_name, contact_id FROM civicrm_uf_match WHERE uf_id BETWEEN ? AND ? AND domain_id = ? ORDER BY id'
 
 /** Reads one chunk's links, candidates and uf_name holders (three queries); `collation` is CiviCRM's. */
 export async function readChunkFacts (
@@ -76,10 +80,11 @@ export async function readChunkFacts (
 ): Promise<ChunkFacts> {
   const facts: ChunkFacts = { links: new Map(), candidates: new Map(), ufNameHolders: new Map() }
   if (ufIds.length > 0) {
-    const links = await run(SELECT_CHUNK_LINKS, [domainId, ufIds]) as
+    const ids = new Set(ufIds)
+    const links = await run(SELECT_CHUNK_LINKS, [Math.min(...ufIds), Math.max(...ufIds), domainId]) as
       Array<{ id: number, uf_id: number, uf_name: string | null, contact_id: number | null }>
     for (const l of links) {
-      if (!facts.links.has(l.uf_id)) {
+      if (ids.has(l.uf_id) && !facts.links.has(l.uf_id)) {
         facts.links.set(l.uf_id, { id: l.id, ufName: l.uf_name, contactId: l.contact_id } satisfies ExistingLink)
       }
     }
