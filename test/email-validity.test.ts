@@ -4,7 +4,7 @@
 import t from 'tap'
 import fc from 'fast-check'
 import { execFileSync } from 'node:child_process'
-import { emailProblem, isPhpValidEmail } from '../server/domain/email.js'
+import { PROBLEMS_KEPT, emailProblem, isPhpValidEmail } from '../server/domain/email.js'
 
 /** PHP's verdict on each email, in one php-cli run. */
 function phpVerdicts (emails: string[]): boolean[] {
@@ -35,4 +35,13 @@ t.test('isPhpValidEmail agrees with PHP\'s filter_var on generated addresses (pr
   const differ = samples.filter((s, i) => isPhpValidEmail(s) !== php[i])
   t.same(differ, [], 'no address on which the bridge and PHP disagree')
   t.ok(php.filter(Boolean).length > 300, 'the samples hold valid addresses too')
+})
+
+t.test('emailProblem gives the same answers once remembered, and after its memory filled and was cleared', async (t) => {
+  const emails = ['Ann@Example.ORG', 'x@ex_ample.org', '', `${'a'.repeat(60)}@${'b'.repeat(40)}.${'c'.repeat(40)}.org`]
+  const first = emails.map(emailProblem)
+  t.same(first, [null, 'invalid-email', 'missing-email', 'email-too-long'])
+  t.same(emails.map(emailProblem), first, 'asked again')
+  for (let i = 0; i <= PROBLEMS_KEPT; i++) emailProblem(`user${i}@example.org`)
+  t.same(emails.map(emailProblem), first, 'after more emails than it keeps')
 })

@@ -83,9 +83,13 @@ export async function insertIndividuals (
 ): Promise<number[]> {
   if (contacts.length === 0) return []
   const hashes = newContactHashes(contacts.length)
-  const res = await unit.query(`${INSERT_CONTACT} ?`, [contacts.map((c, i) => contactRow(c, hashes[i], source))]) as { insertId: number }
+  // The lock mode is asked in the same round trip: it is queued behind the insert on the unit's connection.
+  const [res, mode] = await Promise.all([
+    unit.query(`${INSERT_CONTACT} ?`, [contacts.map((c, i) => contactRow(c, hashes[i], source))]) as Promise<{ insertId: number }>,
+    unit.query(AUTOINC_MODE, []) as Promise<AutoincMode[]>,
+  ])
   // (One contact alone is an event's: insertIndividual.)
-  const ids = await insertedIds(unit, res.insertId, hashes)
+  const ids = await insertedIds(unit, res.insertId, hashes, mode[0])
   const at = site.localTime(now)
   // Sent at once: the second queues behind the first on the unit's connection.
   await Promise.all([
@@ -126,9 +130,10 @@ const INSERT_EMAIL = 'INSERT INTO civicrm_email (contact_id, location_type_id, e
  * auto_increment_increment) unless InnoDB interleaves them (lock mode 2, as on Galera); then
  * read back by their random hashes (civicrm_contact has an index on hash).
  */
-async function insertedIds (unit: RawQuery, firstId: number, hashes: string[]): Promise<number[]> {
-  const [mode] = await unit.query('SELECT @@innodb_autoinc_lock_mode AS lockMode, @@auto_increment_increment AS step', []) as
-    Array<{ lockMode: number, step: number }>
+const AUTOINC_MODE = 'SELECT @@innodb_autoinc_lock_mode AS lockMode, @@auto_increment_increment AS step'
+interface AutoincMode { lockMode: number, step: number }
+
+async function insertedIds (unit: RawQuery, firstId: number, hashes: string[], mode: AutoincMode): Promise<number[]> {
   if (Number(mode.lockMode) !== 2) return hashes.map((_, i) => firstId + i * Number(mode.step))
   const rows = await unit.query('SELECT id, hash FROM civicrm_contact WHERE hash IN (?)', [hashes]) as Array<{ id: number, hash: string }>
   const byHash = new Map(rows.map((r) => [r.hash, r.id]))
