@@ -2,11 +2,12 @@
 // (b) signed login events of already-linked users, (c) signed registrations of new users,
 // (d) = (b) with pino at info writing to a file; the floors (e) (the registration's own
 // statements) and (f) (logins' batched reads and write-behind batches), sent by a minimal
-// mysql2 client (bench/events/floors.ts) at the same concurrency; and open-loop runs at fixed
-// offered rates (bench/events/open-loop.ts). Each server runs in its own process; the load
+// mysql2 client (bench/events/floors.ts) at the same concurrency; (g) the login floor over
+// HTTP: (f)'s work behind a bare Fastify route (bench/events/bare-server.ts), the logins' floor
+// of issue #20's target; and open-loop runs at fixed offered rates (bench/events/open-loop.ts). Each server runs in its own process; the load
 // generator signs every request with a fresh jti (a reused jti would be a replay).
 //   npx tsx bench/events/run.ts [--duration 10] [--connections 100] [--users 20000] [--cpu-prof DIR]
-//     [--runs a,b,c,d,e,f,o] [--repeat 5] [--rates login:500,login:2000,registration:200] [--rate-duration 30]
+//     [--runs a,b,c,d,e,f,g,o] [--repeat 5] [--rates login:500,login:2000,registration:200] [--rate-duration 30]
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { cpus, loadavg, totalmem, tmpdir } from 'node:os'
 import { openSync, statSync, closeSync, readFileSync } from 'node:fs'
@@ -20,7 +21,7 @@ import { openLoop, type OpenLoopFigures } from './open-loop.js'
 import { signEvent } from '../../server/protocol/sign.js'
 import { freePort } from '../../test/helper.js'
 
-const { values: args } = parseArgs({ options: { duration: { type: 'string', default: '10' }, connections: { type: 'string', default: '100' }, users: { type: 'string', default: '20000' }, 'cpu-prof': { type: 'string' }, runs: { type: 'string', default: 'a,b,c,d,e,f,o' }, repeat: { type: 'string', default: '5' }, rates: { type: 'string', default: 'login:500,login:2000,registration:200' }, 'rate-duration': { type: 'string', default: '30' }, 'rate-connections': { type: 'string', default: '256' }, server: { type: 'string', default: process.env.DEMO_DB_SERVER_URL ?? 'mysql://root@127.0.0.1:3306/test' } } })
+const { values: args } = parseArgs({ options: { duration: { type: 'string', default: '10' }, connections: { type: 'string', default: '100' }, users: { type: 'string', default: '20000' }, 'cpu-prof': { type: 'string' }, runs: { type: 'string', default: 'a,b,c,d,e,f,g,o' }, repeat: { type: 'string', default: '5' }, rates: { type: 'string', default: 'login:500,login:2000,registration:200' }, 'rate-duration': { type: 'string', default: '30' }, 'rate-connections': { type: 'string', default: '256' }, server: { type: 'string', default: process.env.DEMO_DB_SERVER_URL ?? 'mysql://root@127.0.0.1:3306/test' } } })
 const DURATION = Number(args.duration)
 const CONNECTIONS = Number(args.connections)
 const USERS = Number(args.users)
@@ -190,7 +191,7 @@ for (let rep = 0; rep < REPEAT; rep++) {
     if (runs.has('c')) record('c', await load('(c) registration events, new users (create path)', s.url, '/v1/joomla/events', s.child.pid, registrationRequest))
     await stop(s.child)
   }
-  if (runs.has('e') || runs.has('f')) {
+  if (runs.has('e') || runs.has('f') || runs.has('g')) {
     // The bridge's statements, recorded from its own code on this database (once: they are the same every repetition).
     const sent = await captureRegistration(url)
     replay ??= new RegistrationReplay(sent)
@@ -209,6 +210,13 @@ for (let rep = 0; rep < REPEAT; rep++) {
       record('e', await closedLoop('(e) registration floor: its own statements, mysql2 only', (k) => r.run(pool, users[k])))
     }
     await pool.end()
+    if (runs.has('g')) {
+      // The bridge's own context read, recorded above, behind a bare route: what (b) does, without the bridge.
+      const s = await startServer([...tsx, 'bench/events/bare-server.ts'], { CIVICRM_DB_URL: url, CONTEXT_SQL: contextReadOf(sent), DB_POOL_SIZE: String(POOL_SIZE) })
+      await load('warm-up', s.url, '/login', s.child.pid, loginRequest)
+      record('g', await load('(g) login floor over HTTP: (f) behind a bare Fastify route, the login body parsed, no JWT', s.url, '/login', s.child.pid, loginRequest))
+      await stop(s.child)
+    }
   }
   if (runs.has('d')) {
     await freshDatabase()
@@ -240,7 +248,7 @@ const [[dups]] = await check.query('SELECT (SELECT COUNT(*) FROM civicrm_uf_matc
 const [[{ v: mariadbVersion }]] = await check.query('SELECT VERSION() AS v') as unknown as [[{ v: string }]]
 await check.end()
 
-const { b, c, d, e, f } = Object.fromEntries(results)
+const { b, c, d, e, f, g } = Object.fromEntries(results)
 const pct = (x: number) => `${(x * 100).toFixed(1)} %`
 console.log(`\nmachine: ${cpus().length} × ${cpus()[0].model}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, MariaDB ${mariadbVersion}; load average at the end ${loadavg().map((l) => l.toFixed(2)).join(', ')}; ${new Date().toISOString()}`)
 console.log(`closed loop: ${CONNECTIONS} connections, ${DURATION} s per run, median of ${REPEAT}, ${USERS} linked users, bridge and floors on ${POOL_SIZE} database connections${d ? `; log file ${(statSync(logFile).size / 2 ** 20).toFixed(1)} MiB` : ''}; whole run ${Math.round((Date.now() - started) / 1000)} s\n`)
@@ -256,13 +264,16 @@ const ratio = (label: string, x: string, y: string, target: number | null) => {
   if (rs) rows.push(`| ${label} | ${pct(median(rs))} | ${rs.map(pct).join(', ')} | ${target === null ? '' : median(rs) >= target ? 'met' : '**not met**'} |`)
 }
 ratio('(c)/(e): registrations, bridge / floor (target ≥ 70 %)', 'c', 'e', 0.7)
-ratio('(b)/(f): logins, bridge / floor (target ≥ 70 %)', 'b', 'f', 0.7)
+ratio('(b)/(g): logins, bridge / floor over HTTP (target ≥ 70 %)', 'b', 'g', 0.7)
+ratio('(b)/(f): logins, bridge / floor without HTTP', 'b', 'f', null)
+ratio('(g)/(f): the floor over HTTP / without', 'g', 'f', null)
 ratio('(b)/(a): logins / bare route', 'b', 'a', null)
 ratio('(d)/(b): info log / none (target ≥ 90 %)', 'd', 'b', 0.9)
 if (all.has('c')) rows.push(`| (c) events/s | ${Math.round(c.rps)} | ${all.get('c')!.map((x) => Math.round(x.rps)).join(', ')} | |`)
 if (all.has('e')) rows.push(`| (e) events/s | ${Math.round(e.rps)} | ${all.get('e')!.map((x) => Math.round(x.rps)).join(', ')} | |`)
 if (all.has('b')) rows.push(`| (b) req/s | ${Math.round(b.rps)} | ${all.get('b')!.map((x) => Math.round(x.rps)).join(', ')} | |`)
 if (all.has('f')) rows.push(`| (f) logins/s | ${Math.round(f.rps)} | ${all.get('f')!.map((x) => Math.round(x.rps)).join(', ')} | |`)
+if (all.has('g')) rows.push(`| (g) req/s | ${Math.round(g.rps)} | ${all.get('g')!.map((x) => Math.round(x.rps)).join(', ')} | |`)
 if (rows.length > 0) console.log(`\n| figure | median of ${REPEAT} | per repetition | |\n|---|---|---|---|\n${rows.join('\n')}`)
 
 if (fixed.size > 0) {
