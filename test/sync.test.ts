@@ -6,12 +6,12 @@ import t from 'tap'
 import { spawn, spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import fc from 'fast-check'
-import { Database } from '../server/data/db.js'
+import { Database, MAX_ATTEMPTS } from '../server/data/db.js'
 import { SqlLinkStore } from '../server/data/link-store.js'
 import { linkUser, lockKeys } from '../server/domain/link-user.js'
 import { decideChunk, syncMessage, dryRunMessage, zeroCounts, collationKey } from '../server/domain/sync.js'
 import { JoomlaUsers, SyncClaim, SyncJobs, saveChunk } from '../server/data/sync-store.js'
-import { SyncBusyError, SyncService, chunkLockKeys } from '../server/services/sync-service.js'
+import { SYNC_CHUNK_ATTEMPTS, SyncBusyError, SyncService, chunkLockKeys } from '../server/services/sync-service.js'
 import { HEAP_LIMIT_BYTES, heapKeeper, parseSyncArgs, progressLine, runSyncCommand, SyncUsageError } from '../server/sync-cli.js'
 import { runCli } from '../server/cli.js'
 import { createFixtureDatabase, dropDatabase } from '../server/dev/fixture.js'
@@ -754,4 +754,20 @@ t.test('two starts setting the sync claim at the same moment through two Galera 
   t.equal(await claim.take(conn, 'wins'), true)
   t.equal(await service.syncClaimed(), true)
   await claim.release(conn, 'wins')
+})
+
+t.test('a chunk that loses to live events more often than an event\'s unit may still commits: the sync yields longer before it fails', async (t) => {
+  const db = await testDatabase(t)
+  await insertJoomlaUsers(db, [1, 2].map((id) => ({ id, email: `u${id}@example.org` })))
+  // The chunk's checkpoint fails as a lost certification would, once more than an event's unit tries.
+  const losses = MAX_ATTEMPTS + 2
+  await db.sql.query('CREATE SEQUENCE chunk_tries')
+  await db.sql.query(`CREATE TRIGGER chunk_loses BEFORE INSERT ON civibridge_sync_chunk FOR EACH ROW
+    BEGIN IF NEXTVAL(chunk_tries) <= ${losses} THEN SIGNAL SQLSTATE '40001' SET MYSQL_ERRNO = 1213, MESSAGE_TEXT = 'deadlock for the test'; END IF; END`)
+  const { service } = syncService(t, db)
+  const r = await service.run({ batchSize: 2 })
+  t.ok(SYNC_CHUNK_ATTEMPTS > losses, `${SYNC_CHUNK_ATTEMPTS} attempts for a chunk`)
+  t.match(r, { status: 'done', counts: { checked: 2, created: 2 } })
+  t.same((await db.rows<{ uf_id: number }>('SELECT uf_id FROM civicrm_uf_match ORDER BY uf_id')).map((l) => l.uf_id), [1, 2], 'every user linked once')
+  t.equal(await count(db, 'SELECT COUNT(*) AS n FROM civicrm_contact WHERE id > 1'), 2, 'no contact of a rolled-back attempt left')
 })

@@ -184,14 +184,15 @@ export class Database {
    * conflicts and key races. One that outlives every attempt is a DatabaseUnavailableError
    * (503 with Retry-After): the work was rolled back, never half done.
    */
-  async unit<T> (fn: (unit: Unit) => Promise<T>): Promise<T> {
+  async unit<T> (fn: (unit: Unit) => Promise<T>, opts: { attempts?: number } = {}): Promise<T> {
+    const attempts = opts.attempts ?? MAX_ATTEMPTS
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.unitOnce(fn)
       } catch (err) {
         const code = errorCode(err)
         if (code !== undefined && RETRYABLE.has(code)) {
-          if (attempt >= MAX_ATTEMPTS) throw new DatabaseUnavailableError(`conflict outlived ${MAX_ATTEMPTS} attempts`, err)
+          if (attempt >= attempts) throw new DatabaseUnavailableError(`conflict outlived ${attempts} attempts`, err)
           await new Promise((resolve) => setTimeout(resolve, backoffMs(attempt)))
           continue
         }

@@ -32,6 +32,15 @@ export const MAX_BATCH_SIZE = 5000
  * moments before, not yet purged, is enough), which neither would end.
  */
 export const READ_AHEAD_WAIT_MS = 1000
+/**
+ * Attempts of a chunk's unit of work. A live event through another Galera node that touches one
+ * of the chunk's stripes wins certification and the chunk is re-run (live events come first): a
+ * background job keeps trying for longer than an event's unit (MAX_ATTEMPTS, about 2 s) before
+ * the job fails, so that a busy site's steady saves do not stop it (backing off up to 1 s each
+ * time, 40 attempts are about 20 s). Seen: a sync through one node while 666 users were saved
+ * through another, on a loaded machine, failed its chunk after 10 attempts (test/galera.test.ts).
+ */
+export const SYNC_CHUNK_ATTEMPTS = 40
 
 export { SyncBusyError }
 
@@ -356,7 +365,7 @@ export class SyncService {
         // After the locks: the job's row is updated by previous too, which must not wait for this chunk.
         await checkpoint()
         return counts
-      })
+      }, { attempts: SYNC_CHUNK_ATTEMPTS })
     }
     const done = run()
     // Whoever awaits the read ahead is not left waiting by a chunk that failed before deciding.
