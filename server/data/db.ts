@@ -181,7 +181,8 @@ export class Database {
 
   /**
    * Runs fn in a fresh transaction on its own connection; re-runs it on deadlocks, certification
-   * conflicts and key races. One that outlives every attempt is a DatabaseUnavailableError
+   * conflicts and key races, up to `opts.attempts` times in all (MAX_ATTEMPTS unless a caller,
+   * the sync, can wait longer). One that outlives every attempt is a DatabaseUnavailableError
    * (503 with Retry-After): the work was rolled back, never half done.
    */
   async unit<T> (fn: (unit: Unit) => Promise<T>, opts: { attempts?: number } = {}): Promise<T> {
