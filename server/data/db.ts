@@ -221,6 +221,12 @@ export class Database {
     let begun: Promise<unknown> | null = null
     let committed = false
     const begin = () => (begun ??= conn.query('BEGIN'))
+    // The lock rows, opening the transaction in the same round trip when nothing was sent before.
+    const lockRows = async (keys: string[], count: boolean): Promise<Map<string, number>> => {
+      if (keys.length === 0) return new Map()
+      if (begun) { await begun; return this.takeLocks(conn, keys, '', count) }
+      return (begun = this.takeLocks(conn, keys, 'BEGIN; ', count))
+    }
     // Every statement's answer is checked for an open transaction (assertInTransaction).
     const inTx = <R extends [unknown, ...unknown[]]>(out: R): R => { assertInTransaction(out[0]); return out }
     // Drizzle's statements go through the connection too, after the BEGIN.
@@ -244,18 +250,8 @@ export class Database {
           committed = true
           return results[opening ? 1 : 0]
         },
-        lock: async (keys) => {
-          if (keys.length === 0) return
-          if (begun) { await begun; await this.takeLocks(conn, keys, '', false); return }
-          await (begun = this.takeLocks(conn, keys, 'BEGIN; ', false))
-        },
-        lockAndCount: async (keys) => {
-          if (keys.length === 0) return new Map()
-          if (begun) { await begun; return this.takeLocks(conn, keys, '', true) }
-          const taken = this.takeLocks(conn, keys, 'BEGIN; ', true)
-          begun = taken
-          return taken
-        },
+        lock: async (keys) => { await lockRows(keys, false) },
+        lockAndCount: (keys) => lockRows(keys, true),
       })
       if (begun && !committed) await conn.query('COMMIT')
       return result
