@@ -133,6 +133,33 @@ t.test('Drizzle\'s statements in a unit, through query or execute, run inside it
   t.same(await db.rows("SELECT lock_key FROM civibridge_lock WHERE lock_key LIKE 'through-%'"), [], 'both rolled back with the unit')
 })
 
+t.test('a unit whose first statement is a plain query opens its transaction with it: the query\'s own answer comes back, and a failed unit leaves nothing', async (t) => {
+  const db = await testDatabase(t)
+  const database = new Database(db.url, { poolSize: 2 })
+  t.teardown(() => database.close())
+  const insert = 'INSERT INTO civibridge_used_token (jti, purpose, used_at) VALUES (?, \'test\', NOW())'
+  const answers: unknown[] = []
+  await t.rejects(database.unit(async (unit) => {
+    answers.push(await unit.query(insert, ['first']))
+    answers.push(await unit.query('SELECT jti FROM civibridge_used_token', []))
+    throw new Error('the unit fails after both')
+  }), { message: 'the unit fails after both' })
+  t.match(answers[0], { affectedRows: 1 }, 'one statement\'s answer, not the BEGIN\'s with it')
+  t.same(answers[1], [{ jti: 'first' }], 'the first statement ran in the unit\'s transaction: the next one sees its row')
+  t.same(await db.rows('SELECT jti FROM civibridge_used_token'), [], 'rolled back with the unit')
+
+  // Several statements as the first query: their answers as a list, as the same text sent alone gives.
+  const [inserted, rows] = await database.unit(async (unit) =>
+    await unit.query(`${insert}; SELECT jti FROM civibridge_used_token`, ['second']) as [unknown, unknown])
+  t.match(inserted, { affectedRows: 1 })
+  t.same(rows, [{ jti: 'second' }])
+  // A first statement that fails: nothing after the BEGIN ran, and the unit is not run again.
+  let attempts = 0
+  await t.rejects(database.unit(async (unit) => { attempts++; await unit.query('INSERT INTO no_such_table VALUES (?)', [1]) }), { code: 'ER_NO_SUCH_TABLE' })
+  t.equal(attempts, 1)
+  t.same(await db.rows('SELECT jti FROM civibridge_used_token'), [{ jti: 'second' }])
+})
+
 t.test('a unit failing with an error that is not a race is not run again', async (t) => {
   const db = await testDatabase(t)
   const database = new Database(db.url, { poolSize: 2 })

@@ -150,8 +150,9 @@ export class Database {
       enableKeepAlive: true,
       // No caller stack captured per query: it cost ~7 % of the login hot path's CPU.
       trace: false,
-      // For two queries only: a unit's BEGIN with its lock rows, and its last statement with its
-      // COMMIT (unitOnce). Every value is a placeholder.
+      // Only for a unit's round trips (unitOnce): its BEGIN with its first statement, its last
+      // statement with its COMMIT, and a bulk contact insert with the lock mode it reads its ids
+      // by (insertIndividuals). Every value is a placeholder.
       multipleStatements: true,
     })
     this.domainId = opts.domainId ?? 1
@@ -237,7 +238,17 @@ export class Database {
     try {
       const result = await fn({
         tx: drizzle(client) as unknown as Tx,
-        query: async (text, values) => { await begin(); return inTx(await conn.query(text, values))[0] },
+        query: async (text, values) => {
+          if (begun) { await begun; return inTx(await conn.query(text, values))[0] }
+          // The unit's first statement opens its transaction in the same round trip; should the
+          // BEGIN fail, MariaDB runs nothing after it.
+          const sent = conn.query(`BEGIN; ${text}`, values) as unknown as Promise<[unknown[]]>
+          begun = sent
+          const [results] = await sent
+          assertInTransaction(results)
+          // What the text alone answers: one statement's result, or a multi-statement's list.
+          return results.length === 2 ? results[1] : results.slice(1)
+        },
         prepared: async (text, values) => { await begin(); return inTx(await conn.execute({ sql: text, rowsAsArray: true }, values))[0] },
         commitWith: async (text, values) => {
           // A unit that sent nothing yet sends its BEGIN in the same round trip too.
