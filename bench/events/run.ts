@@ -184,18 +184,32 @@ for (let rep = 0; rep < REPEAT; rep++) {
     record('a', await load('(a) bare Fastify route, one indexed SELECT on civicrm_uf_match', s.url, '/uf/', s.child.pid))
     await stop(s.child)
   }
-  if (runs.has('b') || runs.has('c')) {
-    const s = await startServer([...profile, 'bin/civicrm-bridge.js', 'serve'], bridgeEnv)
-    await load('warm-up', s.url, '/v1/joomla/events', s.child.pid, loginRequest)
-    if (runs.has('b')) record('b', await load('(b) login events, already-linked users', s.url, '/v1/joomla/events', s.child.pid, loginRequest))
-    if (runs.has('c')) record('c', await load('(c) registration events, new users (create path)', s.url, '/v1/joomla/events', s.child.pid, registrationRequest))
+  // The bridge's statements, recorded from its own code on this database: the floors replay them.
+  const sent = runs.has('e') || runs.has('f') || runs.has('g') ? await captureRegistration(url) : null
+  if (sent !== null) replay ??= new RegistrationReplay(sent)
+  // Each target runs right before its floor, (b) then (g), (c) then (e), the bridge's server
+  // waiting idle in between: the machine's speed drifts within minutes, and a ratio is only as
+  // good as the two runs' conditions are alike.
+  const bridge = runs.has('b') || runs.has('c') ? await startServer([...profile, 'bin/civicrm-bridge.js', 'serve'], bridgeEnv) : null
+  if (bridge !== null) await load('warm-up', bridge.url, '/v1/joomla/events', bridge.child.pid, loginRequest)
+  if (bridge !== null && runs.has('b')) record('b', await load('(b) login events, already-linked users', bridge.url, '/v1/joomla/events', bridge.child.pid, loginRequest))
+  if (sent !== null && runs.has('g')) {
+    // The bridge's own context read, recorded above, behind a bare route: what (b) does, without the bridge.
+    const s = await startServer([...tsx, 'bench/events/bare-server.ts'], { CIVICRM_DB_URL: url, CONTEXT_SQL: contextReadOf(sent), DB_POOL_SIZE: String(POOL_SIZE) })
+    await load('warm-up', s.url, '/login', s.child.pid, loginRequest)
+    record('g', await load('(g) login floor over HTTP: (f) behind a bare Fastify route, the login body parsed, no JWT', s.url, '/login', s.child.pid, loginRequest))
     await stop(s.child)
   }
-  if (runs.has('e') || runs.has('f') || runs.has('g')) {
-    // The bridge's statements, recorded from its own code on this database (once: they are the same every repetition).
-    const sent = await captureRegistration(url)
-    replay ??= new RegistrationReplay(sent)
+  if (bridge !== null && runs.has('c')) record('c', await load('(c) registration events, new users (create path)', bridge.url, '/v1/joomla/events', bridge.child.pid, registrationRequest))
+  if (sent !== null && replay !== null && (runs.has('e') || runs.has('f'))) {
     const pool = floorPool(url, POOL_SIZE)
+    if (runs.has('e')) {
+      const users = replay.floorUsers(nextFloorUser, 1_000_000)
+      nextFloorUser = users[users.length - 1] + 1
+      const r = replay
+      record('e', await closedLoop('(e) registration floor: its own statements, mysql2 only', (k) => r.run(pool, users[k])))
+    }
+    if (bridge !== null) await stop(bridge.child)
     if (runs.has('f')) {
       const floor = new LoginFloor(pool, contextReadOf(sent))
       const login = () => floor.login(1 + Math.floor(Math.random() * USERS))
@@ -203,20 +217,9 @@ for (let rep = 0; rep < REPEAT; rep++) {
       record('f', await closedLoop('(f) login floor: batched context reads + write-behind batches, mysql2 only', login))
       await floor.close()
     }
-    if (runs.has('e')) {
-      const users = replay.floorUsers(nextFloorUser, 1_000_000)
-      nextFloorUser = users[users.length - 1] + 1
-      const r = replay
-      record('e', await closedLoop('(e) registration floor: its own statements, mysql2 only', (k) => r.run(pool, users[k])))
-    }
     await pool.end()
-    if (runs.has('g')) {
-      // The bridge's own context read, recorded above, behind a bare route: what (b) does, without the bridge.
-      const s = await startServer([...tsx, 'bench/events/bare-server.ts'], { CIVICRM_DB_URL: url, CONTEXT_SQL: contextReadOf(sent), DB_POOL_SIZE: String(POOL_SIZE) })
-      await load('warm-up', s.url, '/login', s.child.pid, loginRequest)
-      record('g', await load('(g) login floor over HTTP: (f) behind a bare Fastify route, the login body parsed, no JWT', s.url, '/login', s.child.pid, loginRequest))
-      await stop(s.child)
-    }
+  } else if (bridge !== null) {
+    await stop(bridge.child)
   }
   if (runs.has('d')) {
     await freshDatabase()
