@@ -756,7 +756,7 @@ t.test('two starts setting the sync claim at the same moment through two Galera 
   await claim.release(conn, 'wins')
 })
 
-t.test('a chunk that loses to live events more often than an event\'s unit may still commits: the sync yields longer before it fails', async (t) => {
+t.test('a chunk that loses to live events more times than an event\'s unit would try still commits: the sync yields longer before it fails', async (t) => {
   const db = await testDatabase(t)
   await insertJoomlaUsers(db, [1, 2].map((id) => ({ id, email: `u${id}@example.org` })))
   // The chunk's checkpoint fails as a lost certification would, once more than an event's unit tries.
