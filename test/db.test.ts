@@ -3,7 +3,7 @@
 // and conflicts are re-run a bounded number of times.
 import t from 'tap'
 import { sql } from 'drizzle-orm'
-import { Database, DatabaseUnavailableError, isUnavailable, MAX_ATTEMPTS, type Unit } from '../server/data/db.js'
+import { Database, DatabaseUnavailableError, isUnavailable, MAX_ATTEMPTS, runBatch, type Statement, type Unit } from '../server/data/db.js'
 import { createFixtureDatabase } from '../server/dev/fixture.js'
 import { testDatabase, eventually, holdLocks, lockWaiters, SERVER_URL } from './helper.js'
 
@@ -101,6 +101,42 @@ t.test('a unit that hits a deadlock is rolled back and run again, and its work i
   t.equal(result, 'done')
   t.equal(attempts, 3, 'two deadlocks, then success')
   t.same(await db.rows("SELECT jti FROM civibridge_used_token WHERE purpose = 'test'"), [{ jti: 'once' }])
+})
+
+t.test('a real deadlock inside a batch of statements leaves nothing: no statement after it runs on its own, in autocommit', async (t) => {
+  const db = await testDatabase(t)
+  const database = new Database(db.url, { poolSize: 2 })
+  t.teardown(() => database.close())
+  await db.sql.query("INSERT INTO civibridge_lock (domain_id, lock_key, n) VALUES (1, 'a', 1)")
+  // Another transaction holds b to e (the heavier one: InnoDB rolls the lighter back).
+  const other = await holdLocks(t, db.url, ['b', 'c', 'd', 'e'])
+  const bump = (key: string): Statement => [`UPDATE civibridge_lock SET n = n + 1 WHERE domain_id = 1 AND lock_key = '${key}'`, []]
+  let waiting: Promise<unknown> | undefined
+  await t.rejects(database.unit(async (unit) => {
+    await unit.query(...bump('a'))
+    // The other waits for a, then this unit's batch asks for b: a deadlock, which rolls this
+    // unit's whole transaction back in the middle of its batch.
+    waiting = other.query(bump('a')[0])
+    await eventually('the other transaction to wait for a', async () => Number((await db.rows<{ n: number }>(
+      "SELECT COUNT(*) AS n FROM information_schema.processlist WHERE db = ? AND info LIKE 'UPDATE civibridge_lock%'", [db.name]))[0].n) === 1)
+    await runBatch(unit, [bump('b'), ["INSERT INTO civibridge_used_token (jti, purpose, used_at) VALUES ('after', 'test', NOW())", []]])
+  }, { attempts: 1 }), { name: 'DatabaseUnavailableError', cause: { code: 'ER_LOCK_DEADLOCK' } })
+  await waiting
+  await other.release()
+  t.same(await db.rows('SELECT * FROM civibridge_used_token'), [], 'the statement after the deadlock did not run')
+  t.same(await db.rows("SELECT n FROM civibridge_lock WHERE lock_key = 'a'"), [{ n: 2 }], 'only the other transaction bumped a')
+})
+
+t.test('a batch answers each statement\'s result in order, one statement or several, and nothing for no statement', async (t) => {
+  const db = await testDatabase(t)
+  const database = new Database(db.url, { poolSize: 1 })
+  t.teardown(() => database.close())
+  const out = await database.unit(async (unit) => [
+    await runBatch(unit, []),
+    await runBatch(unit, [['SELECT ? AS v', [1]]]),
+    await runBatch(unit, [['SELECT ? AS v', [2]], ['SELECT ? AS w', [3]]]),
+  ])
+  t.same(out, [[], [[{ v: 1 }]], [[{ v: 2 }], [{ w: 3 }]]])
 })
 
 t.test('a unit that deadlocks (or loses certification) every time gives up after ten attempts as unavailable, writing nothing', async (t) => {

@@ -42,6 +42,22 @@ export interface Unit {
   commitWith (text: string, values: unknown[]): Promise<unknown>
 }
 
+/** A statement's text and its values. */
+export type Statement = readonly [text: string, values: unknown[]]
+
+/**
+ * Statements sent as one multi-statement query on a unit; each one's result, in order. MariaDB
+ * runs them one after the other and stops at the first that fails. Statements queued on the
+ * connection one by one would not stop there: after a deadlock, which rolls the whole
+ * transaction back, the next would run on its own, in autocommit, and stay written whatever
+ * the unit did next.
+ */
+export async function runBatch (unit: Pick<Unit, 'query'>, statements: Statement[]): Promise<unknown[]> {
+  if (statements.length === 0) return []
+  const out = await unit.query(statements.map(([text]) => text).join(';\n'), statements.flatMap(([, values]) => values))
+  return statements.length === 1 ? [out] : out as unknown[]
+}
+
 /** SERVER_STATUS_IN_TRANS: the flag of an OK packet saying a transaction is open. */
 const IN_TRANS = 1
 

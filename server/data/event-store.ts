@@ -18,6 +18,14 @@ export const INSERT_EVENT = `INSERT IGNORE INTO ${EVENT_TABLE} ${EVENT_COLUMNS} 
 /** An event row recorded by its unit of work: a jti already there is an error (ER_DUP_ENTRY), which keeps the unit from committing. */
 const RECORD_EVENT = `INSERT INTO ${EVENT_TABLE} ${EVENT_COLUMNS} VALUES`
 export const INSERT_AUDIT = `INSERT INTO ${AUDIT_TABLE} (domain_id, uf_id, \`trigger\`, action, contact_id, reason, created_at) VALUES`
+/**
+ * Many audit rows of one domain, trigger and time (the sync's), from one JSON array of
+ * [uf_id, action, contact_id, reason]: [domain, trigger, time, JSON]. Fewer bytes to build,
+ * send and parse than seven values a row.
+ */
+export const INSERT_AUDIT_ROWS = `INSERT INTO ${AUDIT_TABLE} (domain_id, uf_id, \`trigger\`, action, contact_id, reason, created_at)
+  SELECT ?, j.uf_id, ?, j.action, j.contact_id, j.reason, ? FROM JSON_TABLE(?, '$[*]' COLUMNS (uf_id INT UNSIGNED PATH '$[0]',
+    action VARCHAR(32) PATH '$[1]', contact_id INT UNSIGNED PATH '$[2]', reason VARCHAR(255) PATH '$[3]')) j`
 
 export interface EventRecord {
   jti: string

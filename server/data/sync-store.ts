@@ -5,16 +5,16 @@ import type mysql from 'mysql2/promise'
 import type { ExistingLink, JoomlaUser, NewContact } from '../domain/link-user.js'
 import { type ChunkFacts, type SyncCounts, type SyncDecision } from '../domain/sync.js'
 import {
-  DELETE_WANTED_EMAILS, INSERT_LINK, UPDATE_LINK_NAME, insertIndividuals, insertLogRows, setPrimaryEmail, upsertWantedEmails, type LogRow,
+  DELETE_WANTED_EMAILS, INSERT_LINK, UPDATE_LINK_NAME, insertContacts, insertLogRows, setPrimaryEmail, upsertWantedEmails, type LogRow,
 } from './link-store.js'
 import type { Collation } from './collation.js'
 import { readCandidates } from './candidates.js'
 import type { SiteSettings } from '../domain/contact.js'
 import { EMAIL_PROBLEMS, normalizeEmail } from '../domain/email.js'
-import { INSERT_AUDIT } from './event-store.js'
+import { INSERT_AUDIT_ROWS } from './event-store.js'
 import { and, desc, eq } from 'drizzle-orm'
 import { bridgeSyncJob } from '../../drizzle/schema/bridge.js'
-import { errorCode, type Db, type Unit } from './db.js'
+import { errorCode, runBatch, type Db, type Statement, type Unit } from './db.js'
 
 type Queryable = Pick<mysql.Pool, 'query'>
 type Run = (text: string, values: unknown[]) => Promise<unknown>
@@ -116,12 +116,6 @@ export async function readLockCounters (
   return { counters, previousCommitted: Number(row.previous) === 1 }
 }
 
-export interface ChunkWrite {
-  linked: number
-  created: number
-  emailsUpdated: number
-}
-
 type AlreadyLinked = Extract<SyncDecision, { kind: 'already-linked' }>
 
 /**
@@ -140,44 +134,49 @@ async function updateEmails (unit: Unit, updates: AlreadyLinked[], now: Date, si
   await insertLogRows(unit, logRows)
 }
 
-/** Writes one chunk's decisions: contacts (with emails and civicrm_log rows), links, email updates, audit rows. */
+/**
+ * Writes one chunk's decisions: contacts (with emails and civicrm_log rows), links, email
+ * updates, waiting email changes, audit rows; then `after` (the checkpoint, when the chunk's
+ * locks are already taken), whose results it answers.
+ */
 export async function writeDecisions (
-  unit: Unit, domainId: number, decisions: SyncDecision[], now: Date, site: SiteSettings, source = 'Joomla user sync'
-): Promise<ChunkWrite> {
+  unit: Unit, domainId: number, decisions: SyncDecision[], now: Date, site: SiteSettings, after: Statement[] = []
+): Promise<unknown[]> {
   const creates = decisions.filter((d): d is Extract<SyncDecision, { kind: 'create' }> => d.kind === 'create')
   const linksTo = decisions.filter((d): d is Extract<SyncDecision, { kind: 'link-existing' }> => d.kind === 'link-existing')
   const updates = decisions.filter((d): d is AlreadyLinked => d.kind === 'already-linked' && d.updateEmail !== null)
-  const newIds = await insertIndividuals(unit, creates.map((c) => c.contact satisfies NewContact), source, now, site)
+  if (updates.length > 0) await updateEmails(unit, updates, now, site)
+  const contacts = creates.map((c) => c.contact satisfies NewContact)
+  const { ids: newIds, rows: contactRows } = await insertContacts(unit, contacts, SYNC_SOURCE, now, site)
+  // From here on no statement needs another's answer: one batch, which the database runs back
+  // to back instead of waiting for Node between them, and stops at the first that fails.
+  const batch: Statement[] = [...contactRows]
   const linkRows = [
     ...linksTo.map((d) => [domainId, d.ufId, d.email, d.contactId]),
     ...creates.map((d, i) => [domainId, d.ufId, d.email, newIds[i]]),
   ]
-  // From here on no statement needs another's answer: all are sent at once and queue on the
-  // unit's connection, so that the database runs them back to back instead of waiting for
-  // Node between them. One that fails still fails the unit, which rolls every one back.
-  const sent: Array<Promise<unknown>> = []
-  if (linkRows.length > 0) sent.push(unit.query(`${INSERT_LINK} ?`, [linkRows]))
-  if (updates.length > 0) sent.push(updateEmails(unit, updates, now, site))
+  if (linkRows.length > 0) batch.push([`${INSERT_LINK} ?`, [linkRows]])
   // The waiting email changes, as linkUser keeps them: the blocked ones wait (for their current
   // email), every other user of the chunk waits for nothing. (Emails the sync frees are not
   // handed over here: a waiting user takes theirs at their next event or sync.)
   const waiting = decisions.filter((d): d is AlreadyLinked => d.kind === 'already-linked' && d.wantedEmail !== null)
   const waitingIds = new Set(waiting.map((d) => d.ufId))
   const notWaiting = decisions.map((d) => d.ufId).filter((id) => !waitingIds.has(id))
-  if (notWaiting.length > 0) sent.push(unit.query(DELETE_WANTED_EMAILS, [domainId, notWaiting]))
-  if (waiting.length > 0) {
-    sent.push(unit.query(upsertWantedEmails('?'), [waiting.map((d) => [domainId, d.ufId, d.wantedEmail, now])]))
-  }
+  if (notWaiting.length > 0) batch.push([DELETE_WANTED_EMAILS, [domainId, notWaiting]])
+  if (waiting.length > 0) batch.push([upsertWantedEmails('?'), [waiting.map((d) => [domainId, d.ufId, d.wantedEmail, now])]])
   // The same audit trail linkUser leaves, for the decisions that wrote something.
   const audit = [
-    ...linksTo.map((d) => [domainId, d.ufId, 'sync', 'linked-existing', d.contactId, null, now]),
-    ...creates.map((d, i) => [domainId, d.ufId, 'sync', 'created-contact', newIds[i], null, now]),
-    ...updates.map((d) => [domainId, d.ufId, 'sync', 'already-linked', d.contactId, 'email-updated', now]),
+    ...linksTo.map((d) => [d.ufId, 'linked-existing', d.contactId, null]),
+    ...creates.map((d, i) => [d.ufId, 'created-contact', newIds[i], null]),
+    ...updates.map((d) => [d.ufId, 'already-linked', d.contactId, 'email-updated']),
   ]
-  if (audit.length > 0) sent.push(unit.query(`${INSERT_AUDIT} ?`, [audit]))
-  await Promise.all(sent)
-  return { linked: linkRows.length, created: creates.length, emailsUpdated: updates.length }
+  if (audit.length > 0) batch.push([INSERT_AUDIT_ROWS, [domainId, 'sync', now, JSON.stringify(audit)]])
+  const results = await runBatch(unit, [...batch, ...after])
+  return results.slice(batch.length)
 }
+
+/** The source of the contacts the sync creates. */
+const SYNC_SOURCE = 'Joomla user sync'
 
 // ---- the single-run claim ------------------------------------------------------------------
 
@@ -365,29 +364,38 @@ export class SyncJobs {
 const INSERT_SKIPS = 'INSERT INTO civibridge_sync_skip (job_id, uf_id, reason) VALUES ? ON DUPLICATE KEY UPDATE reason = VALUES(reason)'
 
 /**
- * The checkpoint, in the chunk's own transaction: its skipped users, its counts (added to the
- * job's) and its row in civibridge_sync_chunk. Refused when the job is no longer running, or
- * when a chunk starting at the same user is already done.
+ * The checkpoint, for the chunk's own transaction: its row in civibridge_sync_chunk, its counts
+ * (added to the job's), its skipped users; and `check`, which throws, from the statements'
+ * results, when it was refused: the job is no longer running, or a chunk starting at the same
+ * user is already done (the unit then rolls back).
  */
+export function chunkCheckpoint (
+  jobId: number, users: { first: number, last: number }, c: SyncCounts, skips: Array<{ ufId: number, reason: string }>, now: Date
+): { statements: Statement[], check: (results: unknown[]) => void } {
+  const statements: Statement[] = [
+    [`INSERT IGNORE INTO civibridge_sync_chunk (job_id, first_user_id, last_user_id, done_at)
+      SELECT id, ?, ?, ? FROM civibridge_sync_job WHERE id = ? AND status = 'running'`, [users.first, users.last, now, jobId]],
+    // Added, not set: counts of a resumed job's earlier chunks are already in.
+    [`UPDATE civibridge_sync_job
+      SET checked = checked + ?, matched = matched + ?, created = created + ?, skipped = skipped + ?, heartbeat_at = ?
+      WHERE id = ?`, [c.checked, c.matched, c.created, c.skipped, now, jobId]],
+  ]
+  if (skips.length > 0) statements.push([INSERT_SKIPS, [skips.map((s) => [jobId, s.ufId, s.reason.slice(0, 255)])]])
+  const check = (results: unknown[]) => {
+    if ((results[0] as { affectedRows: number }).affectedRows !== 1) {
+      throw new Error(`sync job ${jobId} is no longer running, or users ${users.first} to ${users.last} are done already`)
+    }
+  }
+  return { statements, check }
+}
+
+/** chunkCheckpoint's statements, sent alone. */
 export async function saveChunk (
   unit: Unit, jobId: number, users: { first: number, last: number }, c: SyncCounts,
   skips: Array<{ ufId: number, reason: string }>, now: Date
 ): Promise<void> {
-  // Sent at once, as writeDecisions' statements (a refused checkpoint fails the unit: all roll back).
-  const skipRows = skips.map((s) => [jobId, s.ufId, s.reason.slice(0, 255)])
-  const [, chunk] = await Promise.all([
-    skips.length > 0 ? unit.query(INSERT_SKIPS, [skipRows]) : null,
-    unit.query(`INSERT IGNORE INTO civibridge_sync_chunk (job_id, first_user_id, last_user_id, done_at)
-      SELECT id, ?, ?, ? FROM civibridge_sync_job WHERE id = ? AND status = 'running'`,
-    [users.first, users.last, now, jobId]) as Promise<{ affectedRows: number }>,
-    // Added, not set: counts of a resumed job's earlier chunks are already in.
-    unit.query(`UPDATE civibridge_sync_job
-      SET checked = checked + ?, matched = matched + ?, created = created + ?, skipped = skipped + ?, heartbeat_at = ?
-      WHERE id = ?`, [c.checked, c.matched, c.created, c.skipped, now, jobId]),
-  ])
-  if (chunk.affectedRows !== 1) {
-    throw new Error(`sync job ${jobId} is no longer running, or users ${users.first} to ${users.last} are done already`)
-  }
+  const { statements, check } = chunkCheckpoint(jobId, users, c, skips, now)
+  check(await runBatch(unit, statements))
 }
 
 /** Every user up to lastUserId is done (both chunks written at once have committed): a resumed job reads from there. */

@@ -126,7 +126,11 @@ const usable = (format: string, fallback: string): string => (canRender(format) 
  * the contact has a first, middle or last name; otherwise, or when they render empty, the email.
  */
 export function renderNames (f: NameFields, site: SiteSettings): ContactNames {
-  const values = tokenValues(f, site)
+  return namesOf(f, site, tokenValues(f, site))
+}
+
+/** renderNames from the contact's token values (a new contact's are made once, for its names and greetings). */
+function namesOf (f: NameFields, site: SiteSettings, values: TokenValues): ContactNames {
   const named = Boolean(f.firstName || f.middleName || f.lastName)
   const display = named ? renderFormat(usable(site.displayNameFormat, CIVICRM_DEFAULTS.displayNameFormat), values) : ''
   const sort = named ? renderFormat(usable(site.sortNameFormat, CIVICRM_DEFAULTS.sortNameFormat), values) : ''
@@ -143,14 +147,17 @@ const DISPLAY_COLUMN_MAX = 255 // <greeting>_display
 
 /** processGreetings: each greeting's template rendered from the contact's names, spaces stripped. */
 export function renderGreeting (type: GreetingType, template: string, f: NameFields, site: SiteSettings): string {
-  return cut(stripSpaces(renderFormat(usable(template, CIVICRM_DEFAULTS.greetings[type]), tokenValues(f, site))), DISPLAY_COLUMN_MAX)
+  return greetingOf(type, template, tokenValues(f, site))
 }
 
-/** A new contact's greetings: the site's default of each, rendered from its names. */
-export function renderGreetings (greetings: Record<GreetingType, Greeting | null>, f: NameFields, site: SiteSettings): RenderedGreetings {
+const greetingOf = (type: GreetingType, template: string, values: TokenValues): string =>
+  cut(stripSpaces(renderFormat(usable(template, CIVICRM_DEFAULTS.greetings[type]), values)), DISPLAY_COLUMN_MAX)
+
+/** A new contact's greetings: the site's default of each, rendered from its token values. */
+function greetingsOf (greetings: Record<GreetingType, Greeting | null>, values: TokenValues): RenderedGreetings {
   const one = (type: GreetingType): [number | null, string | null] => {
     const g = greetings[type]
-    return g === null ? [null, null] : [g.id, renderGreeting(type, g.template, f, site)]
+    return g === null ? [null, null] : [g.id, greetingOf(type, g.template, values)]
   }
   const [emailGreetingId, emailGreetingDisplay] = one('email_greeting')
   const [postalGreetingId, postalGreetingDisplay] = one('postal_greeting')
@@ -182,9 +189,10 @@ export function greetingsOnSave (
 
 /** A new Individual of these names, with the site's defaults (Contact::create). */
 export function newIndividual (fields: NameFields, site: SiteSettings): NewContact {
+  const values = tokenValues(fields, site)
   return {
-    ...renderNames(fields, site),
-    ...renderGreetings(site.defaultGreetings, fields, site),
+    ...namesOf(fields, site, values),
+    ...greetingsOf(site.defaultGreetings, values),
     email: normalizeEmail(fields.email),
     preferredLanguage: site.preferredLanguage,
     communicationStyleId: site.communicationStyleId,

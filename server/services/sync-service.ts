@@ -14,7 +14,7 @@ import {
 } from '../domain/sync.js'
 import {
   JoomlaUsers, SyncClaim, SyncJobs, latestJobProgress, lastDoneJob, SYNC_HEARTBEAT_MS, advanceJob, doneChunksAfter, readChunkFacts,
-  readLockCounters, saveChunk, writeDecisions, type SyncJob,
+  readLockCounters, chunkCheckpoint, saveChunk, writeDecisions, type SyncJob,
 } from '../data/sync-store.js'
 import type { SiteSettings } from '../domain/contact.js'
 import type { Collation } from '../data/collation.js'
@@ -339,10 +339,10 @@ export class SyncService {
         }
         const now = new Date()
         const range = { first: users[0].id, last: users[users.length - 1].id }
-        const checkpoint = () => saveChunk(unit, jobId, range, counts, skipsOf(decisions), now)
         if (ahead === null) {
-          // The checkpoint's statements queue behind the decisions' (none needs another's answer).
-          await Promise.all([writeDecisions(unit, this.domainId, decisions, now, site), checkpoint()])
+          // Under its locks already: the checkpoint goes in the decisions' batch.
+          const checkpoint = chunkCheckpoint(jobId, range, counts, skipsOf(decisions), now)
+          checkpoint.check(await writeDecisions(unit, this.domainId, decisions, now, site, checkpoint.statements))
           return counts
         }
         // Whatever ends this attempt (facts changed, the wait given up, a deadlock with a live
@@ -363,7 +363,7 @@ export class SyncService {
         }
         this.readAhead.used++
         // After the locks: the job's row is updated by previous too, which must not wait for this chunk.
-        await checkpoint()
+        await saveChunk(unit, jobId, range, counts, skipsOf(decisions), now)
         return counts
       }, { attempts: SYNC_CHUNK_ATTEMPTS })
     }
