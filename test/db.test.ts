@@ -3,7 +3,7 @@
 // and conflicts are re-run a bounded number of times.
 import t from 'tap'
 import { sql } from 'drizzle-orm'
-import { Database, DatabaseUnavailableError, isUnavailable, MAX_ATTEMPTS, runBatch, type Statement, type Unit } from '../server/data/db.js'
+import { Database, DatabaseUnavailableError, isUnavailable, MAX_ATTEMPTS, runBatch, IN_TRANSACTION, type Statement, type Unit } from '../server/data/db.js'
 import { createFixtureDatabase } from '../server/dev/fixture.js'
 import { testDatabase, eventually, holdLocks, lockWaiters, SERVER_URL } from './helper.js'
 
@@ -103,14 +103,14 @@ t.test('a unit that hits a deadlock is rolled back and run again, and its work i
   t.same(await db.rows("SELECT jti FROM civibridge_used_token WHERE purpose = 'test'"), [{ jti: 'once' }])
 })
 
-t.test('a real deadlock inside a batch of statements leaves nothing: no statement after it runs on its own, in autocommit', async (t) => {
+t.test('a real deadlock inside a batch of statements stops it there: nothing after it runs, nothing is left', async (t) => {
   const db = await testDatabase(t)
-  const database = new Database(db.url, { poolSize: 2 })
+  const database = new Database(db.url, { poolSize: 1 })
   t.teardown(() => database.close())
   await db.sql.query("INSERT INTO civibridge_lock (domain_id, lock_key, n) VALUES (1, 'a', 1)")
   // Another transaction holds b to e (the heavier one: InnoDB rolls the lighter back).
   const other = await holdLocks(t, db.url, ['b', 'c', 'd', 'e'])
-  const bump = (key: string): Statement => [`UPDATE civibridge_lock SET n = n + 1 WHERE domain_id = 1 AND lock_key = '${key}'`, []]
+  const bump = (key: string): Statement => [`UPDATE civibridge_lock SET n = n + 1 WHERE domain_id = 1 AND lock_key = '${key}' AND ${IN_TRANSACTION}`, []]
   let waiting: Promise<unknown> | undefined
   await t.rejects(database.unit(async (unit) => {
     await unit.query(...bump('a'))
@@ -119,12 +119,39 @@ t.test('a real deadlock inside a batch of statements leaves nothing: no statemen
     waiting = other.query(bump('a')[0])
     await eventually('the other transaction to wait for a', async () => Number((await db.rows<{ n: number }>(
       "SELECT COUNT(*) AS n FROM information_schema.processlist WHERE db = ? AND info LIKE 'UPDATE civibridge_lock%'", [db.name]))[0].n) === 1)
-    await runBatch(unit, [bump('b'), ["INSERT INTO civibridge_used_token (jti, purpose, used_at) VALUES ('after', 'test', NOW())", []]])
+    await runBatch(unit, [['SET @ran = 0', []], bump('b'), ['SELECT @ran := 1', []]])
   }, { attempts: 1 }), { name: 'DatabaseUnavailableError', cause: { code: 'ER_LOCK_DEADLOCK' } })
   await waiting
   await other.release()
-  t.same(await db.rows('SELECT * FROM civibridge_used_token'), [], 'the statement after the deadlock did not run')
-  t.same(await db.rows("SELECT n FROM civibridge_lock WHERE lock_key = 'a'"), [{ n: 2 }], 'only the other transaction bumped a')
+  // The pool's one connection: its session tells whether the statement after the deadlock ran.
+  t.same(await database.unit((unit) => unit.query('SELECT @ran AS ran', [])), [{ ran: 0 }], 'the statement after the deadlock did not run')
+  t.same(await db.rows("SELECT n FROM civibridge_lock WHERE lock_key IN ('a', 'b') ORDER BY lock_key"), [{ n: 2 }, { n: 1 }], 'a bumped by the other transaction only, b as the other wrote it')
+})
+
+t.test('a batch statement that finds its transaction gone (a Galera BF abort between two statements) writes nothing, and the unit is re-run', async (t) => {
+  const db = await testDatabase(t)
+  const database = new Database(db.url, { poolSize: 1 })
+  t.teardown(() => database.close())
+  let attempts = 0
+  const token = (jti: string): Statement =>
+    [`INSERT INTO civibridge_used_token (jti, purpose, used_at) SELECT ?, 'test', NOW() FROM DUAL WHERE ${IN_TRANSACTION}`, [jti]]
+  await database.unit(async (unit) => {
+    attempts++
+    // The first attempt's transaction is rolled back under it, as an applier's abort would.
+    await runBatch(unit, attempts === 1 ? [['ROLLBACK', []], token('lost')] : [token('kept')])
+  })
+  t.equal(attempts, 2)
+  t.same(await db.rows("SELECT jti FROM civibridge_used_token WHERE purpose = 'test'"), [{ jti: 'kept' }])
+})
+
+t.test('a batch refuses a writing statement after its first that would run outside the transaction', async (t) => {
+  const db = await testDatabase(t)
+  const database = new Database(db.url, { poolSize: 1 })
+  t.teardown(() => database.close())
+  await t.rejects(database.unit((unit) => runBatch(unit, [
+    ['SELECT 1', []], ["INSERT INTO civibridge_used_token (jti, purpose, used_at) VALUES ('x', 'test', NOW())", []],
+  ])), /must do nothing outside its transaction/)
+  t.same(await db.rows('SELECT * FROM civibridge_used_token'), [])
 })
 
 t.test('a batch answers each statement\'s result in order, one statement or several, and nothing for no statement', async (t) => {

@@ -48,7 +48,6 @@ const manyEmails = (keys: string) => FOUND_BY.map((foundBy) =>
 
 type Row = Candidate & { primary: number }
 type ManyRow = { k: string, contact_id: number, is_primary: number, uf_id: number | null }
-type Run = (text: string, values: unknown[]) => Promise<unknown>
 type KeysTable = { text: string, values: unknown[] }
 
 /** Primary email first, then the lowest contact id (sorted here, not by the database: cheaper, and the same for one email or many). */
@@ -64,13 +63,17 @@ export async function findCandidates (run: PreparedQuery, domainId: number, emai
 }
 
 /**
- * The candidates of many emails, by their exact email (x); an email without any is left out.
- * `keys`: the emails as a table of columns k and x, and its parameters.
+ * The candidates of many emails, by their exact email (x): the statement, to be sent in a batch
+ * (runBatch); candidatesByEmail reads its rows. `keys`: the emails as a table of columns k and
+ * x, and its parameters.
  */
-export async function readCandidates (run: Run, keys: KeysTable, domainId: number): Promise<Map<string, Candidate[]>> {
-  const rows = await run(manyEmails(keys.text), [...keys.values, domainId, ...keys.values, domainId]) as ManyRow[]
+export const manyCandidates = (keys: KeysTable, domainId: number): readonly [string, unknown[]] =>
+  [manyEmails(keys.text), [...keys.values, domainId, ...keys.values, domainId]]
+
+/** manyCandidates's rows by email; an email without any candidate is left out. */
+export function candidatesByEmail (rows: unknown): Map<string, Candidate[]> {
   const byEmail = new Map<string, Row[]>()
-  for (const r of rows) {
+  for (const r of rows as ManyRow[]) {
     let list = byEmail.get(r.k)
     if (!list) byEmail.set(r.k, list = [])
     list.push({ contactId: r.contact_id, linkedUfId: r.uf_id, primary: r.is_primary })

@@ -46,14 +46,26 @@ export interface Unit {
 export type Statement = readonly [text: string, values: unknown[]]
 
 /**
+ * The condition that makes a statement a no-op once its transaction is gone (runBatch): a
+ * writing statement after a batch's first carries it (INSERT … SELECT … WHERE, UPDATE or
+ * DELETE … WHERE).
+ */
+export const IN_TRANSACTION = '@@in_transaction = 1'
+
+/**
  * Statements sent as one multi-statement query on a unit; each one's result, in order. MariaDB
- * runs them one after the other and stops at the first that fails. Statements queued on the
- * connection one by one would not stop there: after a deadlock, which rolls the whole
- * transaction back, the next would run on its own, in autocommit, and stay written whatever
- * the unit did next.
+ * runs them one after the other and stops at the first that fails: after a deadlock, which rolls
+ * the whole transaction back, nothing else runs (statements queued one by one would run on
+ * their own, in autocommit, and stay written whatever the unit did next). On Galera a
+ * transaction aborted by a replicated one (BF abort) fails the next query; but the rest of a
+ * query already running goes on, in autocommit (seen on MariaDB 10.11 with galera-4): so every
+ * writing statement after the first is a no-op outside the transaction (IN_TRANSACTION), and
+ * its answer, without the in-transaction flag, has the unit re-run (assertInTransaction).
  */
 export async function runBatch (unit: Pick<Unit, 'query'>, statements: Statement[]): Promise<unknown[]> {
   if (statements.length === 0) return []
+  const unguarded = statements.slice(1).find(([text]) => !text.includes(IN_TRANSACTION) && !/^\s*SELECT\b/i.test(text))
+  if (unguarded) throw new Error(`a statement after a batch's first must do nothing outside its transaction: ${unguarded[0].slice(0, 80)}`)
   const out = await unit.query(statements.map(([text]) => text).join(';\n'), statements.flatMap(([, values]) => values))
   return statements.length === 1 ? [out] : out as unknown[]
 }

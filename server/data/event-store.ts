@@ -5,7 +5,7 @@ import { civicrmUfMatch } from '../../drizzle/schema/civicrm.js'
 import type { LinkResult } from '../domain/link-user.js'
 import { getTableConfig } from 'drizzle-orm/mysql-core'
 import { errorCode } from '../errors.js'
-import type { Database, Db, Unit } from './db.js'
+import { IN_TRANSACTION, type Database, type Db, type Unit } from './db.js'
 
 const EVENT_TABLE = getTableConfig(bridgeEvent).name
 const AUDIT_TABLE = getTableConfig(bridgeAudit).name
@@ -21,11 +21,12 @@ export const INSERT_AUDIT = `INSERT INTO ${AUDIT_TABLE} (domain_id, uf_id, \`tri
 /**
  * Many audit rows of one domain, trigger and time (the sync's), from one JSON array of
  * [uf_id, action, contact_id, reason]: [domain, trigger, time, JSON]. Fewer bytes to build,
- * send and parse than seven values a row.
+ * send and parse than seven values a row; a no-op outside its transaction (runBatch).
  */
 export const INSERT_AUDIT_ROWS = `INSERT INTO ${AUDIT_TABLE} (domain_id, uf_id, \`trigger\`, action, contact_id, reason, created_at)
   SELECT ?, j.uf_id, ?, j.action, j.contact_id, j.reason, ? FROM JSON_TABLE(?, '$[*]' COLUMNS (uf_id INT UNSIGNED PATH '$[0]',
-    action VARCHAR(32) PATH '$[1]', contact_id INT UNSIGNED PATH '$[2]', reason VARCHAR(255) PATH '$[3]')) j`
+    action VARCHAR(32) PATH '$[1]', contact_id INT UNSIGNED PATH '$[2]', reason VARCHAR(255) CHARACTER SET utf8mb4 PATH '$[3]')) j
+  WHERE ${IN_TRANSACTION}`
 
 export interface EventRecord {
   jti: string

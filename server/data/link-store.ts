@@ -5,7 +5,7 @@ import { civicrmUfMatch } from '../../drizzle/schema/civicrm.js'
 import { bridgeUserTombstone, bridgeWantedEmail } from '../../drizzle/schema/bridge.js'
 import type { Candidate, LinkResult, LinkStore, LinkTrigger, NewContact, UserState } from '../domain/link-user.js'
 import type { SiteSettings } from '../domain/contact.js'
-import { runBatch, type PreparedQuery, type Statement, type Tx, type Unit } from './db.js'
+import { IN_TRANSACTION, runBatch, type PreparedQuery, type Statement, type Tx, type Unit } from './db.js'
 import { INSERT_AUDIT } from './event-store.js'
 import { exactEmail, findCandidates } from './candidates.js'
 
@@ -30,12 +30,13 @@ export const INSERT_LINK = 'INSERT INTO civicrm_uf_match (domain_id, uf_id, uf_n
 export const UPDATE_LINK_NAME = 'UPDATE civicrm_uf_match SET uf_name = ? WHERE id = ?'
 
 /**
- * A user's waiting email change, [domain_id, uf_id, email, created_at]: one row (`(?, ?, ?, ?)`,
- * prepared) or many (`?`). created_at is kept while the email stays byte for byte the same, set
- * again when it changes (compared first: the row's email is replaced after).
+ * A user's waiting email change, [domain_id, uf_id, email, created_at], from `rows`: one row
+ * (`VALUES (?, ?, ?, ?)`, prepared), many (`VALUES ?`), or a SELECT of those four columns.
+ * created_at is kept while the email stays byte for byte the same, set again when it changes
+ * (compared first: the row's email is replaced after).
  */
-export const upsertWantedEmails = (values: '?' | '(?, ?, ?, ?)') =>
-  `INSERT INTO civibridge_wanted_email (domain_id, uf_id, email, created_at) VALUES ${values}
+export const upsertWantedEmails = (rows: string) =>
+  `INSERT INTO civibridge_wanted_email (domain_id, uf_id, email, created_at) ${rows}
   ON DUPLICATE KEY UPDATE created_at = IF(CAST(email AS BINARY) = CAST(VALUES(email) AS BINARY), created_at, VALUES(created_at)),
     email = VALUES(email)`
 
@@ -104,18 +105,22 @@ export async function insertContacts (
   return {
     ids,
     rows: [
-      [`${INSERT_EMAIL} ?`, [contacts.map((c, i) => [ids[i], site.locationTypeId, c.email, 1])]],
+      [INSERT_PRIMARY_EMAILS, [site.locationTypeId, JSON.stringify(contacts.map((c, i) => [ids[i], c.email]))]],
       [INSERT_CONTACT_LOGS, [site.localTime(now), JSON.stringify(ids)]],
     ],
   }
 }
 
-/**
- * The civicrm_log row of each new contact (about itself, by itself), from a JSON array of their
- * ids: a few bytes per contact to send and parse instead of five values. [ids, local time]
- */
+// The rows of new contacts, from JSON arrays (a few bytes a row to build, send and parse instead
+// of a value list), each a no-op outside its transaction (they follow the contacts in a batch).
+/** Their primary emails: [location type, JSON of [contact_id, email]]. */
+const INSERT_PRIMARY_EMAILS = `INSERT INTO civicrm_email (contact_id, location_type_id, email, is_primary)
+  SELECT j.contact_id, ?, j.email, 1 FROM JSON_TABLE(?, '$[*]' COLUMNS (contact_id INT UNSIGNED PATH '$[0]',
+    email VARCHAR(255) CHARACTER SET utf8mb4 PATH '$[1]')) j WHERE ${IN_TRANSACTION}`
+/** Their civicrm_log rows (about themselves, by themselves): [local time, JSON of ids]. */
 const INSERT_CONTACT_LOGS = `INSERT INTO civicrm_log (entity_table, entity_id, data, modified_id, modified_date)
-  SELECT 'civicrm_contact', j.id, CONCAT('civicrm_contact,', j.id), j.id, ? FROM JSON_TABLE(?, '$[*]' COLUMNS (id INT UNSIGNED PATH '$')) j`
+  SELECT 'civicrm_contact', j.id, CONCAT('civicrm_contact,', j.id), j.id, ? FROM JSON_TABLE(?, '$[*]' COLUMNS (id INT UNSIGNED PATH '$')) j
+  WHERE ${IN_TRANSACTION}`
 
 /** insertIndividuals for one contact (an event's), in the same rows, with prepared statements: parsed once per connection. */
 export async function insertIndividual (
@@ -270,7 +275,7 @@ export class SqlLinkStore implements LinkStore {
 
   async setWantedEmail (ufId: number, email: string | null): Promise<void> {
     if (email === null) await this.unit.prepared(DELETE_WANTED_EMAILS, [this.domainId, ufId])
-    else await this.unit.prepared(upsertWantedEmails('(?, ?, ?, ?)'), [this.domainId, ufId, email, new Date()])
+    else await this.unit.prepared(upsertWantedEmails('VALUES (?, ?, ?, ?)'), [this.domainId, ufId, email, new Date()])
   }
 
   async usersWaitingFor (email: string): Promise<number[]> {

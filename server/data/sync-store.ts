@@ -5,18 +5,20 @@ import type mysql from 'mysql2/promise'
 import type { ExistingLink, JoomlaUser, NewContact } from '../domain/link-user.js'
 import { type ChunkFacts, type SyncCounts, type SyncDecision } from '../domain/sync.js'
 import {
-  DELETE_WANTED_EMAILS, INSERT_LINK, UPDATE_LINK_NAME, insertContacts, insertLogRows, setPrimaryEmail, upsertWantedEmails, type LogRow,
+  DELETE_WANTED_EMAILS, UPDATE_LINK_NAME, insertContacts, insertLogRows, setPrimaryEmail, upsertWantedEmails, type LogRow,
 } from './link-store.js'
 import type { Collation } from './collation.js'
-import { readCandidates } from './candidates.js'
+import { candidatesByEmail, manyCandidates } from './candidates.js'
 import type { SiteSettings } from '../domain/contact.js'
 import { EMAIL_PROBLEMS, normalizeEmail } from '../domain/email.js'
 import { INSERT_AUDIT_ROWS } from './event-store.js'
 import { and, desc, eq } from 'drizzle-orm'
 import { bridgeSyncJob } from '../../drizzle/schema/bridge.js'
-import { errorCode, runBatch, type Db, type Statement, type Unit } from './db.js'
+import { errorCode, IN_TRANSACTION, runBatch, type Db, type Statement, type Unit } from './db.js'
 
 type Queryable = Pick<mysql.Pool, 'query'>
+/** Where a batch of plain SQL is sent: a unit, or the pool. */
+type Batchable = Pick<Unit, 'query'>
 type Run = (text: string, values: unknown[]) => Promise<unknown>
 const runOn = (q: Queryable): Run => async (text, values) => (await q.query(text, values))[0]
 
@@ -74,46 +76,80 @@ function keysTable (keys: string[], c: Collation): { text: string, values: strin
 const SELECT_CHUNK_LINKS =
   'SELECT id, uf_id, uf_name, contact_id FROM civicrm_uf_match WHERE uf_id BETWEEN ? AND ? AND domain_id = ? ORDER BY id'
 
-/** Reads one chunk's links, candidates and uf_name holders (three queries); `collation` is CiviCRM's. */
-export async function readChunkFacts (
-  run: Run, collation: Collation, domainId: number, ufIds: number[], emails: string[]
-): Promise<ChunkFacts> {
-  const facts: ChunkFacts = { links: new Map(), candidates: new Map(), ufNameHolders: new Map() }
-  if (ufIds.length > 0) {
+/** A read to send in one batch with others (runBatch): its statements, and what their results say. */
+interface Read<T> { statements: Statement[], answer: (results: unknown[]) => T }
+
+/** One chunk's links, candidates and uf_name holders (three statements); `collation` is CiviCRM's. */
+function chunkFactsRead (collation: Collation, domainId: number, ufIds: number[], emails: string[]): Read<ChunkFacts> {
+  const q = keysTable(emails, collation)
+  const statements: Statement[] = [
+    [SELECT_CHUNK_LINKS, [Math.min(...ufIds), Math.max(...ufIds), domainId]],
+    ...(emails.length === 0
+      ? []
+      : [
+          manyCandidates(q, domainId),
+          // Under the collation, as CiviCRM's unique key on uf_name compares (see SqlLinkStore.findUserByUfName).
+          [`SELECT q.x AS k, m.uf_id FROM ${q.text} q JOIN civicrm_uf_match m ON m.uf_name = q.k AND m.domain_id = ? ORDER BY m.id`,
+            [...q.values, domainId]] satisfies Statement,
+        ]),
+  ]
+  const answer = ([links, candidates, holders]: unknown[]): ChunkFacts => {
+    const facts: ChunkFacts = { links: new Map(), candidates: new Map(), ufNameHolders: new Map() }
     const ids = new Set(ufIds)
-    const links = await run(SELECT_CHUNK_LINKS, [Math.min(...ufIds), Math.max(...ufIds), domainId]) as
-      Array<{ id: number, uf_id: number, uf_name: string | null, contact_id: number | null }>
-    for (const l of links) {
+    for (const l of links as Array<{ id: number, uf_id: number, uf_name: string | null, contact_id: number | null }>) {
       if (ids.has(l.uf_id) && !facts.links.has(l.uf_id)) {
         facts.links.set(l.uf_id, { id: l.id, ufName: l.uf_name, contactId: l.contact_id } satisfies ExistingLink)
       }
     }
+    if (emails.length === 0) return facts
+    facts.candidates = candidatesByEmail(candidates)
+    for (const h of holders as Array<{ k: string, uf_id: number }>) if (!facts.ufNameHolders.has(h.k)) facts.ufNameHolders.set(h.k, h.uf_id)
+    return facts
   }
-  if (emails.length === 0) return facts
-  const q = keysTable(emails, collation)
-  facts.candidates = await readCandidates(run, q, domainId)
-  // Under the collation, as CiviCRM's unique key on uf_name compares (see SqlLinkStore.findUserByUfName).
-  const holders = await run(
-    `SELECT q.x AS k, m.uf_id FROM ${q.text} q JOIN civicrm_uf_match m ON m.uf_name = q.k AND m.domain_id = ? ORDER BY m.id`,
-    [...q.values, domainId]) as Array<{ k: string, uf_id: number }>
-  for (const h of holders) if (!facts.ufNameHolders.has(h.k)) facts.ufNameHolders.set(h.k, h.uf_id)
-  return facts
+  return { statements, answer }
+}
+
+/** Reads one chunk's links, candidates and uf_name holders, in one round trip; `ufIds` are its users (at least one). */
+export async function readChunkFacts (
+  q: Batchable, collation: Collation, domainId: number, ufIds: number[], emails: string[]
+): Promise<ChunkFacts> {
+  const read = chunkFactsRead(collation, domainId, ufIds, emails)
+  return read.answer(await runBatch(q, read.statements))
 }
 
 /**
  * The lock rows' counters of `keys`, and whether the chunk of `jobId` starting at user
  * `previousFirst` is done, in one statement: one read view, so the two agree (readAheadHolds).
  */
-export async function readLockCounters (
-  run: Run, domainId: number, keys: string[], jobId: number, previousFirst: number
-): Promise<{ counters: Map<string, number>, previousCommitted: boolean }> {
-  const [row] = await run(`SELECT
+function lockCountersRead (
+  domainId: number, keys: string[], jobId: number, previousFirst: number
+): Read<{ counters: Map<string, number>, previousCommitted: boolean }> {
+  return {
+    statements: [[`SELECT
       (SELECT COUNT(*) FROM civibridge_sync_chunk WHERE job_id = ? AND first_user_id = ?) AS previous,
       (SELECT JSON_OBJECTAGG(lock_key, n) FROM civibridge_lock WHERE domain_id = ? AND lock_key IN (?)) AS counters`,
-  [jobId, previousFirst, domainId, keys]) as Array<{ previous: number, counters: Record<string, number> | null }>
-  // The driver parses the JSON object (null: none of the rows exists yet).
-  const counters = new Map(Object.entries(row.counters ?? {}))
-  return { counters, previousCommitted: Number(row.previous) === 1 }
+    [jobId, previousFirst, domainId, keys]]],
+    answer: ([rows]) => {
+      const [row] = rows as Array<{ previous: number, counters: Record<string, number> | null }>
+      // The driver parses the JSON object (null: none of the rows exists yet).
+      return { counters: new Map(Object.entries(row.counters ?? {})), previousCommitted: Number(row.previous) === 1 }
+    },
+  }
+}
+
+/**
+ * A chunk's facts read ahead, without its locks: first the lock rows' counters (lockCountersRead),
+ * then the facts (readChunkFacts), in one round trip. The facts are read after the counters, so
+ * that a write between the two shows in the counters when the chunk takes its locks.
+ */
+export async function readFactsAhead (
+  q: Batchable, collation: Collation, domainId: number, chunk: { ufIds: number[], emails: string[], keys: string[] },
+  jobId: number, previousFirst: number
+): Promise<{ counters: Map<string, number>, previousCommitted: boolean, facts: ChunkFacts }> {
+  const counters = lockCountersRead(domainId, chunk.keys, jobId, previousFirst)
+  const facts = chunkFactsRead(collation, domainId, chunk.ufIds, chunk.emails)
+  const results = await runBatch(q, [...counters.statements, ...facts.statements])
+  return { ...counters.answer(results.slice(0, 1)), facts: facts.answer(results.slice(1)) }
 }
 
 type AlreadyLinked = Extract<SyncDecision, { kind: 'already-linked' }>
@@ -152,18 +188,18 @@ export async function writeDecisions (
   // to back instead of waiting for Node between them, and stops at the first that fails.
   const batch: Statement[] = [...contactRows]
   const linkRows = [
-    ...linksTo.map((d) => [domainId, d.ufId, d.email, d.contactId]),
-    ...creates.map((d, i) => [domainId, d.ufId, d.email, newIds[i]]),
+    ...linksTo.map((d) => [d.ufId, d.email, d.contactId]),
+    ...creates.map((d, i) => [d.ufId, d.email, newIds[i]]),
   ]
-  if (linkRows.length > 0) batch.push([`${INSERT_LINK} ?`, [linkRows]])
+  if (linkRows.length > 0) batch.push([INSERT_LINKS, [domainId, JSON.stringify(linkRows)]])
   // The waiting email changes, as linkUser keeps them: the blocked ones wait (for their current
   // email), every other user of the chunk waits for nothing. (Emails the sync frees are not
   // handed over here: a waiting user takes theirs at their next event or sync.)
   const waiting = decisions.filter((d): d is AlreadyLinked => d.kind === 'already-linked' && d.wantedEmail !== null)
   const waitingIds = new Set(waiting.map((d) => d.ufId))
   const notWaiting = decisions.map((d) => d.ufId).filter((id) => !waitingIds.has(id))
-  if (notWaiting.length > 0) batch.push([DELETE_WANTED_EMAILS, [domainId, notWaiting]])
-  if (waiting.length > 0) batch.push([upsertWantedEmails('?'), [waiting.map((d) => [domainId, d.ufId, d.wantedEmail, now])]])
+  if (notWaiting.length > 0) batch.push([`${DELETE_WANTED_EMAILS} AND ${IN_TRANSACTION}`, [domainId, notWaiting]])
+  if (waiting.length > 0) batch.push([UPSERT_WANTED_EMAILS, [domainId, now, JSON.stringify(waiting.map((d) => [d.ufId, d.wantedEmail]))]])
   // The same audit trail linkUser leaves, for the decisions that wrote something.
   const audit = [
     ...linksTo.map((d) => [d.ufId, 'linked-existing', d.contactId, null]),
@@ -177,6 +213,18 @@ export async function writeDecisions (
 
 /** The source of the contacts the sync creates. */
 const SYNC_SOURCE = 'Joomla user sync'
+
+// A chunk's rows from JSON arrays, each a no-op outside its transaction (see runBatch).
+/** Links: [domain, JSON of [uf_id, uf_name, contact_id]]. */
+const INSERT_LINKS = `INSERT INTO civicrm_uf_match (domain_id, uf_id, uf_name, contact_id)
+  SELECT ?, j.uf_id, j.uf_name, j.contact_id FROM JSON_TABLE(?, '$[*]' COLUMNS (uf_id INT UNSIGNED PATH '$[0]',
+    uf_name VARCHAR(255) CHARACTER SET utf8mb4 PATH '$[1]', contact_id INT UNSIGNED PATH '$[2]')) j WHERE ${IN_TRANSACTION}`
+/**
+ * Waiting email changes: [domain, time, JSON of [uf_id, email]] (the JSON column is not named
+ * email: ON DUPLICATE KEY UPDATE's email is the row's).
+ */
+const UPSERT_WANTED_EMAILS = upsertWantedEmails(`SELECT ?, j.uf_id, j.wanted, ? FROM JSON_TABLE(?, '$[*]' COLUMNS (
+    uf_id INT UNSIGNED PATH '$[0]', wanted VARCHAR(255) CHARACTER SET utf8mb4 PATH '$[1]')) j WHERE ${IN_TRANSACTION}`)
 
 // ---- the single-run claim ------------------------------------------------------------------
 
@@ -361,7 +409,11 @@ export class SyncJobs {
   }
 }
 
-const INSERT_SKIPS = 'INSERT INTO civibridge_sync_skip (job_id, uf_id, reason) VALUES ? ON DUPLICATE KEY UPDATE reason = VALUES(reason)'
+/** Skipped users: [job, JSON of [uf_id, reason]] (the JSON column is not named reason, as in UPSERT_WANTED_EMAILS). */
+const INSERT_SKIPS = `INSERT INTO civibridge_sync_skip (job_id, uf_id, reason)
+  SELECT ?, j.uf_id, j.why FROM JSON_TABLE(?, '$[*]' COLUMNS (
+    uf_id INT UNSIGNED PATH '$[0]', why VARCHAR(255) CHARACTER SET utf8mb4 PATH '$[1]')) j WHERE ${IN_TRANSACTION}
+  ON DUPLICATE KEY UPDATE reason = VALUES(reason)`
 
 /**
  * The checkpoint, for the chunk's own transaction: its row in civibridge_sync_chunk, its counts
@@ -374,13 +426,14 @@ export function chunkCheckpoint (
 ): { statements: Statement[], check: (results: unknown[]) => void } {
   const statements: Statement[] = [
     [`INSERT IGNORE INTO civibridge_sync_chunk (job_id, first_user_id, last_user_id, done_at)
-      SELECT id, ?, ?, ? FROM civibridge_sync_job WHERE id = ? AND status = 'running'`, [users.first, users.last, now, jobId]],
+      SELECT id, ?, ?, ? FROM civibridge_sync_job WHERE id = ? AND status = 'running' AND ${IN_TRANSACTION}`,
+    [users.first, users.last, now, jobId]],
     // Added, not set: counts of a resumed job's earlier chunks are already in.
     [`UPDATE civibridge_sync_job
       SET checked = checked + ?, matched = matched + ?, created = created + ?, skipped = skipped + ?, heartbeat_at = ?
-      WHERE id = ?`, [c.checked, c.matched, c.created, c.skipped, now, jobId]],
+      WHERE id = ? AND ${IN_TRANSACTION}`, [c.checked, c.matched, c.created, c.skipped, now, jobId]],
   ]
-  if (skips.length > 0) statements.push([INSERT_SKIPS, [skips.map((s) => [jobId, s.ufId, s.reason.slice(0, 255)])]])
+  if (skips.length > 0) statements.push([INSERT_SKIPS, [jobId, JSON.stringify(skips.map((s) => [s.ufId, s.reason.slice(0, 255)]))]])
   const check = (results: unknown[]) => {
     if ((results[0] as { affectedRows: number }).affectedRows !== 1) {
       throw new Error(`sync job ${jobId} is no longer running, or users ${users.first} to ${users.last} are done already`)

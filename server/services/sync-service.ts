@@ -14,7 +14,7 @@ import {
 } from '../domain/sync.js'
 import {
   JoomlaUsers, SyncClaim, SyncJobs, latestJobProgress, lastDoneJob, SYNC_HEARTBEAT_MS, advanceJob, doneChunksAfter, readChunkFacts,
-  readLockCounters, chunkCheckpoint, saveChunk, writeDecisions, type SyncJob,
+  readFactsAhead, chunkCheckpoint, saveChunk, writeDecisions, type SyncJob,
 } from '../data/sync-store.js'
 import type { SiteSettings } from '../domain/contact.js'
 import type { Collation } from '../data/collation.js'
@@ -93,8 +93,8 @@ export interface SyncRun {
 export class SyncService {
   readonly jobs: SyncJobs
   private readonly claim: SyncClaim
-  /** Reads outside a unit of work (the dry run's). */
-  private readonly poolQuery = async (text: string, values: unknown[]) => (await this.database.pool.query(text, values))[0]
+  /** Reads outside a unit of work (the dry run's, and the facts read ahead). */
+  private readonly poolReads = { query: async (text: string, values: unknown[]) => (await this.database.pool.query(text, values))[0] }
 
   /**
    * Chunks written from facts read ahead (`used`), and chunks whose facts read ahead were
@@ -323,7 +323,7 @@ export class SyncService {
           // In id order: the chunk before is written first.
           await previous?.done
           await unit.lock(keys)
-          const known = await readChunkFacts(unit.query, collation, this.domainId, users.map((u) => u.id), chunkEmails(users))
+          const known = await readChunkFacts(unit, collation, this.domainId, users.map((u) => u.id), chunkEmails(users))
           ;({ decisions, counts } = decideChunk(users, known, site))
         }
         decided.current = decisions
@@ -387,17 +387,17 @@ export class SyncService {
     if (!freesNoName(previous.decisions)) return null
     const users = await nextUsers
     if (users === null) return null
+    // Made while the chunk before previous is written: only the reads need it to have ended.
+    const chunk = { ufIds: users.map((u) => u.id), emails: chunkEmails(users), keys: [...new Set(chunkLockKeys(users))] }
     // Only previous may be uncommitted when the facts are read.
     await before
-    const keys = [...new Set(chunkLockKeys(users))]
-    const seen = await readLockCounters(this.poolQuery, this.domainId, keys, jobId, previous.users[0].id)
-    const emails = chunkEmails(users)
-    const read = await readChunkFacts(this.poolQuery, collation, this.domainId, users.map((u) => u.id), emails)
-    const facts = withClaims(read, emails, addClaims(noClaims(), previous.decisions))
+    const { counters, previousCommitted, facts: read } =
+      await readFactsAhead(this.poolReads, collation, this.domainId, chunk, jobId, previous.users[0].id)
+    const facts = withClaims(read, chunk.emails, addClaims(noClaims(), previous.decisions))
     return {
-      keys,
-      counters: seen.counters,
-      previous: { keys: new Set(previous.keys), committed: seen.previousCommitted, decisions: previous.decisions },
+      keys: chunk.keys,
+      counters,
+      previous: { keys: new Set(previous.keys), committed: previousCommitted, decisions: previous.decisions },
       decided: decideChunk(users, facts, site),
     }
   }
@@ -415,7 +415,7 @@ export class SyncService {
         const users = await this.users.after(after, batchSize)
         if (users.length === 0) break
         const emails = chunkEmails(users)
-        const read = await readChunkFacts(this.poolQuery, await this.database.collation(), this.domainId, users.map((u) => u.id), emails)
+        const read = await readChunkFacts(this.poolReads, await this.database.collation(), this.domainId, users.map((u) => u.id), emails)
         const { decisions, counts } = decideChunk(users, withClaims(read, emails, claims), await this.database.siteSettings(this.domainId))
         addClaims(claims, decisions)
         skipped.push(...skipsOf(decisions).map((s) => ({ id: s.ufId, reason: s.reason })))
