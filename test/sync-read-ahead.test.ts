@@ -55,18 +55,23 @@ t.test('claims laid over facts: contacts and emails taken by earlier decisions, 
   t.equal(addClaims(noClaims(), [changed]).names.get('new@x.org'), 4, 'and takes the new one')
 })
 
-t.test('lockAndCount: the counters with the unit\'s own increments, as its first statement or after others; no keys, no statement', async (t) => {
+t.test('lockAndCount: the counters with the unit\'s own increments, as its first statement or after others; no keys, no lock statement; statements sent after them answered', async (t) => {
   const db = await testDatabase(t)
   const database = new Database(db.url, { poolSize: 2 })
   t.teardown(() => database.close())
   await db.sql.query("INSERT INTO civibridge_lock (domain_id, lock_key, n) VALUES (1, 's:1', 4)")
-  t.same([...await database.unit((u) => u.lockAndCount(['s:2', 's:1', 's:1']))].sort(), [['s:1', 5], ['s:2', 1]], 'first statement: BEGIN with it')
+  const first = await database.unit((u) => u.lockAndCount(['s:2', 's:1', 's:1']))
+  t.same([...first.counters].sort(), [['s:1', 5], ['s:2', 1]], 'first statement: BEGIN with it')
+  t.same(first.then, [], 'nothing after them')
   const after = await database.unit(async (u) => {
     await u.query('SELECT 1', [])
-    return u.lockAndCount(['s:1'])
+    return u.lockAndCount(['s:1'], [['SELECT ? AS v', [7]]])
   })
-  t.same([...after], [['s:1', 6]], 'after another statement')
-  t.same([...await database.unit((u) => u.lockAndCount([]))], [], 'no keys')
+  t.same([...after.counters], [['s:1', 6]], 'after another statement')
+  t.same(after.then, [[{ v: 7 }]], 'and the statements sent after them, answered')
+  const none = await database.unit((u) => u.lockAndCount([], [['SELECT ? AS v', [8]]]))
+  t.same([...none.counters], [], 'no keys: no lock statement')
+  t.same(none.then, [[{ v: 8 }]], 'the statements after them still sent')
   t.same(await db.rows('SELECT lock_key, n FROM civibridge_lock ORDER BY lock_key'), [{ lock_key: 's:1', n: 6 }, { lock_key: 's:2', n: 1 }], 'committed with the units')
 })
 

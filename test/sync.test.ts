@@ -6,11 +6,11 @@ import t from 'tap'
 import { spawn, spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import fc from 'fast-check'
-import { Database, MAX_ATTEMPTS } from '../server/data/db.js'
+import { Database, MAX_ATTEMPTS, runBatch, type Unit } from '../server/data/db.js'
 import { SqlLinkStore } from '../server/data/link-store.js'
 import { linkUser, lockKeys } from '../server/domain/link-user.js'
 import { decideChunk, syncMessage, dryRunMessage, zeroCounts, collationKey } from '../server/domain/sync.js'
-import { JoomlaUsers, SyncClaim, SyncJobs, saveChunk } from '../server/data/sync-store.js'
+import { JoomlaUsers, SyncClaim, SyncJobs, chunkCheckpoint } from '../server/data/sync-store.js'
 import { SYNC_CHUNK_ATTEMPTS, SyncBusyError, SyncService, chunkLockKeys } from '../server/services/sync-service.js'
 import { HEAP_LIMIT_BYTES, heapKeeper, parseSyncArgs, progressLine, runSyncCommand, SyncUsageError } from '../server/sync-cli.js'
 import { runCli } from '../server/cli.js'
@@ -581,6 +581,12 @@ t.test('dry run across chunks: a linked user\'s changed email is claimed, as the
   t.same(dry.skippedUsers, real.skippedUsers)
   t.same(await db.rows('SELECT uf_id, uf_name, contact_id FROM civicrm_uf_match'), [{ uf_id: 1, uf_name: 'new@example.org', contact_id: c }])
 })
+
+/** A chunk's checkpoint written alone in a unit, as the sync writes it with the chunk. */
+async function saveChunk (unit: Unit, ...args: Parameters<typeof chunkCheckpoint>): Promise<void> {
+  const { statements, check } = chunkCheckpoint(...args)
+  check(await runBatch(unit, statements))
+}
 
 t.test('a chunk checkpoint of a job no longer running, or of users already done, is refused and its chunk rolled back', async (t) => {
   const db = await testDatabase(t)

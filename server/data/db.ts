@@ -26,9 +26,11 @@ export interface Unit {
   lock (keys: string[]): Promise<void>
   /**
    * lock, and the lock rows' counters `n` (this unit's increments included) read in the same
-   * round trip: the sync checks a chunk's facts read before its locks against them.
+   * round trip: the sync checks a chunk's facts read before its locks against them. `then`:
+   * statements sent after them in that round trip (as runBatch's after its first), whose
+   * results come back with the counters.
    */
-  lockAndCount (keys: string[]): Promise<Map<string, number>>
+  lockAndCount (keys: string[], then?: Statement[]): Promise<{ counters: Map<string, number>, then: unknown[] }>
   /** Plain SQL on the unit's connection, for bulk inserts (`VALUES ?` with an array of rows), which Drizzle builds slowly. */
   query (text: string, values: unknown[]): Promise<unknown>
   /** A server-side prepared statement on the unit's connection; rows as arrays. */
@@ -64,11 +66,23 @@ export const IN_TRANSACTION = '@@in_transaction = 1'
  */
 export async function runBatch (unit: Pick<Unit, 'query'>, statements: Statement[]): Promise<unknown[]> {
   if (statements.length === 0) return []
-  const unguarded = statements.slice(1).find(([text]) => !text.includes(IN_TRANSACTION) && !/^\s*SELECT\b/i.test(text))
-  if (unguarded) throw new Error(`a statement after a batch's first must do nothing outside its transaction: ${unguarded[0].slice(0, 80)}`)
-  const out = await unit.query(statements.map(([text]) => text).join(';\n'), statements.flatMap(([, values]) => values))
+  assertGuarded(statements.slice(1))
+  const [text, values] = joined(statements)
+  const out = await unit.query(text, values)
   return statements.length === 1 ? [out] : out as unknown[]
 }
+
+/** Statements that follow another in one query: each must do nothing outside the transaction (runBatch). */
+function assertGuarded (statements: Statement[]): void {
+  const unguarded = statements.find(([text]) => !text.includes(IN_TRANSACTION) && !/^\s*SELECT\b/i.test(text))
+  if (unguarded) {
+    throw new Error(`a statement after a batch's first must do nothing outside its transaction: ${unguarded[0].slice(0, 80)}`)
+  }
+}
+
+/** Statements as one multi-statement query's text and values. */
+const joined = (statements: Statement[]): Statement =>
+  [statements.map(([text]) => text).join(';\n'), statements.flatMap(([, values]) => values)]
 
 /** SERVER_STATUS_IN_TRANS: the flag of an OK packet saying a transaction is open. */
 const IN_TRANS = 1
@@ -179,8 +193,8 @@ export class Database {
       // No caller stack captured per query: it cost ~7 % of the login hot path's CPU.
       trace: false,
       // Only for a unit's round trips (unitOnce): its BEGIN with its first statement, its last
-      // statement with its COMMIT, and a bulk contact insert with the lock mode it reads its ids
-      // by (insertIndividuals). Every value is a placeholder.
+      // statement with its COMMIT, its lock rows with their counters, and batches of statements
+      // (runBatch). Every value is a placeholder.
       multipleStatements: true,
     })
     this.domainId = opts.domainId ?? 1
@@ -235,9 +249,9 @@ export class Database {
 
   /**
    * One attempt of a unit. Its transaction begins with its first statement, in the same round
-   * trip when that is the lock rows' (`BEGIN; INSERT INTO civibridge_lock …`, the only
-   * multi-statement queries, with commitWith's), and ends with COMMIT (with the last statement
-   * when fn sends it by commitWith), or ROLLBACK when fn throws; a unit that sent nothing sends neither.
+   * trip when that is the lock rows' or a plain query's (`BEGIN; INSERT INTO civibridge_lock …`),
+   * and ends with COMMIT (with the last statement when fn sends it by commitWith), or ROLLBACK
+   * when fn throws; a unit that sent nothing sends neither.
    */
   private async unitOnce<T> (fn: (unit: Unit) => Promise<T>): Promise<T> {
     let conn: mysql.PoolConnection
@@ -251,10 +265,13 @@ export class Database {
     let committed = false
     const begin = () => (begun ??= conn.query('BEGIN'))
     // The lock rows, opening the transaction in the same round trip when nothing was sent before.
-    const lockRows = async (keys: string[], count: boolean): Promise<Map<string, number>> => {
-      if (keys.length === 0) return new Map()
-      if (begun) { await begun; return this.takeLocks(conn, keys, '', count) }
-      return (begun = this.takeLocks(conn, keys, 'BEGIN; ', count))
+    type Locked = { counters: Map<string, number>, then: unknown[] }
+    const lockRows = async (keys: string[], count: boolean, then: Statement[]): Promise<Locked> => {
+      if (keys.length === 0) return { counters: new Map(), then: await runBatch(unit, then) }
+      if (begun) { await begun; return this.takeLocks(conn, keys, '', count, then) }
+      const taking = this.takeLocks(conn, keys, 'BEGIN; ', count, then)
+      begun = taking
+      return taking
     }
     // Every statement's answer is checked for an open transaction (assertInTransaction).
     const inTx = <R extends [unknown, ...unknown[]]>(out: R): R => { assertInTransaction(out[0]); return out }
@@ -263,35 +280,36 @@ export class Database {
       query: { value: async (...args: Parameters<typeof conn.query>) => { await begin(); return inTx(await conn.query(...args)) } },
       execute: { value: async (...args: Parameters<typeof conn.execute>) => { await begin(); return inTx(await conn.execute(...args)) } },
     }) as mysql.PoolConnection
+    const unit: Unit = {
+      tx: drizzle(client) as unknown as Tx,
+      query: async (text, values) => {
+        if (begun) { await begun; return inTx(await conn.query(text, values))[0] }
+        // The unit's first statement opens its transaction in the same round trip; should the
+        // BEGIN fail, MariaDB runs nothing after it.
+        const sent = conn.query(`BEGIN; ${text}`, values) as unknown as Promise<[unknown[]]>
+        begun = sent
+        const [results] = await sent
+        assertInTransaction(results)
+        // What the text alone answers: one statement's result, or a multi-statement's list.
+        return results.length === 2 ? results[1] : results.slice(1)
+      },
+      prepared: async (text, values) => { await begin(); return inTx(await conn.execute({ sql: text, rowsAsArray: true }, values))[0] },
+      commitWith: async (text, values) => {
+        // A unit that sent nothing yet sends its BEGIN in the same round trip too.
+        const opening = begun === null
+        if (begun) await begun
+        begun ??= Promise.resolve()
+        const [results] = await conn.query(`${opening ? 'BEGIN; ' : ''}${text}; COMMIT`, values) as unknown as [unknown[]]
+        // Every statement before the COMMIT ran in the unit's transaction, or nothing of it was kept.
+        assertInTransaction(results.slice(0, -1))
+        committed = true
+        return results[opening ? 1 : 0]
+      },
+      lock: async (keys) => { await lockRows(keys, false, []) },
+      lockAndCount: (keys, then = []) => lockRows(keys, true, then),
+    }
     try {
-      const result = await fn({
-        tx: drizzle(client) as unknown as Tx,
-        query: async (text, values) => {
-          if (begun) { await begun; return inTx(await conn.query(text, values))[0] }
-          // The unit's first statement opens its transaction in the same round trip; should the
-          // BEGIN fail, MariaDB runs nothing after it.
-          const sent = conn.query(`BEGIN; ${text}`, values) as unknown as Promise<[unknown[]]>
-          begun = sent
-          const [results] = await sent
-          assertInTransaction(results)
-          // What the text alone answers: one statement's result, or a multi-statement's list.
-          return results.length === 2 ? results[1] : results.slice(1)
-        },
-        prepared: async (text, values) => { await begin(); return inTx(await conn.execute({ sql: text, rowsAsArray: true }, values))[0] },
-        commitWith: async (text, values) => {
-          // A unit that sent nothing yet sends its BEGIN in the same round trip too.
-          const opening = begun === null
-          if (begun) await begun
-          begun ??= Promise.resolve()
-          const [results] = await conn.query(`${opening ? 'BEGIN; ' : ''}${text}; COMMIT`, values) as unknown as [unknown[]]
-          // Every statement before the COMMIT ran in the unit's transaction, or nothing of it was kept.
-          assertInTransaction(results.slice(0, -1))
-          committed = true
-          return results[opening ? 1 : 0]
-        },
-        lock: async (keys) => { await lockRows(keys, false) },
-        lockAndCount: (keys) => lockRows(keys, true),
-      })
+      const result = await fn(unit)
       if (begun && !committed) await conn.query('COMMIT')
       return result
     /* c8 ignore start */
@@ -320,20 +338,28 @@ export class Database {
    * are read back in the same round trip.
    */
   private async takeLocks (
-    conn: mysql.PoolConnection, keys: string[], prefix: 'BEGIN; ' | '', count: boolean
-  ): Promise<Map<string, number>> {
+    conn: mysql.PoolConnection, keys: string[], prefix: 'BEGIN; ' | '', count: boolean, then: Statement[]
+  ): Promise<{ counters: Map<string, number>, then: unknown[] }> {
     const unique = [...new Set(keys)].sort()
     const rows = unique.map((k) => [this.domainId, k, 1])
+    assertGuarded(then)
+    const statements: Statement[] = [
+      ['INSERT INTO civibridge_lock (domain_id, lock_key, n) VALUES ? ON DUPLICATE KEY UPDATE n = n + 1', [rows]],
+      ...(count
+        ? [['SELECT lock_key, n FROM civibridge_lock WHERE domain_id = ? AND lock_key IN (?)', [this.domainId, unique]] satisfies Statement]
+        : []),
+      ...then,
+    ]
+    const [text, values] = joined(statements)
     // It may wait for a row up to lockTimeoutS (innodb_lock_wait_timeout), then answer.
-    const sql = `${prefix}INSERT INTO civibridge_lock (domain_id, lock_key, n) VALUES ? ON DUPLICATE KEY UPDATE n = n + 1` +
-      (count ? '; SELECT lock_key, n FROM civibridge_lock WHERE domain_id = ? AND lock_key IN (?)' : '')
     const timeout = this.lockTimeoutS * 1000 + this.queryTimeoutMs
-    const [results] = await conn.query({ sql, timeout }, count ? [rows, this.domainId, unique] : [rows])
+    const [results] = await conn.query({ sql: `${prefix}${text}`, timeout }, values)
     assertInTransaction(results)
+    // One statement's answer alone, or each one's in a list (the BEGIN's first).
+    const answers = prefix === '' && statements.length === 1 ? [results] : (results as unknown[]).slice(prefix === '' ? 0 : 1)
     const counters = new Map<string, number>()
-    const read = count ? (results as unknown[]).at(-1) as Array<{ lock_key: string, n: number }> : []
-    for (const r of read) counters.set(r.lock_key, Number(r.n))
-    return counters
+    for (const r of count ? answers[1] as Array<{ lock_key: string, n: number }> : []) counters.set(r.lock_key, Number(r.n))
+    return { counters, then: answers.slice(count ? 2 : 1) }
   }
 
   private collationRead: Promise<Collation> | null = null

@@ -442,15 +442,6 @@ export function chunkCheckpoint (
   return { statements, check }
 }
 
-/** chunkCheckpoint's statements, sent alone. */
-export async function saveChunk (
-  unit: Unit, jobId: number, users: { first: number, last: number }, c: SyncCounts,
-  skips: Array<{ ufId: number, reason: string }>, now: Date
-): Promise<void> {
-  const { statements, check } = chunkCheckpoint(jobId, users, c, skips, now)
-  check(await runBatch(unit, statements))
-}
-
 /** Every user up to lastUserId is done (both chunks written at once have committed): a resumed job reads from there. */
 export async function advanceJob (pool: Queryable, jobId: number, lastUserId: number): Promise<void> {
   await pool.query('UPDATE civibridge_sync_job SET last_user_id = GREATEST(last_user_id, ?) WHERE id = ?', [lastUserId, jobId])

@@ -14,13 +14,13 @@ import {
 } from '../domain/sync.js'
 import {
   JoomlaUsers, SyncClaim, SyncJobs, latestJobProgress, lastDoneJob, SYNC_HEARTBEAT_MS, advanceJob, doneChunksAfter, readChunkFacts,
-  readFactsAhead, chunkCheckpoint, saveChunk, writeDecisions, type SyncJob,
+  readFactsAhead, chunkCheckpoint, writeDecisions, type SyncJob,
 } from '../data/sync-store.js'
 import type { SiteSettings } from '../domain/contact.js'
 import type { Collation } from '../data/collation.js'
 
 export type { SyncJob }
-import type { Database } from '../data/db.js'
+import type { Database, Unit } from '../data/db.js'
 import { SyncBusyError } from '../errors.js'
 
 export const DEFAULT_BATCH_SIZE = 1000
@@ -339,14 +339,15 @@ export class SyncService {
         }
         const now = new Date()
         const range = { first: users[0].id, last: users[users.length - 1].id }
+        const checkpoint = chunkCheckpoint(jobId, range, counts, skipsOf(decisions), now)
         if (ahead === null) {
           // Under its locks already: the checkpoint goes in the decisions' batch.
-          const checkpoint = chunkCheckpoint(jobId, range, counts, skipsOf(decisions), now)
           checkpoint.check(await writeDecisions(unit, this.domainId, decisions, now, site, checkpoint.statements))
           return counts
         }
         // Whatever ends this attempt (facts changed, the wait given up, a deadlock with a live
         // event) sends the chunk back to its facts under its locks.
+        let locked: Awaited<ReturnType<Unit['lockAndCount']>>
         try {
           await writeDecisions(unit, this.domainId, decisions, now, site)
           // Locked only once previous has ended (committed or not), so that it commits first. The
@@ -354,16 +355,19 @@ export class SyncService {
           // wait for a row this chunk wrote (READ_AHEAD_WAIT_MS), so the wait is given up, and
           // the chunk re-run, well before that statement's lock wait ends.
           if (!await endsWithin(previous!.done, this.readAheadWaitMs)) throw staleReadAhead()
-          const locked = await unit.lockAndCount(keys)
-          const holds = readAheadHolds(ahead.counters, locked, ahead.previous) && previous!.decided.current === ahead.previous.decisions
+          // The checkpoint in the locks' round trip, after them: the job's row is updated by
+          // previous too, which must not wait for this chunk. Rolled back with the chunk when
+          // the facts did not hold.
+          locked = await unit.lockAndCount(keys, checkpoint.statements)
+          const holds = readAheadHolds(ahead.counters, locked.counters, ahead.previous) &&
+            previous!.decided.current === ahead.previous.decisions
           if (!holds) throw staleReadAhead()
         } catch (err) {
           this.readAhead.reread++
           throw err
         }
         this.readAhead.used++
-        // After the locks: the job's row is updated by previous too, which must not wait for this chunk.
-        await saveChunk(unit, jobId, range, counts, skipsOf(decisions), now)
+        checkpoint.check(locked.then)
         return counts
       }, { attempts: SYNC_CHUNK_ATTEMPTS })
     }
