@@ -46,6 +46,7 @@ t.test('claims laid over facts: contacts and emails taken by earlier decisions, 
     links: new Map(),
     candidates: new Map([['three@x.org', [{ contactId: 10, linkedUfId: null }, { contactId: 11, linkedUfId: 7 }]]]),
     ufNameHolders: new Map([['two@x.org', 2]]),
+    waiting: new Set<number>(),
   }, ['one@x.org', 'two@x.org', 'three@x.org'], claims)
   t.same(facts.candidates.get('three@x.org'), [{ contactId: 10, linkedUfId: 1 }, { contactId: 11, linkedUfId: 7 }], 'the contact user 1 took is linked')
   t.same([...facts.ufNameHolders], [['two@x.org', 2], ['one@x.org', 1]], 'the emails taken are held, once')

@@ -230,7 +230,7 @@ t.test('syncCMSEmail off: the sync changes uf_name only, as CiviCRM does; the co
 
 t.test('decideChunk: the next free candidate when the first is taken, in and across chunks', async (t) => {
   const users = [{ id: 1, email: 'a@x.org', name: '', username: 'a', block: false }, { id: 2, email: 'a@x.org ', name: '', username: 'b', block: false }]
-  const facts = { links: new Map(), candidates: new Map([['a@x.org', [{ contactId: 10, linkedUfId: 9 }, { contactId: 11, linkedUfId: null }]]]), ufNameHolders: new Map() }
+  const facts = { links: new Map(), candidates: new Map([['a@x.org', [{ contactId: 10, linkedUfId: 9 }, { contactId: 11, linkedUfId: null }]]]), ufNameHolders: new Map(), waiting: new Set<number>() }
   const { decisions } = decideChunk(users, facts, defaultSiteSettings())
   t.match(decisions, [{ kind: 'link-existing', ufId: 1, contactId: 11 }, { kind: 'skip', ufId: 2, reason: 'duplicate-email' }])
 })
@@ -420,7 +420,7 @@ t.test('users of one chunk never share a contact: a contact matched by one user\
   t.not(links[1].contact_id, both, 'the second gets a contact of its own')
   t.same(await db.rows('SELECT email, is_primary FROM civicrm_email WHERE contact_id = ?', [links[1].contact_id]), [{ email: 'two@example.org', is_primary: 1 }])
   // linkUser, one user at a time, decides the same.
-  const facts = { links: new Map(), candidates: new Map([['one@example.org', [{ contactId: both, linkedUfId: null }]], ['two@example.org', [{ contactId: both, linkedUfId: null }]]]), ufNameHolders: new Map() }
+  const facts = { links: new Map(), candidates: new Map([['one@example.org', [{ contactId: both, linkedUfId: null }]], ['two@example.org', [{ contactId: both, linkedUfId: null }]]]), ufNameHolders: new Map(), waiting: new Set<number>() }
   t.match(decideChunk([{ id: 1, email: 'one@example.org', name: '', username: 'a', block: false }, { id: 2, email: 'two@example.org', name: '', username: 'b', block: false }], facts, defaultSiteSettings()).decisions,
     [{ kind: 'link-existing', ufId: 1, contactId: both }, { kind: 'create', ufId: 2, email: 'two@example.org' }])
 })
@@ -776,4 +776,20 @@ t.test('a chunk that loses to live events more times than an event\'s unit would
   t.match(r, { status: 'done', counts: { checked: 2, created: 2 } })
   t.same((await db.rows<{ uf_id: number }>('SELECT uf_id FROM civicrm_uf_match ORDER BY uf_id')).map((l) => l.uf_id), [1, 2], 'every user linked once')
   t.equal(await count(db, 'SELECT COUNT(*) AS n FROM civicrm_contact WHERE id > 1'), 2, 'no contact of a rolled-back attempt left')
+})
+
+t.test('the sync ends a wait that is no longer blocked and keeps a blocked one, in a chunk read ahead as under the locks; users of other chunks keep theirs', async (t) => {
+  const db = await testDatabase(t)
+  await insertJoomlaUsers(db, Array.from({ length: 6 }, (_, i) => ({ id: i + 1, email: `u${i + 1}@x.org` })))
+  const { service } = syncService(t, db)
+  await service.run({ batchSize: 2 })
+  // Waits left by events: 2 (first chunk) and 4, 6 (chunks read ahead) are back to the email they hold; 5 now wants 1's.
+  await db.sql.query(`INSERT INTO civibridge_wanted_email (domain_id, uf_id, email, created_at) VALUES
+    (1, 2, 'gone2@x.org', NOW(3)), (1, 4, 'gone4@x.org', NOW(3)), (1, 5, 'old5@x.org', NOW(3)), (1, 6, 'u2@x.org', NOW(3)), (1, 9, 'not-a-user@x.org', NOW(3))`)
+  await db.sql.query("UPDATE jos_users SET email = 'u1@x.org' WHERE id = 5")
+  const again = syncService(t, db).service
+  await again.run({ batchSize: 2 })
+  t.ok(again.readAhead.used >= 2, 'chunks 2 and 3 were written from facts read ahead')
+  t.same(await db.rows('SELECT uf_id, email FROM civibridge_wanted_email ORDER BY uf_id'),
+    [{ uf_id: 5, email: 'u1@x.org' }, { uf_id: 9, email: 'not-a-user@x.org' }], '5 waits for 1\'s email; 9, in no chunk, is left alone')
 })

@@ -79,11 +79,14 @@ const SELECT_CHUNK_LINKS =
 /** A read to send in one batch with others (runBatch): its statements, and what their results say. */
 interface Read<T> { statements: Statement[], answer: (results: unknown[]) => T }
 
-/** One chunk's links, candidates and uf_name holders (three statements); `collation` is CiviCRM's. */
+/** One chunk's links, waiting email changes, candidates and uf_name holders (four statements); `collation` is CiviCRM's. */
 function chunkFactsRead (collation: Collation, domainId: number, ufIds: number[], emails: string[]): Read<ChunkFacts> {
   const q = keysTable(emails, collation)
+  const [first, last] = [Math.min(...ufIds), Math.max(...ufIds)]
   const statements: Statement[] = [
-    [SELECT_CHUNK_LINKS, [Math.min(...ufIds), Math.max(...ufIds), domainId]],
+    [SELECT_CHUNK_LINKS, [first, last, domainId]],
+    // The same range of ids: users outside the chunk are left out in Node, as their links are.
+    ['SELECT uf_id FROM civibridge_wanted_email WHERE domain_id = ? AND uf_id BETWEEN ? AND ?', [domainId, first, last]],
     ...(emails.length === 0
       ? []
       : [
@@ -93,9 +96,14 @@ function chunkFactsRead (collation: Collation, domainId: number, ufIds: number[]
             [...q.values, domainId]] satisfies Statement,
         ]),
   ]
-  const answer = ([links, candidates, holders]: unknown[]): ChunkFacts => {
-    const facts: ChunkFacts = { links: new Map(), candidates: new Map(), ufNameHolders: new Map() }
+  const answer = ([links, waiting, candidates, holders]: unknown[]): ChunkFacts => {
     const ids = new Set(ufIds)
+    const facts: ChunkFacts = {
+      links: new Map(),
+      candidates: new Map(),
+      ufNameHolders: new Map(),
+      waiting: new Set((waiting as Array<{ uf_id: number }>).map((w) => w.uf_id).filter((id) => ids.has(id))),
+    }
     for (const l of links as Array<{ id: number, uf_id: number, uf_name: string | null, contact_id: number | null }>) {
       if (ids.has(l.uf_id) && !facts.links.has(l.uf_id)) {
         facts.links.set(l.uf_id, { id: l.id, ufName: l.uf_name, contactId: l.contact_id } satisfies ExistingLink)
@@ -109,7 +117,7 @@ function chunkFactsRead (collation: Collation, domainId: number, ufIds: number[]
   return { statements, answer }
 }
 
-/** Reads one chunk's links, candidates and uf_name holders, in one round trip; `ufIds` are its users (at least one). */
+/** Reads one chunk's facts (chunkFactsRead) in one round trip; `ufIds` are its users (at least one). */
 export async function readChunkFacts (
   q: Batchable, collation: Collation, domainId: number, ufIds: number[], emails: string[]
 ): Promise<ChunkFacts> {
@@ -176,7 +184,8 @@ async function updateEmails (unit: Unit, updates: AlreadyLinked[], now: Date, si
  * locks are already taken), whose results it answers.
  */
 export async function writeDecisions (
-  unit: Unit, domainId: number, decisions: SyncDecision[], now: Date, site: SiteSettings, after: Statement[] = []
+  unit: Unit, domainId: number, { decisions, waitsEnded }: { decisions: SyncDecision[], waitsEnded: number[] }, now: Date,
+  site: SiteSettings, after: Statement[] = []
 ): Promise<unknown[]> {
   const creates = decisions.filter((d): d is Extract<SyncDecision, { kind: 'create' }> => d.kind === 'create')
   const linksTo = decisions.filter((d): d is Extract<SyncDecision, { kind: 'link-existing' }> => d.kind === 'link-existing')
@@ -193,12 +202,10 @@ export async function writeDecisions (
   ]
   if (linkRows.length > 0) batch.push([INSERT_LINKS, [domainId, JSON.stringify(linkRows)]])
   // The waiting email changes, as linkUser keeps them: the blocked ones wait (for their current
-  // email), every other user of the chunk waits for nothing. (Emails the sync frees are not
-  // handed over here: a waiting user takes theirs at their next event or sync.)
+  // email), the other users who waited wait no more (decideChunk). (Emails the sync frees are
+  // not handed over here: a waiting user takes theirs at their next event or sync.)
   const waiting = decisions.filter((d): d is AlreadyLinked => d.kind === 'already-linked' && d.wantedEmail !== null)
-  const waitingIds = new Set(waiting.map((d) => d.ufId))
-  const notWaiting = decisions.map((d) => d.ufId).filter((id) => !waitingIds.has(id))
-  if (notWaiting.length > 0) batch.push([`${DELETE_WANTED_EMAILS} AND ${IN_TRANSACTION}`, [domainId, notWaiting]])
+  if (waitsEnded.length > 0) batch.push([`${DELETE_WANTED_EMAILS} AND ${IN_TRANSACTION}`, [domainId, waitsEnded]])
   if (waiting.length > 0) batch.push([UPSERT_WANTED_EMAILS, [domainId, now, JSON.stringify(waiting.map((d) => [d.ufId, d.wantedEmail]))]])
   // The same audit trail linkUser leaves, for the decisions that wrote something.
   const audit = [

@@ -35,6 +35,8 @@ export interface ChunkFacts {
   candidates: Map<string, Candidate[]>
   /** The user holding the email as uf_name in the domain. */
   ufNameHolders: Map<string, number>
+  /** The chunk's users with a waiting email change (civibridge_wanted_email). */
+  waiting: Set<number>
 }
 
 export interface SyncCounts {
@@ -82,7 +84,7 @@ export const collationKey = (email: string): string => normalizeEmail(email).nor
  */
 export function decideChunk (
   users: JoomlaUser[], facts: ChunkFacts, site: SiteSettings
-): { decisions: SyncDecision[], counts: SyncCounts } {
+): { decisions: SyncDecision[], counts: SyncCounts, waitsEnded: number[] } {
   const counts = zeroCounts()
   const decisions: SyncDecision[] = []
   // What earlier users of this chunk took: uf_names (by collation key) and contacts.
@@ -108,7 +110,10 @@ export function decideChunk (
         else counts.skippedTaken++
     }
   }
-  return { decisions, counts }
+  // As linkUser keeps them: a user who waited and whose change is no longer blocked waits no more.
+  const waitsEnded = decisions.filter((d) => facts.waiting.has(d.ufId) && (d.kind !== 'already-linked' || d.wantedEmail === null))
+    .map((d) => d.ufId)
+  return { decisions, counts, waitsEnded }
 }
 
 interface Claim { ufId: number, inChunk: boolean }

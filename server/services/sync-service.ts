@@ -315,17 +315,17 @@ export class SyncService {
       let nextStarted = false
       return this.database.unit(async (unit) => {
         const ahead = attempts++ === 0 ? early : null
-        let decisions: SyncDecision[]
-        let counts: SyncCounts
+        let chunk: ReturnType<typeof decideChunk>
         if (ahead !== null) {
-          ({ decisions, counts } = ahead.decided)
+          chunk = ahead.decided
         } else {
           // In id order: the chunk before is written first.
           await previous?.done
           await unit.lock(keys)
           const known = await readChunkFacts(unit, collation, this.domainId, users.map((u) => u.id), chunkEmails(users))
-          ;({ decisions, counts } = decideChunk(users, known, site))
+          chunk = decideChunk(users, known, site)
         }
+        const { decisions, counts } = chunk
         decided.current = decisions
         // The next chunk's facts, read while this one is written (the first attempt's: the next
         // chunk checks that the decisions laid over them are the ones committed).
@@ -342,14 +342,14 @@ export class SyncService {
         const checkpoint = chunkCheckpoint(jobId, range, counts, skipsOf(decisions), now)
         if (ahead === null) {
           // Under its locks already: the checkpoint goes in the decisions' batch.
-          checkpoint.check(await writeDecisions(unit, this.domainId, decisions, now, site, checkpoint.statements))
+          checkpoint.check(await writeDecisions(unit, this.domainId, chunk, now, site, checkpoint.statements))
           return counts
         }
         // Whatever ends this attempt (facts changed, the wait given up, a deadlock with a live
         // event) sends the chunk back to its facts under its locks.
         let locked: Awaited<ReturnType<Unit['lockAndCount']>>
         try {
-          await writeDecisions(unit, this.domainId, decisions, now, site)
+          await writeDecisions(unit, this.domainId, chunk, now, site)
           // Locked only once previous has ended (committed or not), so that it commits first. The
           // wait is in Node, where the database cannot see it: one of previous's statements may
           // wait for a row this chunk wrote (READ_AHEAD_WAIT_MS), so the wait is given up, and
