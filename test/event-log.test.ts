@@ -4,6 +4,7 @@ import t from 'tap'
 import { Writable } from 'node:stream'
 import { Database } from '../server/data/db.js'
 import { BufferedEventLog } from '../server/data/event-log.js'
+import { INSERT_AUDIT_JSON, auditRowJson } from '../server/data/event-store.js'
 import { buildApp } from '../server/http/app.js'
 import { testDatabase, buildTestApp, sendEvent, eventBody, testConfig } from './helper.js'
 
@@ -11,13 +12,19 @@ t.test('a linked user\'s login is answered at once and logged in the next batch'
   const db = await testDatabase(t)
   const app = await buildTestApp(t, db, { EVENT_LOG_FLUSH_MS: '1000' })
   const reg = await sendEvent(app, { user: { id: 1, email: 'a@example.org' }, isNew: true })
+  const before = new Date()
   const login = await sendEvent(app, { event: 'onUserLogin', user: { id: 1, email: 'a@example.org' } }, { jti: 'login-1' })
+  const after = new Date()
   t.same(login.json, { action: 'already-linked', contactId: reg.json.contactId, reason: null })
   t.same(await db.rows("SELECT jti FROM civibridge_event WHERE jti = 'login-1'"), [], 'not written yet')
   t.equal(app.eventLog.size, 1)
   await app.eventLog.flush()
   t.same(await db.rows("SELECT jti, uf_id, event FROM civibridge_event WHERE jti = 'login-1'"), [{ jti: 'login-1', uf_id: 1, event: 'onUserLogin' }])
   t.same(await db.rows('SELECT `trigger`, action FROM civibridge_audit WHERE uf_id = 1 ORDER BY id'), [{ trigger: 'save', action: 'created-contact' }, { trigger: 'login', action: 'already-linked' }])
+  const [row] = await db.rows<{ domain_id: number, contact_id: number, reason: string | null, created_at: Date }>(
+    "SELECT domain_id, contact_id, reason, created_at FROM civibridge_audit WHERE `trigger` = 'login'")
+  t.match(row, { domain_id: 1, contact_id: reg.json.contactId, reason: null }, 'the written-behind audit row is the decision\'s')
+  t.ok(row.created_at >= new Date(before.getTime() - 1) && row.created_at <= after, 'at the time it was decided, to the millisecond, in UTC')
   t.equal(app.eventLog.size, 0)
 })
 
@@ -113,4 +120,14 @@ t.test('the app logs a warning when queued decisions cannot be written, keeps th
   t.same(await db.rows("SELECT jti FROM civibridge_event WHERE jti = 'login-1'"), [{ jti: 'login-1' }])
   t.same(await db.rows("SELECT COUNT(*) AS n FROM civibridge_audit WHERE `trigger` = 'login'"), [{ n: 1 }])
   t.equal(app.eventLog.size, 0)
+})
+
+t.test('the written-behind audit rows are a no-op outside their transaction (a Galera abort during the event rows writes none of them)', async (t) => {
+  const db = await testDatabase(t)
+  const rows = JSON.stringify([auditRowJson(1, 7, 'login', 'already-linked', 8, null, new Date())])
+  const [outside] = await db.sql.query(INSERT_AUDIT_JSON, [rows]) as unknown as [{ affectedRows: number }]
+  t.equal(outside.affectedRows, 0, 'in autocommit: nothing')
+  const [inside] = await db.sql.query(`BEGIN; ${INSERT_AUDIT_JSON}; COMMIT`, [rows]) as unknown as [Array<{ affectedRows: number }>]
+  t.equal(inside[1].affectedRows, 1, 'in a transaction: the row')
+  t.same(await db.rows('SELECT uf_id, contact_id FROM civibridge_audit'), [{ uf_id: 7, contact_id: 8 }])
 })

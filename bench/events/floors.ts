@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto'
 import mysql from 'mysql2/promise'
 import { Database } from '../../server/data/db.js'
 import { BufferedEventLog } from '../../server/data/event-log.js'
-import { INSERT_AUDIT, INSERT_EVENT } from '../../server/data/event-store.js'
+import { INSERT_AUDIT_JSON, INSERT_EVENT, auditRowJson } from '../../server/data/event-store.js'
 import { EventService, type JoomlaEvent } from '../../server/services/event-service.js'
 import { lockKeys } from '../../server/domain/link-user.js'
 
@@ -168,7 +168,7 @@ export function floorPool (url: string, size: number): mysql.Pool {
  * (f): logins of linked users, as the bridge's hot path does them: the context reads of the
  * logins of one turn in one prepared statement (the recorded context read, its key list
  * batched, at most 100 keys), and the event and audit rows written behind in a transaction
- * every `flushMs` or 500 rows, in the bridge's statements (INSERT_EVENT, INSERT_AUDIT).
+ * every `flushMs` or 500 rows, in the bridge's statements (INSERT_EVENT, INSERT_AUDIT_JSON).
  */
 export class LoginFloor {
   private keys: Array<[number, string, string]> = []
@@ -214,9 +214,9 @@ export class LoginFloor {
       const conn = await this.pool.getConnection()
       try {
         // As the bridge's BufferedEventLog sends them: one round trip.
-        await conn.query(`BEGIN; ${INSERT_EVENT} ?; ${INSERT_AUDIT} ?; COMMIT`, [
+        await conn.query(`BEGIN; ${INSERT_EVENT} ?; ${INSERT_AUDIT_JSON}; COMMIT`, [
           batch.map((r) => [r.jti, 'bench', 'f'.repeat(64), 'onUserLogin', r.id, r.at, r.at, result]),
-          batch.map((r) => [1, r.id, 'login', 'already-linked', r.id + 1000, null, r.at]),
+          JSON.stringify(batch.map((r) => auditRowJson(1, r.id, 'login', 'already-linked', r.id + 1000, null, r.at))),
         ])
       } finally {
         conn.release()

@@ -4,7 +4,7 @@
 // crash that loses the last batch loses only audit rows of decisions that had no effect; a
 // retried jti is answered from the pending batch or, once written, from civibridge_event.
 import type { LinkResult, LinkTrigger } from '../domain/link-user.js'
-import { INSERT_AUDIT, INSERT_EVENT, type EventRecord } from './event-store.js'
+import { INSERT_AUDIT_JSON, INSERT_EVENT, auditRowJson, type EventRecord } from './event-store.js'
 import type { Database } from './db.js'
 
 interface Pending { event: EventRecord, domainId: number, result: LinkResult, trigger: LinkTrigger, at: Date }
@@ -60,11 +60,12 @@ export class BufferedEventLog {
   }
 
   private async write (batch: Pending[]): Promise<void> {
-    const auditRow = (p: Pending) => [p.domainId, p.event.ufId, p.trigger, p.result.action, p.result.contactId, p.result.reason, p.at]
+    const auditRow = (p: Pending) =>
+      auditRowJson(p.domainId, p.event.ufId, p.trigger, p.result.action, p.result.contactId, p.result.reason, p.at)
     try {
       // One round trip: BEGIN, both inserts and COMMIT.
-      await this.database.unit((unit) => unit.commitWith(`${INSERT_EVENT} ?; ${INSERT_AUDIT} ?`,
-        [batch.map(eventRow), batch.map(auditRow)]))
+      await this.database.unit((unit) => unit.commitWith(`${INSERT_EVENT} ?; ${INSERT_AUDIT_JSON}`,
+        [batch.map(eventRow), JSON.stringify(batch.map(auditRow))]))
     } catch (err) {
       // Back in the queue for the next flush; the database may be back by then.
       for (const p of batch) {

@@ -19,6 +19,23 @@ export const INSERT_EVENT = `INSERT IGNORE INTO ${EVENT_TABLE} ${EVENT_COLUMNS} 
 const RECORD_EVENT = `INSERT INTO ${EVENT_TABLE} ${EVENT_COLUMNS} VALUES`
 export const INSERT_AUDIT = `INSERT INTO ${AUDIT_TABLE} (domain_id, uf_id, \`trigger\`, action, contact_id, reason, created_at) VALUES`
 /**
+ * Audit rows of any domain, trigger and time (the events' written behind), from one JSON array
+ * of auditRowJson's; a no-op outside its transaction: it follows the event rows in one query,
+ * and on Galera the rest of a query goes on in autocommit once the transaction is aborted
+ * (runBatch).
+ */
+export const INSERT_AUDIT_JSON = `INSERT INTO ${AUDIT_TABLE} (domain_id, uf_id, \`trigger\`, action, contact_id, reason, created_at)
+  SELECT j.domain_id, j.uf_id, j.trg, j.action, j.contact_id, j.reason, j.at FROM JSON_TABLE(?, '$[*]' COLUMNS (
+    domain_id INT UNSIGNED PATH '$[0]', uf_id INT UNSIGNED PATH '$[1]', trg VARCHAR(32) PATH '$[2]', action VARCHAR(32) PATH '$[3]',
+    contact_id INT UNSIGNED PATH '$[4]', reason VARCHAR(255) CHARACTER SET utf8mb4 PATH '$[5]', at DATETIME(3) PATH '$[6]')) j
+  WHERE ${IN_TRANSACTION}`
+
+/** An audit row for INSERT_AUDIT_JSON; its time as UTC text (the session's time zone is UTC). */
+export const auditRowJson = (
+  domainId: number, ufId: number | null, trigger: string, action: string, contactId: number | null, reason: string | null, at: Date
+) => [domainId, ufId, trigger, action, contactId, reason, at.toISOString().slice(0, 23).replace('T', ' ')]
+
+/**
  * Many audit rows of one domain, trigger and time (the sync's), from one JSON array of
  * [uf_id, action, contact_id, reason]: [domain, trigger, time, JSON]. Fewer bytes to build,
  * send and parse than seven values a row; a no-op outside its transaction (runBatch).
