@@ -1,8 +1,8 @@
 // The linking engine on real CiviCRM tables: match order, what is never matched, creation,
 // email sync, unlinking, audit, rollback and races inside one process.
 import t, { type Test } from 'tap'
-import { Database } from '../server/data/db.js'
-import { SqlLinkStore, insertIndividuals, readEventContext, readEventContexts } from '../server/data/link-store.js'
+import { Database, runBatch } from '../server/data/db.js'
+import { SqlLinkStore, insertContacts, readEventContext, readEventContexts } from '../server/data/link-store.js'
 import { defaultSiteSettings, newContact } from '../server/domain/contact.js'
 import { linkUser, unlinkUser, lockKeys, type JoomlaUser, type LinkTrigger } from '../server/domain/link-user.js'
 import { testDatabase, insertContact, type TestDb } from './helper.js'
@@ -253,7 +253,12 @@ t.test('no orphan contact when the log insert fails (a CiviCRM trigger or constr
 t.test('contacts created in one statement get their own emails and log rows, whatever the auto-increment mode', async (t) => {
   const { db, database } = await setup(t)
   const people = ['Ann Lee', 'Bob Berg', 'Cleo Diaz'].map((name, i) => newContact(name, `p${i}@example.org`, defaultSiteSettings()))
-  const created = async (unit: Parameters<typeof insertIndividuals>[0]) => insertIndividuals(unit, people, 'test', new Date(), defaultSiteSettings())
+  // As the sync writes them: the contacts, then their emails and log rows in a batch.
+  const created = async (unit: Parameters<typeof insertContacts>[0]) => {
+    const { ids, rows } = await insertContacts(unit, people, 'test', new Date(), defaultSiteSettings())
+    await runBatch(unit, rows)
+    return ids
+  }
   const byId = async (ids: number[]) => db.rows<{ id: number, display_name: string, email: string, data: string }>(
     `SELECT c.id, c.display_name, e.email, l.data FROM civicrm_contact c JOIN civicrm_email e ON e.contact_id = c.id AND e.is_primary = 1
       JOIN civicrm_log l ON l.entity_id = c.id AND l.entity_table = 'civicrm_contact' WHERE c.id IN (?) ORDER BY FIELD(c.id, ?)`, [ids, ids])

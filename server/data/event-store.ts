@@ -19,10 +19,10 @@ export const INSERT_EVENT = `INSERT IGNORE INTO ${EVENT_TABLE} ${EVENT_COLUMNS} 
 const RECORD_EVENT = `INSERT INTO ${EVENT_TABLE} ${EVENT_COLUMNS} VALUES`
 export const INSERT_AUDIT = `INSERT INTO ${AUDIT_TABLE} (domain_id, uf_id, \`trigger\`, action, contact_id, reason, created_at) VALUES`
 /**
- * Audit rows of any domain, trigger and time (the events' written behind), from one JSON array
- * of auditRowJson's; a no-op outside its transaction: it follows the event rows in one query,
- * and on Galera the rest of a query goes on in autocommit once the transaction is aborted
- * (runBatch).
+ * Many audit rows (the events' written behind, a sync chunk's), from one JSON array of
+ * auditRowJson's: fewer bytes to build, send and parse than seven values a row. A no-op outside
+ * its transaction: it follows other statements in one query, and on Galera the rest of a query
+ * goes on in autocommit once the transaction is aborted (runBatch).
  */
 export const INSERT_AUDIT_JSON = `INSERT INTO ${AUDIT_TABLE} (domain_id, uf_id, \`trigger\`, action, contact_id, reason, created_at)
   SELECT j.domain_id, j.uf_id, j.trg, j.action, j.contact_id, j.reason, j.at FROM JSON_TABLE(?, '$[*]' COLUMNS (
@@ -34,16 +34,6 @@ export const INSERT_AUDIT_JSON = `INSERT INTO ${AUDIT_TABLE} (domain_id, uf_id, 
 export const auditRowJson = (
   domainId: number, ufId: number | null, trigger: string, action: string, contactId: number | null, reason: string | null, at: Date
 ) => [domainId, ufId, trigger, action, contactId, reason, at.toISOString().slice(0, 23).replace('T', ' ')]
-
-/**
- * Many audit rows of one domain, trigger and time (the sync's), from one JSON array of
- * [uf_id, action, contact_id, reason]: [domain, trigger, time, JSON]. Fewer bytes to build,
- * send and parse than seven values a row; a no-op outside its transaction (runBatch).
- */
-export const INSERT_AUDIT_ROWS = `INSERT INTO ${AUDIT_TABLE} (domain_id, uf_id, \`trigger\`, action, contact_id, reason, created_at)
-  SELECT ?, j.uf_id, ?, j.action, j.contact_id, j.reason, ? FROM JSON_TABLE(?, '$[*]' COLUMNS (uf_id INT UNSIGNED PATH '$[0]',
-    action VARCHAR(32) PATH '$[1]', contact_id INT UNSIGNED PATH '$[2]', reason VARCHAR(255) CHARACTER SET utf8mb4 PATH '$[3]')) j
-  WHERE ${IN_TRANSACTION}`
 
 export interface EventRecord {
   jti: string

@@ -5,7 +5,7 @@ import { civicrmUfMatch } from '../../drizzle/schema/civicrm.js'
 import { bridgeUserTombstone, bridgeWantedEmail } from '../../drizzle/schema/bridge.js'
 import type { Candidate, LinkResult, LinkStore, LinkTrigger, NewContact, UserState } from '../domain/link-user.js'
 import type { SiteSettings } from '../domain/contact.js'
-import { IN_TRANSACTION, runBatch, type PreparedQuery, type Statement, type Tx, type Unit } from './db.js'
+import { IN_TRANSACTION, type PreparedQuery, type Statement, type Tx, type Unit } from './db.js'
 import { INSERT_AUDIT } from './event-store.js'
 import { exactEmail, findCandidates } from './candidates.js'
 
@@ -74,23 +74,11 @@ export async function setPrimaryEmail (unit: RawQuery, contactId: number, email:
 
 /**
  * Inserts contacts, with everything Contact::create gives a new Individual (language,
- * communication style, greetings and their display texts), their primary emails on the site's
- * default location type, and their civicrm_log rows: the same few statements whatever the
+ * communication style, greetings and their display texts): the same statement whatever the
  * number of contacts (the sync writes hundreds at once; Drizzle's builder cost more than the
- * statements).
- */
-export async function insertIndividuals (
-  unit: RawQuery, contacts: NewContact[], source: string, now: Date, site: SiteSettings
-): Promise<number[]> {
-  const { ids, rows } = await insertContacts(unit, contacts, source, now, site)
-  await runBatch(unit, rows)
-  return ids
-}
-
-/**
- * insertIndividuals in two steps: the contact rows are inserted, and their ids answered with
- * the statements of their email and civicrm_log rows, for the caller to send in one batch with
- * its own statements that need the ids (runBatch).
+ * statements). Answers their ids and the statements of their primary emails (on the site's
+ * default location type) and civicrm_log rows, for the caller to send in one batch with its
+ * own statements that need the ids (runBatch).
  */
 export async function insertContacts (
   unit: RawQuery, contacts: NewContact[], source: string, now: Date, site: SiteSettings
@@ -122,7 +110,7 @@ const INSERT_CONTACT_LOGS = `INSERT INTO civicrm_log (entity_table, entity_id, d
   SELECT 'civicrm_contact', j.id, CONCAT('civicrm_contact,', j.id), j.id, ? FROM JSON_TABLE(?, '$[*]' COLUMNS (id INT UNSIGNED PATH '$')) j
   WHERE ${IN_TRANSACTION}`
 
-/** insertIndividuals for one contact (an event's), in the same rows, with prepared statements: parsed once per connection. */
+/** insertContacts and its rows for one contact (an event's), with prepared statements: parsed once per connection. */
 export async function insertIndividual (
   unit: Pick<Unit, 'prepared'>, contact: NewContact, source: string, now: Date, site: SiteSettings
 ): Promise<number> {
