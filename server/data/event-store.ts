@@ -19,8 +19,8 @@ export const INSERT_EVENT = `INSERT IGNORE INTO ${EVENT_TABLE} ${EVENT_COLUMNS} 
 const RECORD_EVENT = `INSERT INTO ${EVENT_TABLE} ${EVENT_COLUMNS} VALUES`
 export const INSERT_AUDIT = `INSERT INTO ${AUDIT_TABLE} (domain_id, uf_id, \`trigger\`, action, contact_id, reason, created_at) VALUES`
 /**
- * Many audit rows (the events' written behind, a sync chunk's), from one JSON array of
- * auditRowJson's: fewer bytes to build, send and parse than seven values a row. A no-op outside
+ * Many audit rows (the events' written behind), from one JSON array of auditRowJson's: fewer
+ * bytes to build, send and parse than seven values a row. A no-op outside
  * its transaction: it follows other statements in one query, and on Galera the rest of a query
  * goes on in autocommit once the transaction is aborted (runBatch).
  */
@@ -34,6 +34,18 @@ export const INSERT_AUDIT_JSON = `INSERT INTO ${AUDIT_TABLE} (domain_id, uf_id, 
 export const auditRowJson = (
   domainId: number, ufId: number | null, trigger: string, action: string, contactId: number | null, reason: string | null, at: Date
 ) => [domainId, ufId, trigger, action, contactId, reason, at.toISOString().slice(0, 23).replace('T', ' ')]
+
+/**
+ * Many audit rows of one domain, trigger and time (a sync chunk's), from one JSON array of
+ * [uf_id, action, contact_id, reason]: [domain, trigger, time, JSON]; a no-op outside its
+ * transaction, as INSERT_AUDIT_JSON. Not INSERT_AUDIT_JSON itself: with the domain, trigger and
+ * time in every row (a DATETIME read from each one) the sync took 1.19 × as long (1.05–1.21,
+ * alternating, 5 repetitions).
+ */
+export const INSERT_SYNC_AUDIT = `INSERT INTO ${AUDIT_TABLE} (domain_id, uf_id, \`trigger\`, action, contact_id, reason, created_at)
+  SELECT ?, j.uf_id, ?, j.action, j.contact_id, j.reason, ? FROM JSON_TABLE(?, '$[*]' COLUMNS (uf_id INT UNSIGNED PATH '$[0]',
+    action VARCHAR(32) PATH '$[1]', contact_id INT UNSIGNED PATH '$[2]', reason VARCHAR(255) CHARACTER SET utf8mb4 PATH '$[3]')) j
+  WHERE ${IN_TRANSACTION}`
 
 export interface EventRecord {
   jti: string

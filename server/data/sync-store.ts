@@ -11,7 +11,7 @@ import type { Collation } from './collation.js'
 import { candidatesByEmail, manyCandidates } from './candidates.js'
 import type { SiteSettings } from '../domain/contact.js'
 import { EMAIL_PROBLEMS, normalizeEmail } from '../domain/email.js'
-import { INSERT_AUDIT_JSON, auditRowJson } from './event-store.js'
+import { INSERT_SYNC_AUDIT } from './event-store.js'
 import { and, desc, eq } from 'drizzle-orm'
 import { bridgeSyncJob } from '../../drizzle/schema/bridge.js'
 import { errorCode, IN_TRANSACTION, runBatch, type Db, type Statement, type Unit } from './db.js'
@@ -209,11 +209,11 @@ export async function writeDecisions (
   if (waiting.length > 0) batch.push([UPSERT_WANTED_EMAILS, [domainId, now, JSON.stringify(waiting.map((d) => [d.ufId, d.wantedEmail]))]])
   // The same audit trail linkUser leaves, for the decisions that wrote something.
   const audit = [
-    ...linksTo.map((d) => auditRowJson(domainId, d.ufId, 'sync', 'linked-existing', d.contactId, null, now)),
-    ...creates.map((d, i) => auditRowJson(domainId, d.ufId, 'sync', 'created-contact', newIds[i], null, now)),
-    ...updates.map((d) => auditRowJson(domainId, d.ufId, 'sync', 'already-linked', d.contactId, 'email-updated', now)),
+    ...linksTo.map((d) => [d.ufId, 'linked-existing', d.contactId, null]),
+    ...creates.map((d, i) => [d.ufId, 'created-contact', newIds[i], null]),
+    ...updates.map((d) => [d.ufId, 'already-linked', d.contactId, 'email-updated']),
   ]
-  if (audit.length > 0) batch.push([INSERT_AUDIT_JSON, [JSON.stringify(audit)]])
+  if (audit.length > 0) batch.push([INSERT_SYNC_AUDIT, [domainId, 'sync', now, JSON.stringify(audit)]])
   const results = await runBatch(unit, [...batch, ...after])
   return results.slice(batch.length)
 }
