@@ -21,10 +21,10 @@ export function newContactHashes (n: number): string[] {
 type RawQuery = Pick<Unit, 'query'>
 
 /**
- * A link (civicrm_uf_match row) as the bridge writes it, [domain_id, uf_id, uf_name,
- * contact_id]: one row (`${INSERT_LINK} (?, ?, ?, ?)`, prepared) or many (`${INSERT_LINK} ?`).
+ * A link (civicrm_uf_match row) as an event writes it, [domain_id, uf_id, uf_name, contact_id]:
+ * `${INSERT_LINK} (?, ?, ?, ?)`, prepared (the sync's many: INSERT_LINKS in sync-store.ts).
  */
-export const INSERT_LINK = 'INSERT INTO civicrm_uf_match (domain_id, uf_id, uf_name, contact_id) VALUES'
+const INSERT_LINK = 'INSERT INTO civicrm_uf_match (domain_id, uf_id, uf_name, contact_id) VALUES'
 
 /** A link's uf_name becomes the user's new email: [uf_name, link id]. */
 export const UPDATE_LINK_NAME = 'UPDATE civicrm_uf_match SET uf_name = ? WHERE id = ?'
