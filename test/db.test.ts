@@ -166,6 +166,101 @@ t.test('a batch answers each statement\'s result in order, one statement or seve
   t.same(out, [[], [[{ v: 1 }]], [[{ v: 2 }], [{ w: 3 }]]])
 })
 
+/**
+ * The round trips of a database's connections (queries and statements prepared or executed),
+ * in order: each as its statements' verbs and tables ("INSERT civibridge_lock"), joined by "; ".
+ */
+function roundTripsOf (database: Database): string[] {
+  const sent: string[] = []
+  const shape = (text: string) => text.split(/;\s*/).map((st) => {
+    const m = /^\s*(INSERT INTO|SELECT .*? FROM|\w+)\s*(\w+)?/s.exec(st)!
+    return m[1].startsWith('SELECT') ? `SELECT ${m[2]}` : m[1] === 'INSERT INTO' ? `INSERT ${m[2]}` : m[1]
+  }).join('; ')
+  database.pool.pool.on('connection', (conn) => {
+    type Cmd = { constructor: { name: string }, sql?: string, query?: string }
+    const core = conn as unknown as { addCommand (cmd: Cmd): unknown }
+    const add = core.addCommand.bind(core)
+    core.addCommand = (cmd) => {
+      const text = cmd.constructor.name === 'Query' ? cmd.sql : cmd.constructor.name === 'Prepare' ? cmd.query : undefined
+      if (text !== undefined && !/^SET /.test(text)) sent.push(shape(text))
+      return add(cmd)
+    }
+  })
+  return sent
+}
+
+t.test('writes queued by later() go in front of the unit\'s next statement or with its COMMIT, in the same round trip, and are kept only with the unit', async (t) => {
+  const db = await testDatabase(t)
+  const database = new Database(db.url, { poolSize: 1 })
+  t.teardown(() => database.close())
+  const sent = roundTripsOf(database)
+  const token = (jti: string): Statement =>
+    [`INSERT INTO civibridge_used_token (jti, purpose, used_at) SELECT ?, 'test', NOW() FROM DUAL WHERE ${IN_TRANSACTION}`, [jti]]
+  const jtis = () => db.rows<{ jti: string }>('SELECT jti FROM civibridge_used_token ORDER BY jti').then((rows) => rows.map((r) => r.jti))
+  const TOKEN = 'INSERT civibridge_used_token'
+
+  // In front of a statement that may follow them (a read, a guarded write), which sees their rows.
+  const seen = await database.unit(async (unit) => {
+    await unit.lock(['u:1'])
+    unit.later(token('a'))
+    unit.later(token('b'))
+    const rows = await unit.query('SELECT jti FROM civibridge_used_token ORDER BY jti', [])
+    unit.later(token('c'))
+    await unit.commitWith(...token('d'))
+    return rows
+  })
+  t.same(seen, [{ jti: 'a' }, { jti: 'b' }], 'the read is answered alone, after the writes queued before it')
+  t.same(sent.splice(0), [
+    'BEGIN; INSERT civibridge_lock',
+    `${TOKEN}; ${TOKEN}; SELECT civibridge_used_token`,
+    `${TOKEN}; ${TOKEN}; COMMIT`,
+  ])
+  t.same(await jtis(), ['a', 'b', 'c', 'd'])
+
+  // Alone first before what cannot follow them (a prepared statement, Drizzle's, an unguarded
+  // write, the lock rows); with the COMMIT of a unit that ends without commitWith, even one that sent nothing else.
+  await database.unit(async (unit) => {
+    unit.later(token('e'))
+    t.same(await unit.prepared('SELECT COUNT(*) FROM civibridge_used_token', []), [[5]], 'sent before the prepared statement')
+    unit.later(token('f'))
+    await unit.tx.execute(sql`DO 0`)
+    unit.later(token('g'))
+    await unit.query("INSERT INTO civibridge_used_token (jti, purpose, used_at) VALUES ('h', 'test', NOW())", [])
+    unit.later(token('i'))
+    await unit.lock(['u:2'])
+    unit.later(token('j'))
+  })
+  await database.unit(async (unit) => { unit.later(token('k')) })
+  t.same(sent.splice(0), [
+    `BEGIN; ${TOKEN}`, 'SELECT civibridge_used_token',
+    TOKEN, 'DO',
+    TOKEN, TOKEN,
+    TOKEN, 'INSERT civibridge_lock',
+    `${TOKEN}; COMMIT`,
+    `BEGIN; ${TOKEN}; COMMIT`,
+  ])
+  t.same(await jtis(), ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j', 'k'])
+
+  // A unit that fails sends none of what it queued last, and keeps nothing.
+  await t.rejects(database.unit(async (unit) => {
+    unit.later(token('l'))
+    await unit.query('SELECT 1 FROM civibridge_used_token LIMIT 1', [])
+    unit.later(token('m'))
+    throw new Error('the unit fails')
+  }), { message: 'the unit fails' })
+  t.same(sent.splice(0), [`BEGIN; ${TOKEN}; SELECT civibridge_used_token`, 'ROLLBACK'], 'the write queued last was never sent')
+  t.equal((await jtis()).length, 11)
+
+  // Only a statement that does nothing outside the transaction may be queued, and nothing after the COMMIT.
+  await t.rejects(database.unit(async (unit) => { unit.later(["INSERT INTO civibridge_used_token (jti, purpose, used_at) VALUES ('n', 'test', NOW())", []]) }),
+    /must do nothing outside its transaction/)
+  await t.rejects(database.unit(async (unit) => {
+    await unit.commitWith(...token('o'))
+    unit.later(token('p'))
+  }), /nothing may be sent after it/)
+  t.same(await jtis(), ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j', 'k', 'o'], 'what a unit committed stays')
+})
+
 t.test('a unit that deadlocks (or loses certification) every time gives up after ten attempts as unavailable, writing nothing', async (t) => {
   const db = await testDatabase(t)
   const database = new Database(db.url, { poolSize: 2 })

@@ -56,10 +56,29 @@ function inOrder (rows: Row[]): Candidate[] {
   return rows.map(({ contactId, linkedUfId }) => ({ contactId, linkedUfId }))
 }
 
-/** One email's candidates (a normalised email), by a server-side prepared statement: an event's hot path. */
-export async function findCandidates (run: PreparedQuery, domainId: number, email: string): Promise<Candidate[]> {
-  const rows = await run(ONE_EMAIL, [domainId, email, email, email]) as Array<[number, number, number | null]>
-  return inOrder(rows.map(([contactId, primary, linkedUfId]) => ({ contactId, linkedUfId, primary })))
+/**
+ * The user holding an email as uf_name in the domain: compared under the collation, not exactly,
+ * as CiviCRM's unique key on (uf_name, domain_id) compares (a look-alike of a held uf_name,
+ * gmäil for gmail, cannot be stored as another user's either). Parameters: email, domain.
+ */
+export const UF_NAME_HOLDER = 'SELECT uf_id FROM civicrm_uf_match WHERE uf_name = ? AND domain_id = ? LIMIT 1'
+
+/** UF_NAME_HOLDER's uf_id beside each of ONE_EMAIL's rows, or alone (candidate columns NULL) when there is none. */
+const HOLDER_AND_CANDIDATES = `SELECT h.uf_id, x.contact_id, x.is_primary, x.linked FROM (SELECT (${UF_NAME_HOLDER}) AS uf_id) h
+  LEFT JOIN (${ONE_EMAIL.replace('m.uf_id FROM', 'm.uf_id AS linked FROM')}) x ON 1`
+
+/**
+ * The user holding a normalised email as uf_name (UF_NAME_HOLDER) and the email's candidates,
+ * in one round trip, by a server-side prepared statement: an event's hot path.
+ */
+export async function findHolderAndCandidates (
+  run: PreparedQuery, domainId: number, email: string
+): Promise<{ holder: number | null, candidates: Candidate[] }> {
+  const rows = await run(HOLDER_AND_CANDIDATES, [email, domainId, domainId, email, email, email]) as
+    Array<[number | null, number | null, number, number | null]>
+  const candidates = rows.filter(([, contactId]) => contactId !== null)
+    .map(([, contactId, primary, linkedUfId]) => ({ contactId: contactId!, linkedUfId, primary }))
+  return { holder: rows[0][0], candidates: inOrder(candidates) }
 }
 
 /**

@@ -42,6 +42,14 @@ export interface Unit {
    * throws. Nothing may be sent after it.
    */
   commitWith (text: string, values: unknown[]): Promise<unknown>
+  /**
+   * A write whose answer nothing waits for (an audit row, a new contact's email and log rows):
+   * sent in front of the unit's next statement, in its round trip, or with its COMMIT; in a
+   * round trip of its own first when that statement cannot follow others in one query (a
+   * prepared one, Drizzle's, the lock rows, one without IN_TRANSACTION). It follows another
+   * statement in one query, so it must do nothing outside the transaction (IN_TRANSACTION).
+   */
+  later (statement: Statement): void
 }
 
 /** A statement's text and its values. */
@@ -53,6 +61,13 @@ export type Statement = readonly [text: string, values: unknown[]]
  * DELETE … WHERE).
  */
 export const IN_TRANSACTION = '@@in_transaction = 1'
+
+/**
+ * A one-row `INSERT INTO t (…) VALUES` of n values as a no-op outside its transaction: a
+ * statement that may follow another in one query (Unit.later, runBatch).
+ */
+export const oneRowInTransaction = (insert: string, n: number) =>
+  `${insert.replace(/\s*VALUES$/, '')} SELECT ${Array(n).fill('?').join(', ')} FROM DUAL WHERE ${IN_TRANSACTION}`
 
 /**
  * Statements sent as one multi-statement query on a unit; each one's result, in order. MariaDB
@@ -72,9 +87,12 @@ export async function runBatch (unit: Pick<Unit, 'query'>, statements: Statement
   return statements.length === 1 ? [out] : out as unknown[]
 }
 
+/** A statement that may follow another in one query: it does nothing outside the transaction (runBatch), or only reads. */
+const mayFollow = (text: string) => text.includes(IN_TRANSACTION) || /^\s*SELECT\b/i.test(text)
+
 /** Statements that follow another in one query: each must do nothing outside the transaction (runBatch). */
 function assertGuarded (statements: Statement[]): void {
-  const unguarded = statements.find(([text]) => !text.includes(IN_TRANSACTION) && !/^\s*SELECT\b/i.test(text))
+  const unguarded = statements.find(([text]) => !mayFollow(text))
   if (unguarded) {
     throw new Error(`a statement after a batch's first must do nothing outside its transaction: ${unguarded[0].slice(0, 80)}`)
   }
@@ -83,6 +101,9 @@ function assertGuarded (statements: Statement[]): void {
 /** Statements as one multi-statement query's text and values. */
 const joined = (statements: Statement[]): Statement =>
   [statements.map(([text]) => text).join(';\n'), statements.flatMap(([, values]) => values)]
+
+const BEGIN: Statement = ['BEGIN', []]
+const COMMIT: Statement = ['COMMIT', []]
 
 /** SERVER_STATUS_IN_TRANS: the flag of an OK packet saying a transaction is open. */
 const IN_TRANS = 1
@@ -264,10 +285,42 @@ export class Database {
     let begun: Promise<unknown> | null = null
     let committed = false
     const begin = () => (begun ??= conn.query('BEGIN'))
+    // Writes queued by later(), for the front of the unit's next query.
+    let queued: Statement[] = []
+    /**
+     * One query of the unit: its BEGIN in front when the unit sent nothing yet (should the BEGIN
+     * fail, MariaDB runs nothing after it), then the queued writes, `text`, and the COMMIT when
+     * `commit`. What `text` answers: one statement's result, or a multi-statement's list.
+     */
+    const send = async (text: string, values: unknown[], commit: boolean): Promise<unknown> => {
+      if (queued.length > 0 && !mayFollow(text)) await sendQueued()
+      const opening = begun === null
+      if (begun) await begun
+      const front: Statement[] = [...(opening ? [BEGIN] : []), ...queued]
+      queued = []
+      const [all, allValues] = joined([...front, [text, values], ...(commit ? [COMMIT] : [])])
+      const sent = conn.query(all, allValues) as unknown as Promise<[unknown]>
+      if (opening) begun = sent
+      const [results] = await sent
+      if (front.length === 0 && !commit) return inTx([results])[0]
+      const list = results as unknown[]
+      // Every statement before the COMMIT ran in the unit's transaction, or nothing of it was kept.
+      assertInTransaction(commit ? list.slice(0, -1) : list)
+      const own = list.slice(front.length, commit ? -1 : undefined)
+      return own.length === 1 ? own[0] : own
+    }
+    /** The queued writes, alone: the next statement cannot carry them. */
+    const sendQueued = async () => {
+      if (queued.length === 0) return
+      const [text, values] = joined(queued)
+      queued = []
+      await send(text, values, false)
+    }
     // The lock rows, opening the transaction in the same round trip when nothing was sent before.
     type Locked = { counters: Map<string, number>, then: unknown[] }
     const lockRows = async (keys: string[], count: boolean, then: Statement[]): Promise<Locked> => {
       if (keys.length === 0) return { counters: new Map(), then: await runBatch(unit, then) }
+      await sendQueued()
       if (begun) { await begun; return this.takeLocks(conn, keys, '', count, then) }
       const taking = this.takeLocks(conn, keys, 'BEGIN; ', count, then)
       begun = taking
@@ -275,42 +328,36 @@ export class Database {
     }
     // Every statement's answer is checked for an open transaction (assertInTransaction).
     const inTx = <R extends [unknown, ...unknown[]]>(out: R): R => { assertInTransaction(out[0]); return out }
-    // Drizzle's statements go through the connection too, after the BEGIN.
+    // Drizzle's statements go through the connection too, after the BEGIN and the queued writes.
+    const ready = async () => { await sendQueued(); await begin() }
     const client = Object.create(conn, {
-      query: { value: async (...args: Parameters<typeof conn.query>) => { await begin(); return inTx(await conn.query(...args)) } },
-      execute: { value: async (...args: Parameters<typeof conn.execute>) => { await begin(); return inTx(await conn.execute(...args)) } },
+      query: { value: async (...args: Parameters<typeof conn.query>) => { await ready(); return inTx(await conn.query(...args)) } },
+      execute: { value: async (...args: Parameters<typeof conn.execute>) => { await ready(); return inTx(await conn.execute(...args)) } },
     }) as mysql.PoolConnection
     const unit: Unit = {
       tx: drizzle(client) as unknown as Tx,
-      query: async (text, values) => {
-        if (begun) { await begun; return inTx(await conn.query(text, values))[0] }
-        // The unit's first statement opens its transaction in the same round trip; should the
-        // BEGIN fail, MariaDB runs nothing after it.
-        const sent = conn.query(`BEGIN; ${text}`, values) as unknown as Promise<[unknown[]]>
-        begun = sent
-        const [results] = await sent
-        assertInTransaction(results)
-        // What the text alone answers: one statement's result, or a multi-statement's list.
-        return results.length === 2 ? results[1] : results.slice(1)
-      },
-      prepared: async (text, values) => { await begin(); return inTx(await conn.execute({ sql: text, rowsAsArray: true }, values))[0] },
+      query: (text, values) => send(text, values, false),
+      prepared: async (text, values) => { await ready(); return inTx(await conn.execute({ sql: text, rowsAsArray: true }, values))[0] },
       commitWith: async (text, values) => {
-        // A unit that sent nothing yet sends its BEGIN in the same round trip too.
-        const opening = begun === null
-        if (begun) await begun
-        begun ??= Promise.resolve()
-        const [results] = await conn.query(`${opening ? 'BEGIN; ' : ''}${text}; COMMIT`, values) as unknown as [unknown[]]
-        // Every statement before the COMMIT ran in the unit's transaction, or nothing of it was kept.
-        assertInTransaction(results.slice(0, -1))
+        const result = await send(text, values, true)
         committed = true
-        return results[opening ? 1 : 0]
+        return result
       },
       lock: async (keys) => { await lockRows(keys, false, []) },
       lockAndCount: (keys, then = []) => lockRows(keys, true, then),
+      later: (statement) => {
+        if (committed) throw new Error('the unit has committed: nothing may be sent after it')
+        assertGuarded([statement])
+        queued.push(statement)
+      },
     }
     try {
       const result = await fn(unit)
-      if (begun && !committed) await conn.query('COMMIT')
+      if (queued.length > 0) {
+        const [text, values] = joined(queued)
+        queued = []
+        await unit.commitWith(text, values)
+      } else if (begun && !committed) await conn.query('COMMIT')
       return result
     /* c8 ignore start */
     // V8 counts a branch into `finally` per exit path (returned, thrown while healthy, thrown

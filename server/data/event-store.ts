@@ -5,7 +5,7 @@ import { civicrmUfMatch } from '../../drizzle/schema/civicrm.js'
 import type { LinkResult } from '../domain/link-user.js'
 import { getTableConfig } from 'drizzle-orm/mysql-core'
 import { errorCode } from '../errors.js'
-import { IN_TRANSACTION, type Database, type Db, type Unit } from './db.js'
+import { IN_TRANSACTION, oneRowInTransaction, type Database, type Db, type Unit } from './db.js'
 
 const EVENT_TABLE = getTableConfig(bridgeEvent).name
 const AUDIT_TABLE = getTableConfig(bridgeAudit).name
@@ -15,8 +15,11 @@ const USED_TOKEN_TABLE = getTableConfig(bridgeUsedToken).name
 const EVENT_COLUMNS = '(jti, site, body_sha256, event, uf_id, occurred_at, received_at, result)'
 /** Event rows written behind (a jti already there is left as it is). */
 export const INSERT_EVENT = `INSERT IGNORE INTO ${EVENT_TABLE} ${EVENT_COLUMNS} VALUES`
-/** An event row recorded by its unit of work: a jti already there is an error (ER_DUP_ENTRY), which keeps the unit from committing. */
-const RECORD_EVENT = `INSERT INTO ${EVENT_TABLE} ${EVENT_COLUMNS} VALUES`
+/**
+ * An event row recorded by its unit of work: a jti already there is an error (ER_DUP_ENTRY),
+ * which keeps the unit from committing. It follows the unit's queued writes in one query (Unit.later).
+ */
+const RECORD_EVENT = oneRowInTransaction(`INSERT INTO ${EVENT_TABLE} ${EVENT_COLUMNS} VALUES`, 8)
 export const INSERT_AUDIT = `INSERT INTO ${AUDIT_TABLE} (domain_id, uf_id, \`trigger\`, action, contact_id, reason, created_at) VALUES`
 /**
  * Many audit rows (the events' written behind), from one JSON array of auditRowJson's: fewer
@@ -67,7 +70,7 @@ type Header = { affectedRows: number }
  */
 export async function recordEvent (unit: Pick<Unit, 'commitWith'>, rec: EventRecord, result: LinkResult): Promise<boolean> {
   try {
-    await unit.commitWith(`${RECORD_EVENT} (?, ?, ?, ?, ?, ?, ?, ?)`,
+    await unit.commitWith(RECORD_EVENT,
       [rec.jti, rec.site, rec.bodySha256, rec.event, rec.ufId, rec.occurredAt, new Date(), JSON.stringify(result)])
     return true
   } catch (err) {

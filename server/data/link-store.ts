@@ -5,9 +5,9 @@ import { civicrmUfMatch } from '../../drizzle/schema/civicrm.js'
 import { bridgeUserTombstone, bridgeWantedEmail } from '../../drizzle/schema/bridge.js'
 import type { Candidate, LinkResult, LinkStore, LinkTrigger, NewContact, UserState } from '../domain/link-user.js'
 import type { SiteSettings } from '../domain/contact.js'
-import { IN_TRANSACTION, type PreparedQuery, type Statement, type Tx, type Unit } from './db.js'
+import { IN_TRANSACTION, oneRowInTransaction, type PreparedQuery, type Statement, type Tx, type Unit } from './db.js'
 import { INSERT_AUDIT } from './event-store.js'
-import { exactEmail, findCandidates } from './candidates.js'
+import { UF_NAME_HOLDER, exactEmail, findHolderAndCandidates } from './candidates.js'
 
 /**
  * n CiviCRM contact hashes (32 hex characters each) from one read of random bytes (one read per
@@ -21,8 +21,8 @@ export function newContactHashes (n: number): string[] {
 type RawQuery = Pick<Unit, 'query'>
 
 /**
- * A link (civicrm_uf_match row) as an event writes it, [domain_id, uf_id, uf_name, contact_id]:
- * `${INSERT_LINK} (?, ?, ?, ?)`, prepared (the sync's many: INSERT_LINKS in sync-store.ts).
+ * A link (civicrm_uf_match row) as an event writes it, [domain_id, uf_id, uf_name, contact_id]
+ * (ONE_LINK; the sync's many: INSERT_LINKS in sync-store.ts).
  */
 const INSERT_LINK = 'INSERT INTO civicrm_uf_match (domain_id, uf_id, uf_name, contact_id) VALUES'
 
@@ -110,17 +110,19 @@ const INSERT_CONTACT_LOGS = `INSERT INTO civicrm_log (entity_table, entity_id, d
   SELECT 'civicrm_contact', j.id, CONCAT('civicrm_contact,', j.id), j.id, ? FROM JSON_TABLE(?, '$[*]' COLUMNS (id INT UNSIGNED PATH '$')) j
   WHERE ${IN_TRANSACTION}`
 
-/** insertContacts and its rows for one contact (an event's), with prepared statements: parsed once per connection. */
+/**
+ * insertContacts for one contact (an event's): the contact by a prepared statement (parsed once
+ * per connection), its primary email and civicrm_log row queued for the unit's next round trip.
+ */
 export async function insertIndividual (
-  unit: Pick<Unit, 'prepared'>, contact: NewContact, source: string, now: Date, site: SiteSettings
+  unit: Pick<Unit, 'prepared' | 'later'>, contact: NewContact, source: string, now: Date, site: SiteSettings
 ): Promise<number> {
   const [hash] = newContactHashes(1)
   const placeholders = Array(CONTACT_COLUMNS).fill('?').join(', ')
   const inserted = await unit.prepared(`${INSERT_CONTACT} (${placeholders})`, contactRow(contact, hash, source)) as { insertId: number }
   const id = inserted.insertId
-  await unit.prepared(`${INSERT_EMAIL} (?, ?, ?, ?)`, [id, site.locationTypeId, contact.email, 1])
-  const log = logRow({ contactId: id, data: `civicrm_contact,${id}`, actorId: id, at: site.localTime(now) })
-  await unit.prepared(`${INSERT_LOG} (?, ?, ?, ?, ?)`, log)
+  unit.later([ONE_EMAIL, [id, site.locationTypeId, contact.email, 1]])
+  unit.later([ONE_LOG, logRow({ contactId: id, data: `civicrm_contact,${id}`, actorId: id, at: site.localTime(now) })])
   return id
 }
 
@@ -135,6 +137,11 @@ const contactRow = (c: NewContact, hash: string, source: string) => [
 ]
 /** A contact's email row, [contact_id, location_type_id, email, is_primary]. */
 const INSERT_EMAIL = 'INSERT INTO civicrm_email (contact_id, location_type_id, email, is_primary) VALUES'
+// An event's email, log and link rows: each may follow another statement in one query.
+const ONE_EMAIL = oneRowInTransaction(INSERT_EMAIL, 4)
+const ONE_LOG = oneRowInTransaction(INSERT_LOG, 5)
+const ONE_LINK = oneRowInTransaction(INSERT_LINK, 4)
+const ONE_AUDIT = oneRowInTransaction(INSERT_AUDIT, 7)
 
 /**
  * The ids of a multi-row insert: consecutive from LAST_INSERT_ID() (stepping by
@@ -239,22 +246,21 @@ export class SqlLinkStore implements LinkStore {
     return known ?? readEventContext(this.unit.prepared, this.domainId, ufId, '')
   }
 
-  async findCandidates (email: string): Promise<Candidate[]> {
-    return findCandidates(this.unit.prepared, this.domainId, email)
+  async findHolderAndCandidates (email: string): Promise<{ holder: number | null, candidates: Candidate[] }> {
+    return findHolderAndCandidates(this.unit.prepared, this.domainId, email)
   }
 
-  /**
-   * Under the collation, not exactly: CiviCRM's unique key on (uf_name, domain_id) uses it, so
-   * a look-alike of a held uf_name (gmäil for gmail) cannot be stored as another user's either.
-   */
   async findUserByUfName (email: string): Promise<number | null> {
-    const rows = await this.unit.prepared(
-      'SELECT uf_id FROM civicrm_uf_match WHERE uf_name = ? AND domain_id = ? LIMIT 1', [email, this.domainId]) as Array<[number]>
+    const rows = await this.unit.prepared(UF_NAME_HOLDER, [email, this.domainId]) as Array<[number]>
     return rows[0]?.[0] ?? null
   }
 
+  /**
+   * Sent at once, with the writes queued before it: a uf_name another user took meanwhile stops
+   * the unit here (ER_DUP_ENTRY: re-run), not with its COMMIT, where it would pass for the jti's.
+   */
   async insertLink (ufId: number, email: string, contactId: number): Promise<void> {
-    await this.unit.prepared(`${INSERT_LINK} (?, ?, ?, ?)`, [this.domainId, ufId, email, contactId])
+    await this.unit.query(ONE_LINK, [this.domainId, ufId, email, contactId])
   }
 
   async updateLinkEmail (linkId: number, email: string): Promise<void> {
@@ -299,8 +305,8 @@ export class SqlLinkStore implements LinkStore {
       })
   }
 
+  /** Queued: it goes with the unit's next statement or its COMMIT. */
   async audit (ufId: number, trigger: LinkTrigger, result: LinkResult): Promise<void> {
-    await this.unit.prepared(`${INSERT_AUDIT} (?, ?, ?, ?, ?, ?, ?)`,
-      [this.domainId, ufId, trigger, result.action, result.contactId, result.reason, new Date()])
+    this.unit.later([ONE_AUDIT, [this.domainId, ufId, trigger, result.action, result.contactId, result.reason, new Date()]])
   }
 }

@@ -91,7 +91,7 @@ function chunkFactsRead (collation: Collation, domainId: number, ufIds: number[]
       ? []
       : [
           manyCandidates(q, domainId),
-          // Under the collation, as CiviCRM's unique key on uf_name compares (see SqlLinkStore.findUserByUfName).
+          // Under the collation, as CiviCRM's unique key on uf_name compares (see UF_NAME_HOLDER in candidates.ts).
           [`SELECT q.x AS k, m.uf_id FROM ${q.text} q JOIN civicrm_uf_match m ON m.uf_name = q.k AND m.domain_id = ? ORDER BY m.id`,
             [...q.values, domainId]] satisfies Statement,
         ]),

@@ -51,10 +51,13 @@ export interface LinkStore {
   lock (keys: string[]): Promise<void>
   /** The user's link (lowest id if several) and last delete, in one read. */
   userState (ufId: number): Promise<UserState>
-  /** Non-deleted Individuals with this email on any email row: primary first, then lowest id. */
-  findCandidates (email: string): Promise<Candidate[]>
   /** The uf_id holding this uf_name in the domain, if any. */
   findUserByUfName (email: string): Promise<number | null>
+  /**
+   * findUserByUfName, and the non-deleted Individuals with this email on any email row (primary
+   * first, then lowest id), in one read.
+   */
+  findHolderAndCandidates (email: string): Promise<{ holder: number | null, candidates: Candidate[] }>
   /** `ufName`: the email as typed (CiviCRM keeps it so). */
   insertLink (ufId: number, ufName: string, contactId: number): Promise<void>
   updateLinkEmail (linkId: number, ufName: string): Promise<void>
@@ -151,10 +154,10 @@ async function decideLink (store: LinkStore, user: JoomlaUser, trigger: LinkTrig
   if (again) return again
   if (state.link) return syncEmail(store, user.id, state.link, typedEmail(user.email), trigger)
 
-  const holder = await store.findUserByUfName(email)
+  const { holder, candidates } = await store.findHolderAndCandidates(email)
   if (holder !== null) return result('skipped', null, `email-linked-to-user:${holder}`)
 
-  const free = firstFreeCandidate(await store.findCandidates(email), user.id)
+  const free = firstFreeCandidate(candidates, user.id)
   if (free) {
     await store.insertLink(user.id, typedEmail(user.email), free.contactId)
     return result('linked-existing', free.contactId)
