@@ -28,8 +28,25 @@ function percentile (sorted: Float64Array, q: number): number {
 }
 
 export async function openLoop (origin: string, path: string, rate: number, durationS: number, requests: Prepared[], connections: number): Promise<OpenLoopFigures> {
-  const total = Math.min(requests.length, Math.round(rate * durationS))
   const pool = new Pool(origin, { connections, pipelining: 1, keepAliveTimeout: 60_000 })
+  try {
+    return await openLoopOf(rate, Math.min(requests.length, Math.round(rate * durationS)), async (i) => {
+      const r = requests[i]
+      const res = await pool.request({ method: 'POST', path, headers: r.headers, body: r.body })
+      await res.body.dump()
+      return res.statusCode >= 200 && res.statusCode <= 299
+    })
+  } finally {
+    await pool.close()
+  }
+}
+
+/**
+ * `total` calls at a fixed offered rate: call i is due at start + i / rate and is made then,
+ * whether or not earlier ones have ended (an HTTP request, or a floor's statements); its
+ * latency runs from its due time to its end. `call` answers whether it succeeded (a 2xx).
+ */
+export async function openLoopOf (rate: number, total: number, call: (i: number) => Promise<boolean>): Promise<OpenLoopFigures> {
   const latency = new Float64Array(total)
   let answered = 0
   let non2xx = 0
@@ -43,10 +60,8 @@ export async function openLoop (origin: string, path: string, rate: number, dura
     const done = () => { if (++answered === total) resolve() }
     const fire = (i: number) => {
       const due = start + i * interval
-      const r = requests[i]
-      pool.request({ method: 'POST', path, headers: r.headers, body: r.body }).then(async (res) => {
-        await res.body.dump()
-        if (res.statusCode < 200 || res.statusCode > 299) non2xx++
+      call(i).then((ok) => {
+        if (!ok) non2xx++
         lastAnswer = performance.now()
         latency[i] = lastAnswer - due
         done()
@@ -61,7 +76,6 @@ export async function openLoop (origin: string, path: string, rate: number, dura
     }
     setTimeout(tick, Math.max(0, start - performance.now()))
   })
-  await pool.close()
   const sorted = latency.sort()
   const spanS = (lastAnswer - start) / 1000
   return {

@@ -4,7 +4,8 @@
 // statements) and (f) (logins' batched reads and write-behind batches), sent by a minimal
 // mysql2 client (bench/events/floors.ts) at the same concurrency; (g) the login floor over
 // HTTP: (f)'s work behind a bare Fastify route (bench/events/bare-server.ts), the logins' floor
-// of issue #20's target; and open-loop runs at fixed offered rates (bench/events/open-loop.ts). Each server runs in its own process; the load
+// of issue #20's target; and open-loop runs at fixed offered rates (bench/events/open-loop.ts), against the
+// bridge and then against the floors ((g) for logins, (e) for registrations). Each server runs in its own process; the load
 // generator signs every request with a fresh jti (a reused jti would be a replay).
 //   npx tsx bench/events/run.ts [--duration 10] [--connections 100] [--users 20000] [--cpu-prof DIR]
 //     [--runs a,b,c,d,e,f,g,o] [--repeat 5] [--rates login:500,login:2000,registration:200] [--rate-duration 30]
@@ -17,7 +18,7 @@ import autocannon from 'autocannon'
 import mysql from 'mysql2/promise'
 import { createFixtureDatabase, withDatabaseName } from '../../server/dev/fixture.js'
 import { LoginFloor, RegistrationReplay, registrationBody, captureRegistration, contextReadOf, floorPool } from './floors.js'
-import { openLoop, type OpenLoopFigures } from './open-loop.js'
+import { openLoop, openLoopOf, type OpenLoopFigures } from './open-loop.js'
 import { signEvent } from '../../server/protocol/sign.js'
 import { freePort } from '../../test/helper.js'
 
@@ -185,7 +186,7 @@ for (let rep = 0; rep < REPEAT; rep++) {
     await stop(s.child)
   }
   // The bridge's statements, recorded from its own code on this database: the floors replay them.
-  const sent = runs.has('e') || runs.has('f') || runs.has('g') ? await captureRegistration(url) : null
+  const sent = runs.has('e') || runs.has('f') || runs.has('g') || runs.has('o') ? await captureRegistration(url) : null
   if (sent !== null) replay ??= new RegistrationReplay(sent)
   // Each target runs right before its floor, (b) then (g), (c) then (e), the bridge's server
   // waiting idle in between: the machine's speed drifts within minutes, and a ratio is only as
@@ -239,6 +240,29 @@ for (let rep = 0; rep < REPEAT; rep++) {
       fixed.set(key, [...(fixed.get(key) ?? []), f])
     }
     await stop(s.child)
+    // The floors at the same rates, on the same database: the latency this machine gives the
+    // same database work with the least around it ((g) for logins, (e) for registrations).
+    if (sent !== null && replay !== null) {
+      const r = replay
+      const floor = await startServer([...tsx, 'bench/events/bare-server.ts'], { CIVICRM_DB_URL: url, CONTEXT_SQL: contextReadOf(sent), DB_POOL_SIZE: String(POOL_SIZE) })
+      await load('warm-up', floor.url, '/login', floor.child.pid, loginRequest)
+      const pool = floorPool(url, POOL_SIZE)
+      for (const { kind, rate, key } of RATES) {
+        const n = Math.round(rate * RATE_DURATION)
+        let f: OpenLoopFigures
+        if (kind === 'login') {
+          f = await openLoop(floor.url, '/login', rate, RATE_DURATION, Array.from({ length: n }, loginRequest), Number(args['rate-connections']))
+        } else {
+          const users = r.floorUsers(nextFloorUser, n)
+          nextFloorUser = users[users.length - 1] + 1
+          f = await openLoopOf(rate, n, async (i) => { await r.run(pool, users[i]); return true })
+        }
+        const floorKey = `${key}, floor ${kind === 'login' ? '(g)' : '(e)'}`
+        fixed.set(floorKey, [...(fixed.get(floorKey) ?? []), f])
+      }
+      await pool.end()
+      await stop(floor.child)
+    }
   }
   console.error(`repetition ${rep + 1} of ${REPEAT} done after ${Math.round((Date.now() - started) / 1000)} s`)
 }
