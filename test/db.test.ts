@@ -7,6 +7,10 @@ import { Database, DatabaseUnavailableError, isUnavailable, MAX_ATTEMPTS, runBat
 import { createFixtureDatabase } from '../server/dev/fixture.js'
 import { testDatabase, eventually, holdLocks, lockWaiters, SERVER_URL } from './helper.js'
 
+/** A used-token row as a statement that may follow another in one query (guarded). */
+const token = (jti: string): Statement =>
+  [`INSERT INTO civibridge_used_token (jti, purpose, used_at) SELECT ?, 'test', NOW() FROM DUAL WHERE ${IN_TRANSACTION}`, [jti]]
+
 t.test('a connection lost inside a unit is destroyed, not returned to the pool, and the caller is told the database is unavailable', async (t) => {
   const db = await testDatabase(t)
   const database = new Database(db.url, { poolSize: 1 })
@@ -133,8 +137,6 @@ t.test('a batch statement that finds its transaction gone (a Galera BF abort bet
   const database = new Database(db.url, { poolSize: 1 })
   t.teardown(() => database.close())
   let attempts = 0
-  const token = (jti: string): Statement =>
-    [`INSERT INTO civibridge_used_token (jti, purpose, used_at) SELECT ?, 'test', NOW() FROM DUAL WHERE ${IN_TRANSACTION}`, [jti]]
   await database.unit(async (unit) => {
     attempts++
     // The first attempt's transaction is rolled back under it, as an applier's abort would.
@@ -194,8 +196,6 @@ t.test('writes queued by later() go in front of the unit\'s next statement or wi
   const database = new Database(db.url, { poolSize: 1 })
   t.teardown(() => database.close())
   const sent = roundTripsOf(database)
-  const token = (jti: string): Statement =>
-    [`INSERT INTO civibridge_used_token (jti, purpose, used_at) SELECT ?, 'test', NOW() FROM DUAL WHERE ${IN_TRANSACTION}`, [jti]]
   const jtis = () => db.rows<{ jti: string }>('SELECT jti FROM civibridge_used_token ORDER BY jti').then((rows) => rows.map((r) => r.jti))
   const TOKEN = 'INSERT civibridge_used_token'
 
@@ -344,7 +344,7 @@ t.test('a unit whose transaction the database rolled back without an error (a Ga
   const db = await testDatabase(t)
   const database = new Database(db.url, { poolSize: 2 })
   t.teardown(() => database.close())
-  const token = (jti: string) => [jti, 'test']
+  const tokenValues = (jti: string) => [jti, 'test']
   // The rollback is the unit's own here; on Galera a replicated transaction does it between two
   // statements, and the next statements' answers say no transaction is open.
   const rolledBack = [
@@ -358,9 +358,9 @@ t.test('a unit whose transaction the database rolled back without an error (a Ga
     await database.unit(async (unit) => {
       attempts++
       await unit.lock([`u:${i}`])
-      await unit.query('INSERT INTO civibridge_used_token (jti, purpose, used_at) VALUES (?, ?, NOW())', token(`first-${i}-${attempts}`))
+      await unit.query('INSERT INTO civibridge_used_token (jti, purpose, used_at) VALUES (?, ?, NOW())', tokenValues(`first-${i}-${attempts}`))
       if (attempts === 1) await rollBack(unit)
-      await unit.commitWith('INSERT INTO civibridge_used_token (jti, purpose, used_at) VALUES (?, ?, NOW())', token(`last-${i}-${attempts}`))
+      await unit.commitWith('INSERT INTO civibridge_used_token (jti, purpose, used_at) VALUES (?, ?, NOW())', tokenValues(`last-${i}-${attempts}`))
     })
     t.equal(attempts, 2, `detected through ${['query', 'prepared', 'Drizzle', 'commitWith'][i]}: run again`)
   }

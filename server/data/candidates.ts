@@ -64,8 +64,8 @@ function inOrder (rows: Row[]): Candidate[] {
 export const UF_NAME_HOLDER = 'SELECT uf_id FROM civicrm_uf_match WHERE uf_name = ? AND domain_id = ? LIMIT 1'
 
 /** UF_NAME_HOLDER's uf_id beside each of ONE_EMAIL's rows, or alone (candidate columns NULL) when there is none. */
-const HOLDER_AND_CANDIDATES = `SELECT h.uf_id, x.contact_id, x.is_primary, x.linked FROM (SELECT (${UF_NAME_HOLDER}) AS uf_id) h
-  LEFT JOIN (${ONE_EMAIL.replace('m.uf_id FROM', 'm.uf_id AS linked FROM')}) x ON 1`
+const HOLDER_AND_CANDIDATES = `SELECT h.uf_id, x.contact_id, x.is_primary, x.uf_id FROM (SELECT (${UF_NAME_HOLDER}) AS uf_id) h
+  LEFT JOIN (${ONE_EMAIL}) x ON 1`
 
 /**
  * The user holding a normalised email as uf_name (UF_NAME_HOLDER) and the email's candidates,

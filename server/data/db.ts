@@ -309,13 +309,10 @@ export class Database {
       const own = list.slice(front.length, commit ? -1 : undefined)
       return own.length === 1 ? own[0] : own
     }
+    /** The queued writes as one statement list, taken off the queue. */
+    const takeQueued = (): Statement => { const all = joined(queued); queued = []; return all }
     /** The queued writes, alone: the next statement cannot carry them. */
-    const sendQueued = async () => {
-      if (queued.length === 0) return
-      const [text, values] = joined(queued)
-      queued = []
-      await send(text, values, false)
-    }
+    const sendQueued = async () => { if (queued.length > 0) await send(...takeQueued(), false) }
     // The lock rows, opening the transaction in the same round trip when nothing was sent before.
     type Locked = { counters: Map<string, number>, then: unknown[] }
     const lockRows = async (keys: string[], count: boolean, then: Statement[]): Promise<Locked> => {
@@ -353,11 +350,8 @@ export class Database {
     }
     try {
       const result = await fn(unit)
-      if (queued.length > 0) {
-        const [text, values] = joined(queued)
-        queued = []
-        await unit.commitWith(text, values)
-      } else if (begun && !committed) await conn.query('COMMIT')
+      if (queued.length > 0) await unit.commitWith(...takeQueued())
+      else if (begun && !committed) await conn.query('COMMIT')
       return result
     /* c8 ignore start */
     // V8 counts a branch into `finally` per exit path (returned, thrown while healthy, thrown

@@ -22,7 +22,7 @@ type RawQuery = Pick<Unit, 'query'>
 
 /**
  * A link (civicrm_uf_match row) as an event writes it, [domain_id, uf_id, uf_name, contact_id]
- * (ONE_LINK; the sync's many: INSERT_LINKS in sync-store.ts).
+ * (ONE_LINK_ROW; the sync's many: INSERT_LINKS in sync-store.ts).
  */
 const INSERT_LINK = 'INSERT INTO civicrm_uf_match (domain_id, uf_id, uf_name, contact_id) VALUES'
 
@@ -121,8 +121,8 @@ export async function insertIndividual (
   const placeholders = Array(CONTACT_COLUMNS).fill('?').join(', ')
   const inserted = await unit.prepared(`${INSERT_CONTACT} (${placeholders})`, contactRow(contact, hash, source)) as { insertId: number }
   const id = inserted.insertId
-  unit.later([ONE_EMAIL, [id, site.locationTypeId, contact.email, 1]])
-  unit.later([ONE_LOG, logRow({ contactId: id, data: `civicrm_contact,${id}`, actorId: id, at: site.localTime(now) })])
+  unit.later([ONE_EMAIL_ROW, [id, site.locationTypeId, contact.email, 1]])
+  unit.later([ONE_LOG_ROW, logRow({ contactId: id, data: `civicrm_contact,${id}`, actorId: id, at: site.localTime(now) })])
   return id
 }
 
@@ -138,10 +138,10 @@ const contactRow = (c: NewContact, hash: string, source: string) => [
 /** A contact's email row, [contact_id, location_type_id, email, is_primary]. */
 const INSERT_EMAIL = 'INSERT INTO civicrm_email (contact_id, location_type_id, email, is_primary) VALUES'
 // An event's email, log and link rows: each may follow another statement in one query.
-const ONE_EMAIL = oneRowInTransaction(INSERT_EMAIL, 4)
-const ONE_LOG = oneRowInTransaction(INSERT_LOG, 5)
-const ONE_LINK = oneRowInTransaction(INSERT_LINK, 4)
-const ONE_AUDIT = oneRowInTransaction(INSERT_AUDIT, 7)
+const ONE_EMAIL_ROW = oneRowInTransaction(INSERT_EMAIL, 4)
+const ONE_LOG_ROW = oneRowInTransaction(INSERT_LOG, 5)
+const ONE_LINK_ROW = oneRowInTransaction(INSERT_LINK, 4)
+const ONE_AUDIT_ROW = oneRowInTransaction(INSERT_AUDIT, 7)
 
 /**
  * The ids of a multi-row insert: consecutive from LAST_INSERT_ID() (stepping by
@@ -260,7 +260,7 @@ export class SqlLinkStore implements LinkStore {
    * the unit here (ER_DUP_ENTRY: re-run), not with its COMMIT, where it would pass for the jti's.
    */
   async insertLink (ufId: number, email: string, contactId: number): Promise<void> {
-    await this.unit.query(ONE_LINK, [this.domainId, ufId, email, contactId])
+    await this.unit.query(ONE_LINK_ROW, [this.domainId, ufId, email, contactId])
   }
 
   async updateLinkEmail (linkId: number, email: string): Promise<void> {
@@ -307,6 +307,6 @@ export class SqlLinkStore implements LinkStore {
 
   /** Queued: it goes with the unit's next statement or its COMMIT. */
   async audit (ufId: number, trigger: LinkTrigger, result: LinkResult): Promise<void> {
-    this.unit.later([ONE_AUDIT, [this.domainId, ufId, trigger, result.action, result.contactId, result.reason, new Date()]])
+    this.unit.later([ONE_AUDIT_ROW, [this.domainId, ufId, trigger, result.action, result.contactId, result.reason, new Date()]])
   }
 }
