@@ -167,7 +167,26 @@ async function freshDatabase (): Promise<void> {
 }
 const all = new Map<string, Figures[]>()
 const record = (key: string, f: Figures) => all.set(key, [...(all.get(key) ?? []), f])
-const fixed = new Map<string, OpenLoopFigures[]>()
+/**
+ * A fixed rate's run: the CPU per request and, for the bridge, the share of its requests whose
+ * own time (its histogram: from reading the request to sending the answer) was over the
+ * target. A latency the client sees over the target with a server time under it was spent
+ * waiting to be read: the bridge's event loop and the machine's two cores busy with other work.
+ */
+type FixedFigures = OpenLoopFigures & { cpu: CpuPerRequest | null, overTarget?: number }
+const fixed = new Map<string, FixedFigures[]>()
+/** The fixed rates' p99 targets (ms). */
+const TARGET_MS: Record<string, number> = { 'login 2000/s': 10, 'registration 200/s': 25 }
+
+/** The bridge's event route's requests so far by its histogram's buckets (seconds' upper bound in ms → count). */
+async function serverTimes (origin: string): Promise<Map<number, number>> {
+  const text = await (await fetch(`${origin}/metrics`)).text()
+  const counts = new Map<number, number>()
+  for (const m of text.matchAll(/^civibridge_http_request_duration_seconds_bucket\{le="([^"]+)",method="POST",route="\/v1\/joomla\/events",status_code="200"\} (\d+)$/gm)) {
+    counts.set(m[1] === '+Inf' ? Infinity : Math.round(Number(m[1]) * 1000), Number(m[2]))
+  }
+  return counts
+}
 const runs = new Set(args.runs.split(','))
 const RATES = args.rates.split(',').filter(Boolean).map((r) => { const [kind, rate] = r.split(':'); return { kind, rate: Number(rate), key: `${kind} ${rate}/s` } })
 const RATE_DURATION = Number(args['rate-duration'])
@@ -236,8 +255,12 @@ for (let rep = 0; rep < REPEAT; rep++) {
     await load('warm-up', s.url, '/v1/joomla/events', s.child.pid, loginRequest)
     for (const { kind, rate, key } of RATES) {
       const requests = Array.from({ length: Math.round(rate * RATE_DURATION) }, kind === 'login' ? loginRequest : registrationRequest)
+      const before = await serverTimes(s.url)
+      const meter = cpuMeter(s.child.pid)
       const f = await openLoop(s.url, '/v1/joomla/events', rate, RATE_DURATION, requests, Number(args['rate-connections']))
-      fixed.set(key, [...(fixed.get(key) ?? []), f])
+      const after = await serverTimes(s.url)
+      const inServer = (ms: number) => (after.get(ms)! - before.get(ms)!) / (after.get(Infinity)! - before.get(Infinity)!)
+      fixed.set(key, [...(fixed.get(key) ?? []), { ...f, cpu: meter(f.total), overTarget: 1 - inServer(TARGET_MS[key] ?? Infinity) }])
     }
     await stop(s.child)
     // The floors at the same rates, on the same database: the latency this machine gives the
@@ -249,6 +272,7 @@ for (let rep = 0; rep < REPEAT; rep++) {
       const pool = floorPool(url, POOL_SIZE)
       for (const { kind, rate, key } of RATES) {
         const n = Math.round(rate * RATE_DURATION)
+        const meter = cpuMeter(kind === 'login' ? floor.child.pid : undefined)
         let f: OpenLoopFigures
         if (kind === 'login') {
           f = await openLoop(floor.url, '/login', rate, RATE_DURATION, Array.from({ length: n }, loginRequest), Number(args['rate-connections']))
@@ -258,7 +282,7 @@ for (let rep = 0; rep < REPEAT; rep++) {
           f = await openLoopOf(rate, n, async (i) => { await r.run(pool, users[i]); return true })
         }
         const floorKey = `${key}, floor ${kind === 'login' ? '(g)' : '(e)'}`
-        fixed.set(floorKey, [...(fixed.get(floorKey) ?? []), f])
+        fixed.set(floorKey, [...(fixed.get(floorKey) ?? []), { ...f, cpu: meter(f.total) }])
       }
       await pool.end()
       await stop(floor.child)
@@ -304,7 +328,7 @@ if (all.has('g')) rows.push(`| (g) req/s | ${Math.round(g.rps)} | ${all.get('g')
 if (rows.length > 0) console.log(`\n| figure | median of ${REPEAT} | per repetition | |\n|---|---|---|---|\n${rows.join('\n')}`)
 
 if (fixed.size > 0) {
-  const targets: Record<string, number> = { 'login 2000/s': 10, 'registration 200/s': 25 }
+  const targets = TARGET_MS
   const ms = (x: number) => x.toFixed(1)
   console.log(`\nopen loop: ${RATE_DURATION} s per rate, on schedule whatever the answers, latency from each request's due time, up to ${args['rate-connections']} connections; median of ${REPEAT} by p99`)
   console.log('| offered | achieved/s | p50 ms | p99 ms | p99.9 ms | max ms | requests | non-2xx | errors | p99 per repetition (ms) | target |')
@@ -314,7 +338,12 @@ if (fixed.size > 0) {
     const target = targets[key]
     console.log(`| ${key} | ${Math.round(m.achieved)} | ${ms(m.p50)} | ${ms(m.p99)} | ${ms(m.p999)} | ${ms(m.max)} | ${m.total} | ${m.non2xx} | ${m.errors} | ${fs.map((x) => ms(x.p99)).join(', ')} | ${target === undefined ? '' : `p99 < ${target} ms: ${m.p99 < target ? 'met' : '**not met**'}`} |`)
   }
-  for (const [key, fs] of fixed) console.log(`${key} per repetition: ${fs.map((x) => `achieved ${Math.round(x.achieved)}/s (sent ${Math.round(x.sentRate)}/s), p50 ${ms(x.p50)}, p99 ${ms(x.p99)}, p99.9 ${ms(x.p999)} ms`).join('; ')}`)
+  for (const [key, fs] of fixed) {
+    console.log(`${key} per repetition: ${fs.map((x) => `achieved ${Math.round(x.achieved)}/s (sent ${Math.round(x.sentRate)}/s), p50 ${ms(x.p50)}, p99 ${ms(x.p99)}, p99.9 ${ms(x.p999)} ms` +
+      (x.cpu ? `; CPU µs/request ${x.cpu.bridgeUs ?? '–'} / ${x.cpu.mariadbUs} / ${x.cpu.loadUs}` : '') +
+      (x.overTarget !== undefined && TARGET_MS[key] !== undefined ? `; over ${TARGET_MS[key]} ms in the bridge itself: ${pct(x.overTarget)}` : '')).join('; ')}`)
+  }
+  console.log('(CPU µs/request: server / MariaDB / load generator or, for (e), its client; "in the bridge itself": by its histogram, from reading the request to sending the answer)')
 }
 if (all.has('b')) console.log(`(b) p99 per repetition: ${all.get('b')!.map((x) => x.p99).join(', ')} ms (closed loop: bound to throughput by Little's law)`)
 console.log(`duplicate links after the run: ${dups.dup_links}`)
