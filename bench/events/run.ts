@@ -185,6 +185,7 @@ async function serverTimes (origin: string): Promise<Map<number, number>> {
   for (const m of text.matchAll(/^civibridge_http_request_duration_seconds_bucket\{le="([^"]+)",method="POST",route="\/v1\/joomla\/events",status_code="200"\} (\d+)$/gm)) {
     counts.set(m[1] === '+Inf' ? Infinity : Math.round(Number(m[1]) * 1000), Number(m[2]))
   }
+  if (!counts.has(Infinity)) throw new Error(`${origin}/metrics has no civibridge_http_request_duration_seconds buckets for the event route`)
   return counts
 }
 const runs = new Set(args.runs.split(','))
@@ -259,7 +260,10 @@ for (let rep = 0; rep < REPEAT; rep++) {
       const meter = cpuMeter(s.child.pid)
       const f = await openLoop(s.url, '/v1/joomla/events', rate, RATE_DURATION, requests, Number(args['rate-connections']))
       const after = await serverTimes(s.url)
-      const inServer = (ms: number) => (after.get(ms)! - before.get(ms)!) / (after.get(Infinity)! - before.get(Infinity)!)
+      const inServer = (ms: number) => {
+        if (!after.has(ms)) throw new Error(`the bridge's histogram has no ${ms} ms bucket`)
+        return (after.get(ms)! - before.get(ms)!) / (after.get(Infinity)! - before.get(Infinity)!)
+      }
       fixed.set(key, [...(fixed.get(key) ?? []), { ...f, cpu: meter(f.total), overTarget: 1 - inServer(TARGET_MS[key] ?? Infinity) }])
     }
     await stop(s.child)
