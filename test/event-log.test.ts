@@ -6,6 +6,7 @@ import { Database } from '../server/data/db.js'
 import { BufferedEventLog } from '../server/data/event-log.js'
 import { INSERT_AUDIT_JSON, auditRowJson } from '../server/data/event-store.js'
 import { buildApp } from '../server/http/app.js'
+import { sha256Hex } from '../server/protocol/sign.js'
 import { testDatabase, buildTestApp, sendEvent, eventBody, testConfig } from './helper.js'
 
 t.test('a linked user\'s login is answered at once and logged in the next batch', async (t) => {
@@ -13,7 +14,8 @@ t.test('a linked user\'s login is answered at once and logged in the next batch'
   const app = await buildTestApp(t, db, { EVENT_LOG_FLUSH_MS: '1000' })
   const reg = await sendEvent(app, { user: { id: 1, email: 'a@example.org' }, isNew: true })
   const before = new Date()
-  const login = await sendEvent(app, { event: 'onUserLogin', user: { id: 1, email: 'a@example.org' }, occurredAt: '2026-11-29T10:11:12.345Z' }, { jti: 'login-1' })
+  const loginBody = eventBody({ event: 'onUserLogin', user: { id: 1, email: 'a@example.org' }, occurredAt: '2026-11-29T10:11:12.345Z' })
+  const login = await sendEvent(app, loginBody, { jti: 'login-1' })
   const after = new Date()
   t.same(login.json, { action: 'already-linked', contactId: reg.json.contactId, reason: null })
   t.same(await db.rows("SELECT jti FROM civibridge_event WHERE jti = 'login-1'"), [], 'not written yet')
@@ -22,7 +24,7 @@ t.test('a linked user\'s login is answered at once and logged in the next batch'
   const [event] = await db.rows<{ jti: string, site: string, body_sha256: string, event: string, uf_id: number, occurred_at: Date, received_at: Date, result: unknown }>(
     "SELECT * FROM civibridge_event WHERE jti = 'login-1'")
   t.match(event, { jti: 'login-1', site: 'test-site', event: 'onUserLogin', uf_id: 1 }, 'the written-behind event row is the delivery\'s')
-  t.match(event.body_sha256, /^[0-9a-f]{64}$/)
+  t.equal(event.body_sha256, sha256Hex(loginBody), 'the hash of the body as sent')
   t.same(event.result, login.json, 'with the answer it got')
   t.ok(event.received_at >= new Date(before.getTime() - 1) && event.received_at <= after, 'received at the time it was decided, to the millisecond, in UTC')
   t.equal(event.occurred_at.toISOString(), '2026-11-29T10:11:12.345Z', 'occurred when the site says, to the millisecond')
