@@ -18,6 +18,9 @@ t.test('renderFormat through a format\'s plan gives what the patterns give, what
   // fc.assert throws with the smallest counterexample it finds.
   fc.assert(fc.property(fc.array(piece, { maxLength: 12 }), values, (pieces, v) => renderFormat(pieces.join(''), v) === renderByPatterns(pieces.join(''), v)), { numRuns: 3000 })
   t.pass('3,000 formats and values rendered alike')
+  // A counterexample fast-check once found: CiviCRM's patterns leave the dot of contact.x unescaped.
+  t.equal(renderByPatterns('{contactXlast_name}', { last_name: 'A' }), 'A')
+  t.equal(renderFormat('{contactXlast_name}', { last_name: 'A' }), 'A')
   // What canRender remembers stays bounded: past 1,000 formats it starts again.
   for (let i = 0; i <= 1000; i++) t.equal(canRender(`{contact.first_name}${i}`), true)
   t.equal(canRender('{contact.street_address}'), false)

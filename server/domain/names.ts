@@ -54,9 +54,12 @@ export function canRender (format: string): boolean {
 }
 const renderable = new Map<string, boolean>()
 
-/** Each token's group pattern, compiled once, and the text without which it cannot match. */
+/**
+ * Each token's group pattern, compiled once. Its dot is left unescaped, as in CiviCRM's
+ * preg_replace: `{contactXlast_name}` is a last-name group there too.
+ */
 const TOKEN_GROUPS = RENDERABLE_TOKENS.map((token) =>
-  [token, `contact.${token}`, new RegExp(`\\{([^{}]*)\\bcontact.${token}\\b([^{}]*)\\}`, 'gu')] as const)
+  [token, new RegExp(`\\{([^{}]*)\\bcontact.${token}\\b([^{}]*)\\}`, 'gu')] as const)
 
 /**
  * CRM_Utils_Address::format for a name: each `{…contact.x…}` group becomes its text with the
@@ -73,8 +76,7 @@ export function renderFormat (format: string, values: TokenValues): string {
 /** renderFormat as CiviCRM's code does it, pattern after pattern over the whole text (the reference: slower). */
 export function renderByPatterns (format: string, values: TokenValues): string {
   let out = format
-  for (const [token, text, group] of TOKEN_GROUPS) {
-    if (!out.includes(text)) continue
+  for (const [token, group] of TOKEN_GROUPS) {
     const value = values[token]
     // A function replacer: a value is inserted as it is ($ is not special).
     out = out.replace(group, (_m, before: string, after: string) => (value ? `${before}${value}${after}` : ''))
@@ -115,7 +117,7 @@ function makePlan (format: string): Segment[] | null {
       plan.push({ text: m[1] })
       continue
     }
-    const matches = TOKEN_GROUPS.map(([token, , group]) => [token, new RegExp(group.source, 'u').exec(m[0])] as const)
+    const matches = TOKEN_GROUPS.map(([token, group]) => [token, new RegExp(group.source, 'u').exec(m[0])] as const)
       .filter(([, found]) => found !== null)
     if (matches.length > 1) return null
     const [found] = matches
