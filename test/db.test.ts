@@ -132,6 +132,52 @@ t.test('a real deadlock inside a batch of statements stops it there: nothing aft
   t.same(await db.rows("SELECT n FROM civibridge_lock WHERE lock_key IN ('a', 'b') ORDER BY lock_key"), [{ n: 2 }, { n: 1 }], 'a bumped by the other transaction only, b as the other wrote it')
 })
 
+t.test('a deadlock on a table\'s AUTO-INC lock (MariaDB names it ER_AUTOINC_READ_FAILED) re-runs the unit like any deadlock, and its work is written once', async (t) => {
+  const db = await testDatabase(t)
+  const database = new Database(db.url, { poolSize: 1 })
+  t.teardown(() => database.close())
+  await db.sql.query("INSERT INTO civibridge_lock (domain_id, lock_key, n) VALUES (1, 'k1', 1), (1, 'k2', 1)")
+  // The other transaction's INSERT … SELECT (as the sync's and the events' guarded inserts are)
+  // takes civicrm_uf_match's AUTO-INC lock with its first row, then waits for k2, which the unit holds.
+  const other = await holdLocks(t, db.url, [])
+  let attempts = 0
+  let otherDone: Promise<unknown> | undefined
+  await database.unit(async (unit) => {
+    attempts++
+    await unit.query("SELECT n FROM civibridge_lock WHERE domain_id = 1 AND lock_key = 'k2' FOR UPDATE", [])
+    if (attempts === 1) {
+      otherDone = other.query(`INSERT INTO civicrm_uf_match (domain_id, uf_id, uf_name, contact_id)
+        SELECT 1, 100 + RIGHT(lock_key, 1), CONCAT(lock_key, '@example.org'), NULL FROM civibridge_lock
+        WHERE domain_id = 1 AND lock_key IN ('k1', 'k2') ORDER BY lock_key FOR UPDATE`).then(() => other.release())
+      await eventually('the other transaction to wait for k2', async () => Number((await db.rows<{ n: number }>(
+        "SELECT COUNT(*) AS n FROM information_schema.processlist WHERE db = ? AND info LIKE 'INSERT INTO civicrm_uf_match%'", [db.name]))[0].n) === 1)
+    }
+    // Waits for the AUTO-INC lock the other holds while it waits for this unit: a deadlock.
+    await unit.query("INSERT INTO civicrm_uf_match (domain_id, uf_id, uf_name, contact_id) VALUES (1, 1, 'a@example.org', NULL)", [])
+  })
+  await otherDone
+  t.equal(attempts, 2, 'the first attempt lost the deadlock and was re-run')
+  t.same(await db.rows('SELECT uf_id, uf_name FROM civicrm_uf_match ORDER BY uf_id'),
+    [{ uf_id: 1, uf_name: 'a@example.org' }, { uf_id: 101, uf_name: 'k1@example.org' }, { uf_id: 102, uf_name: 'k2@example.org' }])
+})
+
+t.test('an AUTO-INC lock failure that leaves the transaction open (a lock wait timeout) is not re-run: 503, nothing written', async (t) => {
+  const db = await testDatabase(t)
+  const database = new Database(db.url, { poolSize: 1 })
+  t.teardown(() => database.close())
+  // MariaDB's answer when the wait for the lock timed out, given by a trigger: the statement fails, the transaction stays open.
+  await db.sql.query('CREATE TABLE zz_autoinc (id INT AUTO_INCREMENT PRIMARY KEY)')
+  await db.sql.query("CREATE TRIGGER zz_autoinc_fails BEFORE INSERT ON zz_autoinc FOR EACH ROW SIGNAL SQLSTATE 'HY000' SET MYSQL_ERRNO = 1467, MESSAGE_TEXT = 'Failed to read auto-increment value from storage engine'")
+  let attempts = 0
+  await t.rejects(database.unit(async (unit) => {
+    attempts++
+    await unit.query("INSERT INTO civibridge_used_token (jti, purpose, used_at) VALUES ('x', 'test', NOW())", [])
+    await unit.query('INSERT INTO zz_autoinc () VALUES ()', [])
+  }), { name: 'DatabaseUnavailableError', cause: { code: 'ER_LOCK_WAIT_TIMEOUT', cause: { code: 'ER_AUTOINC_READ_FAILED' } } })
+  t.equal(attempts, 1)
+  t.same(await db.rows("SELECT jti FROM civibridge_used_token WHERE purpose = 'test'"), [], 'the unit was rolled back')
+})
+
 t.test('a batch statement that finds its transaction gone (a Galera BF abort between two statements) writes nothing, and the unit is re-run', async (t) => {
   const db = await testDatabase(t)
   const database = new Database(db.url, { poolSize: 1 })

@@ -127,6 +127,23 @@ function assertInTransaction (results: unknown): void {
   }
 }
 
+/**
+ * InnoDB's answer to a statement that could not take its table's AUTO-INC lock (an INSERT …
+ * SELECT holds it to the statement's end, and other inserts into the table wait for it): either
+ * the transaction was a deadlock's victim and is rolled back, or it waited innodb_lock_wait_timeout
+ * and is still open. MariaDB names neither, so the unit asks the connection which it was.
+ */
+const AUTOINC_LOCK_FAILED = 'ER_AUTOINC_READ_FAILED'
+
+/** The AUTO-INC lock failure as what it was: a deadlock (the unit is re-run) or a lock wait timeout (503). */
+async function autoIncLockFailure (conn: mysql.PoolConnection, err: unknown): Promise<Error> {
+  const [[{ open }]] = await conn.query('SELECT @@in_transaction AS open') as unknown as [[{ open: number }]]
+  return open === 0
+    ? Object.assign(new Error('deadlock on an AUTO-INC lock: the transaction was rolled back'),
+      { code: 'ER_LOCK_DEADLOCK', errno: 1213, cause: err })
+    : Object.assign(new Error('lock wait timeout on an AUTO-INC lock'), { code: 'ER_LOCK_WAIT_TIMEOUT', errno: 1205, cause: err })
+}
+
 /** Runs a server-side prepared statement (prepared once per connection, then only executed); rows as arrays, in select order. */
 export type PreparedQuery = (text: string, values: Array<string | number | Date | null>) => Promise<unknown>
 
@@ -358,7 +375,13 @@ export class Database {
     // unhealthy: each tested in test/db.test.ts).
     } catch (err) {
       if (isUnavailable(err)) healthy = false
-      else if (begun) await conn.query('ROLLBACK').catch(() => { healthy = false })
+      else if (begun) {
+        const lockFailure = errorCode(err) === AUTOINC_LOCK_FAILED
+          ? await autoIncLockFailure(conn, err).catch(() => { healthy = false; return null })
+          : null
+        await conn.query('ROLLBACK').catch(() => { healthy = false })
+        if (lockFailure !== null) throw lockFailure
+      }
       throw err
     } finally {
       if (healthy) conn.release()
