@@ -149,8 +149,10 @@ t.test('a deadlock on a table\'s AUTO-INC lock (MariaDB names it ER_AUTOINC_READ
       otherDone = other.query(`INSERT INTO civicrm_uf_match (domain_id, uf_id, uf_name, contact_id)
         SELECT 1, 100 + RIGHT(lock_key, 1), CONCAT(lock_key, '@example.org'), NULL FROM civibridge_lock
         WHERE domain_id = 1 AND lock_key IN ('k1', 'k2') ORDER BY lock_key FOR UPDATE`).then(() => other.release())
+      // Waiting for a lock, not just running: it has inserted k1's row, so it holds the AUTO-INC lock.
       await eventually('the other transaction to wait for k2', async () => Number((await db.rows<{ n: number }>(
-        "SELECT COUNT(*) AS n FROM information_schema.processlist WHERE db = ? AND info LIKE 'INSERT INTO civicrm_uf_match%'", [db.name]))[0].n) === 1)
+        "SELECT COUNT(*) AS n FROM information_schema.innodb_trx WHERE trx_mysql_thread_id = ? AND trx_state = 'LOCK WAIT'",
+        [other.connectionId]))[0].n) === 1)
     }
     // Waits for the AUTO-INC lock the other holds while it waits for this unit: a deadlock.
     await unit.query("INSERT INTO civicrm_uf_match (domain_id, uf_id, uf_name, contact_id) VALUES (1, 1, 'a@example.org', NULL)", [])
