@@ -2,6 +2,7 @@
 // unavailability, lock rows are written in the unit's own transaction and scoped to a domain,
 // and conflicts are re-run a bounded number of times.
 import t from 'tap'
+import mysql from 'mysql2/promise'
 import { sql } from 'drizzle-orm'
 import { Database, DatabaseUnavailableError, isUnavailable, MAX_ATTEMPTS, runBatch, IN_TRANSACTION, type Statement, type Unit } from '../server/data/db.js'
 import { createFixtureDatabase } from '../server/dev/fixture.js'
@@ -140,6 +141,9 @@ t.test('a deadlock on a table\'s AUTO-INC lock (MariaDB names it ER_AUTOINC_READ
   // The other transaction's INSERT … SELECT (as the sync's and the events' guarded inserts are)
   // takes civicrm_uf_match's AUTO-INC lock with its first row, then waits for k2, which the unit holds.
   const other = await holdLocks(t, db.url, [])
+  const peek = await mysql.createConnection({ uri: db.url })
+  t.teardown(() => peek.end())
+  await peek.query('SET SESSION TRANSACTION ISOLATION LEVEL READ UNCOMMITTED')
   let attempts = 0
   let otherDone: Promise<unknown> | undefined
   await database.unit(async (unit) => {
@@ -149,10 +153,10 @@ t.test('a deadlock on a table\'s AUTO-INC lock (MariaDB names it ER_AUTOINC_READ
       otherDone = other.query(`INSERT INTO civicrm_uf_match (domain_id, uf_id, uf_name, contact_id)
         SELECT 1, 100 + RIGHT(lock_key, 1), CONCAT(lock_key, '@example.org'), NULL FROM civibridge_lock
         WHERE domain_id = 1 AND lock_key IN ('k1', 'k2') ORDER BY lock_key FOR UPDATE`).then(() => other.release())
-      // Waiting for a lock, not just running: it has inserted k1's row, so it holds the AUTO-INC lock.
-      await eventually('the other transaction to wait for k2', async () => Number((await db.rows<{ n: number }>(
-        "SELECT COUNT(*) AS n FROM information_schema.innodb_trx WHERE trx_mysql_thread_id = ? AND trx_state = 'LOCK WAIT'",
-        [other.connectionId]))[0].n) === 1)
+      // Its k1 row is written (seen uncommitted), so it holds the AUTO-INC lock and goes on to k2.
+      // (information_schema.innodb_trx would say 'LOCK WAIT', but InnoDB drops rows from it when busy.)
+      await eventually('the other transaction to insert k1\'s row', async () => Number((await peek.query(
+        "SELECT COUNT(*) AS n FROM civicrm_uf_match WHERE uf_name = 'k1@example.org'") as unknown as [[{ n: number }]])[0][0].n) === 1)
     }
     // Waits for the AUTO-INC lock the other holds while it waits for this unit: a deadlock.
     await unit.query("INSERT INTO civicrm_uf_match (domain_id, uf_id, uf_name, contact_id) VALUES (1, 1, 'a@example.org', NULL)", [])
