@@ -108,6 +108,10 @@ const COMMIT: Statement = ['COMMIT', []]
 /** SERVER_STATUS_IN_TRANS: the flag of an OK packet saying a transaction is open. */
 const IN_TRANS = 1
 
+/** An error that Database.unit re-runs as it re-runs a deadlock (ER_LOCK_DEADLOCK). */
+export const rerunAsDeadlock = (message: string, cause?: unknown): Error =>
+  Object.assign(new Error(message), { code: 'ER_LOCK_DEADLOCK', errno: 1213, ...(cause === undefined ? {} : { cause }) })
+
 /**
  * Throws, as a deadlock (the unit is re-run), when a statement of a unit ran with no transaction
  * open: the unit's transaction was rolled back under it without an error. Galera does that: a
@@ -121,8 +125,7 @@ function assertInTransaction (results: unknown): void {
   for (const r of Array.isArray(results) ? results : [results]) {
     const status = (r as { serverStatus?: unknown } | null)?.serverStatus
     if (typeof status === 'number' && (status & IN_TRANS) === 0) {
-      throw Object.assign(new Error('the transaction was rolled back by the database before its end (a Galera BF abort): re-run'),
-        { code: 'ER_LOCK_DEADLOCK', errno: 1213 })
+      throw rerunAsDeadlock('the transaction was rolled back by the database before its end (a Galera BF abort): re-run')
     }
   }
 }
@@ -139,8 +142,7 @@ const AUTOINC_LOCK_FAILED = 'ER_AUTOINC_READ_FAILED'
 async function autoIncLockFailure (conn: mysql.PoolConnection, err: unknown): Promise<Error> {
   const [[{ open }]] = await conn.query('SELECT @@in_transaction AS open') as unknown as [[{ open: number }]]
   return open === 0
-    ? Object.assign(new Error('deadlock on an AUTO-INC lock: the transaction was rolled back'),
-      { code: 'ER_LOCK_DEADLOCK', errno: 1213, cause: err })
+    ? rerunAsDeadlock('deadlock on an AUTO-INC lock: the transaction was rolled back', err)
     : Object.assign(new Error('lock wait timeout on an AUTO-INC lock'), { code: 'ER_LOCK_WAIT_TIMEOUT', errno: 1205, cause: err })
 }
 

@@ -20,7 +20,7 @@ import type { SiteSettings } from '../domain/contact.js'
 import type { Collation } from '../data/collation.js'
 
 export type { SyncJob }
-import type { Database, Unit } from '../data/db.js'
+import { rerunAsDeadlock, type Database, type Unit } from '../data/db.js'
 import { SyncBusyError } from '../errors.js'
 
 export const DEFAULT_BATCH_SIZE = 1000
@@ -458,8 +458,7 @@ interface ChunkInFlight {
 interface InFlight { chunk: ChunkInFlight, readTo: number | null }
 
 /** A chunk's facts read ahead that may not hold: its unit is re-run (as a deadlock is), under its locks. */
-const staleReadAhead = () =>
-  Object.assign(new Error('facts read ahead may have changed: re-run under the locks'), { code: 'ER_LOCK_DEADLOCK' })
+const staleReadAhead = () => rerunAsDeadlock('facts read ahead may have changed: re-run under the locks')
 
 /** Whether `p` settles (either way) within `ms`. */
 async function endsWithin (p: Promise<unknown>, ms: number): Promise<boolean> {
