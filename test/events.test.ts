@@ -90,6 +90,23 @@ t.test('events', async (t) => {
     t.same(await db.rows('SELECT COUNT(*) AS n FROM civibridge_audit WHERE uf_id = 21'), [{ n: 1 }])
   })
 
+  t.test('an event that arrives a turn of the event loop after another still shares its read: the first waits READ_WINDOW_MS', async (t) => {
+    const database = app.database as { prepared: typeof app.database.prepared }
+    const prepared = database.prepared
+    const reads: number[] = []
+    database.prepared = async (text, values) => { reads.push(JSON.parse(String(values[0])).length); return prepared(text, values) }
+    t.teardown(() => { database.prepared = prepared })
+    const login = (id: number) => JSON.parse(eventBody({ event: 'onUserLogin', user: { id, email: `apart${id}@example.org` } }))
+    // Straight to the service: over HTTP the two would not be a known number of turns apart.
+    const first = app.services.events.apply(SITE, 1, 'apart-70', 'a'.repeat(64), login(70))
+    await new Promise((resolve) => setImmediate(resolve))
+    const second = app.services.events.apply(SITE, 1, 'apart-71', 'b'.repeat(64), login(71))
+    const outcomes = await Promise.all([first, second])
+    t.same(reads, [2], 'one statement for both')
+    t.same(outcomes.map((o) => o.kind === 'applied' && o.result.action), ['created-contact', 'created-contact'])
+    t.same(await db.rows('SELECT uf_id FROM civicrm_uf_match WHERE uf_id IN (70, 71) ORDER BY uf_id'), [{ uf_id: 70 }, { uf_id: 71 }])
+  })
+
   t.test('events that arrive together have their users read in one statement, and each gets its own answer', async (t) => {
     const linked = await sendEvent(app, { user: { id: 40, email: 'together40@example.org' }, isNew: true })
     const retried = { body: eventBody({ event: 'onUserLogin', user: { id: 40, email: 'together40@example.org' } }), jti: 'together-retry' }

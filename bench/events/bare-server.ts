@@ -1,7 +1,7 @@
 // The bare servers of bench/events, no JWT, no schema, no bridge: Fastify and mysql2 only.
 // (a) GET /uf/:id: one indexed SELECT on civicrm_uf_match per request.
 // (g) POST /login: the login floor over HTTP: a login's body parsed, then the bridge's work for
-//     it as the floor (f) does it (LoginFloor: the context reads of one turn batched, the event
+//     it as the floor (f) does it (LoginFloor: the context reads of a millisecond batched, the event
 //     and audit rows written behind), when CONTEXT_SQL gives the bridge's recorded context read.
 import Fastify from 'fastify'
 import mysql from 'mysql2/promise'

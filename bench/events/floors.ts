@@ -2,14 +2,14 @@
 // mysql2 client sends them, with no HTTP, no JWT, no framework.
 // (e) registrations: the statements the bridge sends for one registration, recorded from the
 //     bridge's own code once per run (captureRegistration), replayed for new users.
-// (f) logins: the bridge's reads batched as its DataLoader batches them (the requests of one
-//     turn of the event loop, at most 100 per statement) and its write-behind batches.
+// (f) logins: the bridge's reads batched as its DataLoader batches them (the requests that
+//     arrive within READ_WINDOW_MS, at most 100 per statement) and its write-behind batches.
 import { randomBytes } from 'node:crypto'
 import mysql from 'mysql2/promise'
 import { Database } from '../../server/data/db.js'
 import { BufferedEventLog } from '../../server/data/event-log.js'
 import { INSERT_AUDIT_JSON, INSERT_EVENT, auditRowJson } from '../../server/data/event-store.js'
-import { EventService, type JoomlaEvent } from '../../server/services/event-service.js'
+import { EventService, READ_WINDOW_MS, type JoomlaEvent } from '../../server/services/event-service.js'
 import { lockKeys } from '../../server/domain/link-user.js'
 
 /** One command as mysql2 sent it: a text query (values already in it) or a prepared statement's execution. */
@@ -166,8 +166,8 @@ export function floorPool (url: string, size: number): mysql.Pool {
 
 /**
  * (f): logins of linked users, as the bridge's hot path does them: the context reads of the
- * logins of one turn in one prepared statement (the recorded context read, its key list
- * batched, at most 100 keys), and the event and audit rows written behind in a transaction
+ * logins that arrive within READ_WINDOW_MS in one prepared statement (the recorded context
+ * read, its key list batched, at most 100 keys), and the event and audit rows written behind in a transaction
  * every `flushMs` or 500 rows, in the bridge's statements (INSERT_EVENT, INSERT_AUDIT_JSON).
  */
 export class LoginFloor {
@@ -187,7 +187,7 @@ export class LoginFloor {
       this.keys.push([id, jti, 'bench'])
       this.waiting.push(resolve)
       if (this.keys.length >= 100) this.dispatch()
-      else if (!this.scheduled) { this.scheduled = true; setImmediate(() => this.dispatch()) }
+      else if (!this.scheduled) { this.scheduled = true; setTimeout(() => this.dispatch(), READ_WINDOW_MS) }
     })
     this.rows.push({ id, jti, at: new Date() })
     if (this.rows.length >= 500) this.flush()
