@@ -90,12 +90,18 @@ t.test('events', async (t) => {
     t.same(await db.rows('SELECT COUNT(*) AS n FROM civibridge_audit WHERE uf_id = 21'), [{ n: 1 }])
   })
 
-  t.test('an event that arrives a turn of the event loop after another still shares its read: the first waits READ_WINDOW_MS', async (t) => {
+  /** The users each context read asks for, in order, until the test ends (the pool's prepared statements, not a unit's). */
+  const countContextReads = (t: Tap.Test): number[] => {
     const database = app.database as { prepared: typeof app.database.prepared }
     const prepared = database.prepared
     const reads: number[] = []
     database.prepared = async (text, values) => { reads.push(JSON.parse(String(values[0])).length); return prepared(text, values) }
     t.teardown(() => { database.prepared = prepared })
+    return reads
+  }
+
+  t.test('an event that arrives a turn of the event loop after another still shares its read: the first waits READ_WINDOW_MS', async (t) => {
+    const reads = countContextReads(t)
     const login = (id: number) => JSON.parse(eventBody({ event: 'onUserLogin', user: { id, email: `apart${id}@example.org` } }))
     // Straight to the service: over HTTP the two would not be a known number of turns apart.
     const first = app.services.events.apply(SITE, 1, 'apart-70', 'a'.repeat(64), login(70))
@@ -112,12 +118,7 @@ t.test('events', async (t) => {
     const retried = { body: eventBody({ event: 'onUserLogin', user: { id: 40, email: 'together40@example.org' } }), jti: 'together-retry' }
     const first = await sendEvent(app, retried.body, { jti: retried.jti })
     const c = await insertContact(db, { first: 'To', emails: [{ email: 'together42@example.org', primary: true }] })
-    // Count the statements the events' reads make (the pool's prepared statements, not a unit's).
-    const database = app.database as { prepared: typeof app.database.prepared }
-    const prepared = database.prepared
-    const reads: number[] = []
-    database.prepared = async (text, values) => { reads.push(JSON.parse(String(values[0])).length); return prepared(text, values) }
-    t.teardown(() => { database.prepared = prepared })
+    const reads = countContextReads(t)
     const rs = await Promise.all([
       sendEvent(app, { event: 'onUserLogin', user: { id: 40, email: 'together40@example.org' } }),
       sendEvent(app, retried.body, { jti: retried.jti }),

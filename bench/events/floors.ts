@@ -167,8 +167,9 @@ export function floorPool (url: string, size: number): mysql.Pool {
 /**
  * (f): logins of linked users, as the bridge's hot path does them: the context reads of the
  * logins that arrive within READ_WINDOW_MS in one prepared statement (the recorded context
- * read, its key list batched, at most 100 keys), and the event and audit rows written behind in a transaction
- * every `flushMs` or 500 rows, in the bridge's statements (INSERT_EVENT, INSERT_AUDIT_JSON).
+ * read, its key list batched, at most 100 keys), and the event and audit rows written behind
+ * in a transaction every `flushMs` or 500 rows, in the bridge's statements (INSERT_EVENT,
+ * INSERT_AUDIT_JSON).
  */
 export class LoginFloor {
   private keys: Array<[number, string, string]> = []
