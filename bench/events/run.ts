@@ -9,6 +9,7 @@
 // generator signs every request with a fresh jti (a reused jti would be a replay).
 //   npx tsx bench/events/run.ts [--duration 10] [--connections 100] [--users 20000] [--cpu-prof DIR]
 //     [--runs a,b,c,d,e,f,g,o] [--repeat 5] [--rates login:500,login:2000,registration:200] [--rate-duration 30]
+//     [--node-flags "--max-semi-space-size=4"]
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { cpus, loadavg, totalmem, tmpdir } from 'node:os'
 import { openSync, statSync, closeSync, readFileSync } from 'node:fs'
@@ -22,7 +23,7 @@ import { openLoop, openLoopOf, type OpenLoopFigures } from './open-loop.js'
 import { signEvent } from '../../server/protocol/sign.js'
 import { freePort } from '../../test/helper.js'
 
-const { values: args } = parseArgs({ options: { duration: { type: 'string', default: '10' }, connections: { type: 'string', default: '100' }, users: { type: 'string', default: '20000' }, 'cpu-prof': { type: 'string' }, runs: { type: 'string', default: 'a,b,c,d,e,f,g,o' }, repeat: { type: 'string', default: '5' }, rates: { type: 'string', default: 'login:500,login:2000,registration:200' }, 'rate-duration': { type: 'string', default: '30' }, 'rate-connections': { type: 'string', default: '256' }, server: { type: 'string', default: process.env.DEMO_DB_SERVER_URL ?? 'mysql://root@127.0.0.1:3306/test' } } })
+const { values: args } = parseArgs({ options: { duration: { type: 'string', default: '10' }, connections: { type: 'string', default: '100' }, users: { type: 'string', default: '20000' }, 'cpu-prof': { type: 'string' }, runs: { type: 'string', default: 'a,b,c,d,e,f,g,o' }, repeat: { type: 'string', default: '5' }, rates: { type: 'string', default: 'login:500,login:2000,registration:200' }, 'rate-duration': { type: 'string', default: '30' }, 'rate-connections': { type: 'string', default: '256' }, 'node-flags': { type: 'string', default: '' }, server: { type: 'string', default: process.env.DEMO_DB_SERVER_URL ?? 'mysql://root@127.0.0.1:3306/test' } } })
 const DURATION = Number(args.duration)
 const CONNECTIONS = Number(args.connections)
 const USERS = Number(args.users)
@@ -173,14 +174,16 @@ const record = (key: string, f: Figures) => all.set(key, [...(all.get(key) ?? []
  * target. A latency the client sees over the target with a server time under it was spent
  * waiting to be read: the bridge's event loop and the machine's two cores busy with other work.
  */
-type FixedFigures = OpenLoopFigures & { cpu: CpuPerRequest | null, overTarget?: number }
+type FixedFigures = OpenLoopFigures & { cpu: CpuPerRequest | null, overTarget?: number, gc?: GcPauses }
 const fixed = new Map<string, FixedFigures[]>()
 /** The fixed rates' p99 targets (ms). */
 const TARGET_MS: Record<string, number> = { 'login 2000/s': 10, 'registration 200/s': 25 }
 
+/** The bridge's metrics now (Prometheus text). */
+const metricsOf = async (origin: string) => await (await fetch(`${origin}/metrics`)).text()
+
 /** The bridge's event route's requests so far by its histogram's buckets (seconds' upper bound in ms → count). */
-async function serverTimes (origin: string): Promise<Map<number, number>> {
-  const text = await (await fetch(`${origin}/metrics`)).text()
+function serverTimes (text: string, origin: string): Map<number, number> {
   const counts = new Map<number, number>()
   for (const m of text.matchAll(/^civibridge_http_request_duration_seconds_bucket\{le="([^"]+)",method="POST",route="\/v1\/joomla\/events",status_code="200"\} (\d+)$/gm)) {
     counts.set(m[1] === '+Inf' ? Infinity : Math.round(Number(m[1]) * 1000), Number(m[2]))
@@ -188,11 +191,41 @@ async function serverTimes (origin: string): Promise<Map<number, number>> {
   if (!counts.has(Infinity)) throw new Error(`${origin}/metrics has no civibridge_http_request_duration_seconds buckets for the event route`)
   return counts
 }
+
+/**
+ * The bridge's garbage collection so far, by prom-client's GC histogram: its scavenges (the
+ * young generation's collections; the thread stops for each), those over 10 ms, and the time
+ * stopped by every kind. A pause holds up every request that arrives during it.
+ */
+interface GcPauses { scavenges: number, scavengeMs: number, scavengesOver10ms: number, pausedMs: number }
+function gcPauses (text: string, origin: string): GcPauses {
+  const gc: GcPauses = { scavenges: 0, scavengeMs: 0, scavengesOver10ms: 0, pausedMs: 0 }
+  let seen = false
+  for (const m of text.matchAll(/^civibridge_nodejs_gc_duration_seconds_(bucket|sum|count)\{([^}]*)\} (\S+)$/gm)) {
+    seen = true
+    const minor = m[2].includes('kind="minor"')
+    const value = Number(m[3])
+    if (m[1] === 'sum') { gc.pausedMs += value * 1000; if (minor) gc.scavengeMs = value * 1000 }
+    if (m[1] === 'count' && minor) gc.scavenges = value
+    // Scavenges over 10 ms: all of them less those in the 10 ms bucket (counted after the loop).
+    if (m[1] === 'bucket' && minor && m[2].includes('le="0.01"')) gc.scavengesOver10ms = -value
+  }
+  if (!seen) throw new Error(`${origin}/metrics has no civibridge_nodejs_gc_duration_seconds histogram`)
+  gc.scavengesOver10ms += gc.scavenges
+  return gc
+}
+const gcBetween = (a: GcPauses, b: GcPauses): GcPauses => ({
+  scavenges: b.scavenges - a.scavenges,
+  scavengeMs: b.scavengeMs - a.scavengeMs,
+  scavengesOver10ms: b.scavengesOver10ms - a.scavengesOver10ms,
+  pausedMs: b.pausedMs - a.pausedMs,
+})
 const runs = new Set(args.runs.split(','))
 const RATES = args.rates.split(',').filter(Boolean).map((r) => { const [kind, rate] = r.split(':'); return { kind, rate: Number(rate), key: `${kind} ${rate}/s` } })
 const RATE_DURATION = Number(args['rate-duration'])
 // --cpu-prof DIR: V8 CPU profiles of the bridge, one per server, written when it exits.
-const profile = args['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${args['cpu-prof']}`] : []
+// --node-flags "...": Node's or V8's flags for the bridge's process (the floors run without).
+const profile = [...(args['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${args['cpu-prof']}`] : []), ...args['node-flags'].split(' ').filter(Boolean)]
 const logFile = join(tmpdir(), `civibridge-bench-${process.pid}.log`)
 const started = Date.now()
 let replay: RegistrationReplay | null = null
@@ -256,16 +289,18 @@ for (let rep = 0; rep < REPEAT; rep++) {
     await load('warm-up', s.url, '/v1/joomla/events', s.child.pid, loginRequest)
     for (const { kind, rate, key } of RATES) {
       const requests = Array.from({ length: Math.round(rate * RATE_DURATION) }, kind === 'login' ? loginRequest : registrationRequest)
-      const before = await serverTimes(s.url)
+      const metricsBefore = await metricsOf(s.url)
+      const [before, gcBefore] = [serverTimes(metricsBefore, s.url), gcPauses(metricsBefore, s.url)]
       const meter = cpuMeter(s.child.pid)
       const f = await openLoop(s.url, '/v1/joomla/events', rate, RATE_DURATION, requests, Number(args['rate-connections']))
-      const after = await serverTimes(s.url)
+      const metricsAfter = await metricsOf(s.url)
+      const [after, gcAfter] = [serverTimes(metricsAfter, s.url), gcPauses(metricsAfter, s.url)]
       const inServer = (ms: number) => {
         if (!after.has(ms)) throw new Error(`the bridge's histogram has no ${ms} ms bucket`)
         return (after.get(ms)! - before.get(ms)!) / (after.get(Infinity)! - before.get(Infinity)!)
       }
       const target = TARGET_MS[key]
-      fixed.set(key, [...(fixed.get(key) ?? []), { ...f, cpu: meter(f.total), overTarget: target === undefined ? undefined : 1 - inServer(target) }])
+      fixed.set(key, [...(fixed.get(key) ?? []), { ...f, cpu: meter(f.total), overTarget: target === undefined ? undefined : 1 - inServer(target), gc: gcBetween(gcBefore, gcAfter) }])
     }
     await stop(s.child)
     // The floors at the same rates, on the same database: the latency this machine gives the
@@ -345,9 +380,10 @@ if (fixed.size > 0) {
   for (const [key, fs] of fixed) {
     console.log(`${key} per repetition: ${fs.map((x) => `achieved ${Math.round(x.achieved)}/s (sent ${Math.round(x.sentRate)}/s), p50 ${ms(x.p50)}, p99 ${ms(x.p99)}, p99.9 ${ms(x.p999)} ms` +
       (x.cpu ? `; CPU µs/request ${x.cpu.bridgeUs ?? '–'} / ${x.cpu.mariadbUs} / ${x.cpu.loadUs}` : '') +
-      (x.overTarget === undefined ? '' : `; over ${TARGET_MS[key]} ms in the bridge itself: ${pct(x.overTarget)}`)).join('; ')}`)
+      (x.overTarget === undefined ? '' : `; over ${TARGET_MS[key]} ms in the bridge itself: ${pct(x.overTarget)}`) +
+      (x.gc === undefined ? '' : `; GC in the bridge: ${x.gc.scavenges} scavenges of ${ms(x.gc.scavengeMs / x.gc.scavenges)} ms on average, ${x.gc.scavengesOver10ms} over 10 ms, stopped ${pct(x.gc.pausedMs / (x.total / x.achieved * 1000))} of the time`)).join('; ')}`)
   }
-  console.log('(CPU µs/request: server / MariaDB / load generator or, for (e), its client; "in the bridge itself": by its histogram, from reading the request to sending the answer)')
+  console.log('(CPU µs/request: server / MariaDB / load generator or, for (e), its client; "in the bridge itself": by its histogram, from reading the request to sending the answer; GC: by prom-client\'s histogram of the bridge\'s pauses, every kind in the time stopped)')
 }
 if (all.has('b')) console.log(`(b) p99 per repetition: ${all.get('b')!.map((x) => x.p99).join(', ')} ms (closed loop: bound to throughput by Little's law)`)
 console.log(`duplicate links after the run: ${dups.dup_links}`)
