@@ -9,7 +9,7 @@
 // generator signs every request with a fresh jti (a reused jti would be a replay).
 //   npx tsx bench/events/run.ts [--duration 10] [--connections 100] [--users 20000] [--cpu-prof DIR]
 //     [--runs a,b,c,d,e,f,g,o] [--repeat 5] [--rates login:500,login:2000,registration:200] [--rate-duration 30]
-//     [--node-flags "--max-semi-space-size=4"]
+//     [--node-flags=--max-semi-space-size=4]
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { cpus, loadavg, totalmem, tmpdir } from 'node:os'
 import { openSync, statSync, closeSync, readFileSync } from 'node:fs'
@@ -200,6 +200,7 @@ function serverTimes (text: string, origin: string): Map<number, number> {
 interface GcPauses { scavenges: number, scavengeMs: number, scavengesOver10ms: number, pausedMs: number }
 function gcPauses (text: string, origin: string): GcPauses {
   const gc: GcPauses = { scavenges: 0, scavengeMs: 0, scavengesOver10ms: 0, pausedMs: 0 }
+  let within10ms = 0
   let seen = false
   for (const m of text.matchAll(/^civibridge_nodejs_gc_duration_seconds_(bucket|sum|count)\{([^}]*)\} (\S+)$/gm)) {
     seen = true
@@ -207,12 +208,10 @@ function gcPauses (text: string, origin: string): GcPauses {
     const value = Number(m[3])
     if (m[1] === 'sum') { gc.pausedMs += value * 1000; if (minor) gc.scavengeMs = value * 1000 }
     if (m[1] === 'count' && minor) gc.scavenges = value
-    // Scavenges over 10 ms: all of them less those in the 10 ms bucket (counted after the loop).
-    if (m[1] === 'bucket' && minor && m[2].includes('le="0.01"')) gc.scavengesOver10ms = -value
+    if (m[1] === 'bucket' && minor && m[2].includes('le="0.01"')) within10ms = value
   }
   if (!seen) throw new Error(`${origin}/metrics has no civibridge_nodejs_gc_duration_seconds histogram`)
-  gc.scavengesOver10ms += gc.scavenges
-  return gc
+  return { ...gc, scavengesOver10ms: gc.scavenges - within10ms }
 }
 const gcBetween = (a: GcPauses, b: GcPauses): GcPauses => ({
   scavenges: b.scavenges - a.scavenges,
@@ -224,8 +223,8 @@ const runs = new Set(args.runs.split(','))
 const RATES = args.rates.split(',').filter(Boolean).map((r) => { const [kind, rate] = r.split(':'); return { kind, rate: Number(rate), key: `${kind} ${rate}/s` } })
 const RATE_DURATION = Number(args['rate-duration'])
 // --cpu-prof DIR: V8 CPU profiles of the bridge, one per server, written when it exits.
-// --node-flags "...": Node's or V8's flags for the bridge's process (the floors run without).
-const profile = [...(args['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${args['cpu-prof']}`] : []), ...args['node-flags'].split(' ').filter(Boolean)]
+// --node-flags=...: Node's or V8's flags for the bridge's process (the floors run without them).
+const bridgeNodeArgs = [...(args['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${args['cpu-prof']}`] : []), ...args['node-flags'].split(' ').filter(Boolean)]
 const logFile = join(tmpdir(), `civibridge-bench-${process.pid}.log`)
 const started = Date.now()
 let replay: RegistrationReplay | null = null
@@ -244,7 +243,7 @@ for (let rep = 0; rep < REPEAT; rep++) {
   // Each target runs right before its floor, (b) then (g), (c) then (e), the bridge's server
   // waiting idle in between: the machine's speed drifts within minutes, and a ratio is only as
   // good as the two runs' conditions are alike.
-  const bridge = runs.has('b') || runs.has('c') ? await startServer([...profile, 'bin/civicrm-bridge.js', 'serve'], bridgeEnv) : null
+  const bridge = runs.has('b') || runs.has('c') ? await startServer([...bridgeNodeArgs, 'bin/civicrm-bridge.js', 'serve'], bridgeEnv) : null
   if (bridge !== null) await load('warm-up', bridge.url, '/v1/joomla/events', bridge.child.pid, loginRequest)
   if (bridge !== null && runs.has('b')) record('b', await load('(b) login events, already-linked users', bridge.url, '/v1/joomla/events', bridge.child.pid, loginRequest))
   if (sent !== null && runs.has('g')) {
@@ -277,7 +276,7 @@ for (let rep = 0; rep < REPEAT; rep++) {
   }
   if (runs.has('d')) {
     await freshDatabase()
-    const s = await startServer([...profile, 'bin/civicrm-bridge.js', 'serve'], { ...bridgeEnv, LOG_LEVEL: 'info' }, logFile)
+    const s = await startServer([...bridgeNodeArgs, 'bin/civicrm-bridge.js', 'serve'], { ...bridgeEnv, LOG_LEVEL: 'info' }, logFile)
     // Warmed up like (b)'s server, so that the two differ only by the log.
     await load('warm-up', s.url, '/v1/joomla/events', s.child.pid, loginRequest)
     record('d', await load('(d) = (b) with pino at info to a file', s.url, '/v1/joomla/events', s.child.pid, loginRequest))
@@ -285,7 +284,7 @@ for (let rep = 0; rep < REPEAT; rep++) {
   }
   if (runs.has('o') && RATES.length > 0) {
     await freshDatabase()
-    const s = await startServer([...profile, 'bin/civicrm-bridge.js', 'serve'], bridgeEnv)
+    const s = await startServer([...bridgeNodeArgs, 'bin/civicrm-bridge.js', 'serve'], bridgeEnv)
     await load('warm-up', s.url, '/v1/joomla/events', s.child.pid, loginRequest)
     for (const { kind, rate, key } of RATES) {
       const requests = Array.from({ length: Math.round(rate * RATE_DURATION) }, kind === 'login' ? loginRequest : registrationRequest)
