@@ -409,7 +409,7 @@ t.test('the email a user holds is locked before it is freed, even when it change
   const locks: string[][] = []
   class MovedBeforeTheLock extends SqlLinkStore {
     private reads = 0
-    override async lock (keys: string[]): Promise<void> { locks.push(keys); return super.lock(keys) }
+    override async lockAndRead (keys: string[], ufId: number) { locks.push(keys); return super.lockAndRead(keys, ufId) }
     // The first read (before the locks) still shows the email user 2 held a moment earlier.
     override async userState (ufId: number) {
       const state = await super.userState(ufId)

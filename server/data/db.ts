@@ -23,7 +23,11 @@ export type Db = MySql2Database
 
 export interface Unit {
   tx: Tx
-  lock (keys: string[]): Promise<void>
+  /**
+   * Writes the lock rows of `keys` (takeLocks). `then`: statements sent after them in the same
+   * round trip (as runBatch's after its first), whose results it returns.
+   */
+  lock (keys: string[], then?: Statement[]): Promise<unknown[]>
   /**
    * lock, and the lock rows' counters `n` (this unit's increments included) read in the same
    * round trip: the sync checks a chunk's facts read before its locks against them. `then`:
@@ -359,7 +363,7 @@ export class Database {
         committed = true
         return result
       },
-      lock: async (keys) => { await lockRows(keys, false, []) },
+      lock: async (keys, then = []) => (await lockRows(keys, false, then)).then,
       lockAndCount: (keys, then = []) => lockRows(keys, true, then),
       later: (statement) => {
         if (committed) throw new Error('the unit has committed: nothing may be sent after it')

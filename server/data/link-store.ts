@@ -183,21 +183,24 @@ WHERE d.id = ?`
 
 // mysql2 hands a JSON column over parsed in the binary protocol (MariaDB marks it as JSON).
 type ContextRow = [number, number | null, string | null, number | null, Date | null, string | null, string | null, LinkResult | null]
+/** A row of EVENT_CONTEXTS by the text protocol (columns by name), without the earlier delivery's. */
+interface TextContextRow {
+  i: number, id: number | null, uf_name: string | null, contact_id: number | null, deleted_at: Date | null, email: string | null
+}
 
 export type EventContext = UserState & { prior: { bodySha256: string, result: LinkResult } | undefined }
 
-/**
- * The hot path of every event: the users' state (link, last delete, waiting email change) and
- * an earlier delivery of each jti ('' for none), in one round trip for all the pairs. A
- * server-side prepared statement: MariaDB parses it once per connection, not once per event.
- */
-export async function readEventContexts (
-  run: PreparedQuery, domainId: number, keys: ReadonlyArray<{ ufId: number, jti: string, site: string }>
-): Promise<EventContext[]> {
-  const rows = await run(EVENT_CONTEXTS, [JSON.stringify(keys.map((k) => [k.ufId, k.jti, k.site])), domainId]) as ContextRow[]
+type ContextKeys = ReadonlyArray<{ ufId: number, jti: string, site: string }>
+
+/** The read of readEventContexts, as a statement to send with others (SqlLinkStore.lockAndRead). */
+const eventContextsRead = (domainId: number, keys: ContextKeys): [string, [string, number]] =>
+  [EVENT_CONTEXTS, [JSON.stringify(keys.map((k) => [k.ufId, k.jti, k.site])), domainId]]
+
+/** The contexts of `n` keys from EVENT_CONTEXTS' rows. */
+function eventContextsOf (rows: ContextRow[], n: number, domainId: number): EventContext[] {
   // The start-up check saw the domain; it can only have been deleted since.
   if (rows.length === 0) throw new Error(`CiviCRM domain ${domainId} does not exist`)
-  const contexts: EventContext[] = new Array(keys.length)
+  const contexts: EventContext[] = new Array(n)
   for (const [i, linkId, ufName, contactId, deletedAt, wantedEmail, priorHash, priorResult] of rows) {
     contexts[i - 1] = {
       link: linkId === null ? null : { id: linkId, ufName, contactId },
@@ -207,6 +210,15 @@ export async function readEventContexts (
     }
   }
   return contexts
+}
+
+/**
+ * The hot path of every event: the users' state (link, last delete, waiting email change) and
+ * an earlier delivery of each jti ('' for none), in one round trip for all the pairs. A
+ * server-side prepared statement: MariaDB parses it once per connection, not once per event.
+ */
+export async function readEventContexts (run: PreparedQuery, domainId: number, keys: ContextKeys): Promise<EventContext[]> {
+  return eventContextsOf(await run(...eventContextsRead(domainId, keys)) as ContextRow[], keys.length, domainId)
 }
 
 /** readEventContexts for one user. */
@@ -236,8 +248,15 @@ export class SqlLinkStore implements LinkStore {
     return this.site
   }
 
-  lock (keys: string[]): Promise<void> {
-    return this.unit.lock(keys)
+  /**
+   * The lock rows and the read under them in one query (text protocol: rows as objects, the
+   * columns of EVENT_CONTEXTS). No jti is asked, so no earlier delivery comes back.
+   */
+  async lockAndRead (keys: string[], ufId: number): Promise<UserState> {
+    this.known = null
+    const [rows] = await this.unit.lock(keys, [eventContextsRead(this.domainId, [{ ufId, jti: '', site: '' }])]) as [TextContextRow[]]
+    const asColumns = rows.map((r): ContextRow => [r.i, r.id, r.uf_name, r.contact_id, r.deleted_at, r.email, null, null])
+    return eventContextsOf(asColumns, 1, this.domainId)[0]
   }
 
   async userState (ufId: number): Promise<UserState> {

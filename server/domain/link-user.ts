@@ -47,8 +47,11 @@ export interface UserState {
 export interface LinkStore {
   /** The site's CiviCRM configuration for contacts. */
   siteSettings (): Promise<SiteSettings>
-  /** Serialises work on these keys across processes and nodes until the unit of work ends. */
-  lock (keys: string[]): Promise<void>
+  /**
+   * Serialises work on these keys across processes and nodes until the unit of work ends, and
+   * reads the user's state (as userState) under them, in one round trip.
+   */
+  lockAndRead (keys: string[], ufId: number): Promise<UserState>
   /** The user's link (lowest id if several) and last delete, in one read. */
   userState (ufId: number): Promise<UserState>
   /** The uf_id holding this uf_name in the domain, if any. */
@@ -181,9 +184,8 @@ const heldEmailKeys = (state: UserState): string[] =>
 async function lockUser (store: LinkStore, ufId: number, keys: string[]): Promise<UserState> {
   const locked = new Set<string>()
   for (let next = keys; ;) {
-    await store.lock(next)
+    const state = await store.lockAndRead(next, ufId)
     for (const k of next) locked.add(k)
-    const state = await store.userState(ufId)
     next = heldEmailKeys(state).filter((k) => !locked.has(k))
     if (next.length === 0) return state
   }
