@@ -6,7 +6,7 @@ import mysql from 'mysql2/promise'
 import { sql } from 'drizzle-orm'
 import { Database, DatabaseUnavailableError, isUnavailable, MAX_ATTEMPTS, runBatch, IN_TRANSACTION, type Statement, type Unit } from '../server/data/db.js'
 import { createFixtureDatabase } from '../server/dev/fixture.js'
-import { testDatabase, eventually, holdLocks, lockWaiters, SERVER_URL } from './helper.js'
+import { testDatabase, eventually, holdLocks, lockWaiters, roundTripsOf, SERVER_URL } from './helper.js'
 
 /** A used-token row as a statement that may follow another in one query (guarded). */
 const token = (jti: string): Statement =>
@@ -219,29 +219,6 @@ t.test('a batch answers each statement\'s result in order, one statement or seve
   ])
   t.same(out, [[], [[{ v: 1 }]], [[{ v: 2 }], [{ w: 3 }]]])
 })
-
-/**
- * The round trips of a database's connections (queries and statements prepared or executed),
- * in order: each as its statements' verbs and tables ("INSERT civibridge_lock"), joined by "; ".
- */
-function roundTripsOf (database: Database): string[] {
-  const sent: string[] = []
-  const shape = (text: string) => text.split(/;\s*/).map((st) => {
-    const m = /^\s*(INSERT INTO|SELECT .*? FROM|\w+)\s*(\w+)?/s.exec(st)!
-    return m[1].startsWith('SELECT') ? `SELECT ${m[2]}` : m[1] === 'INSERT INTO' ? `INSERT ${m[2]}` : m[1]
-  }).join('; ')
-  database.pool.pool.on('connection', (conn) => {
-    type Cmd = { constructor: { name: string }, sql?: string, query?: string }
-    const core = conn as unknown as { addCommand (cmd: Cmd): unknown }
-    const add = core.addCommand.bind(core)
-    core.addCommand = (cmd) => {
-      const text = cmd.constructor.name === 'Query' ? cmd.sql : cmd.constructor.name === 'Prepare' ? cmd.query : undefined
-      if (text !== undefined && !/^SET /.test(text)) sent.push(shape(text))
-      return add(cmd)
-    }
-  })
-  return sent
-}
 
 t.test('writes queued by later() go in front of the unit\'s next statement or with its COMMIT, in the same round trip, and are kept only with the unit', async (t) => {
   const db = await testDatabase(t)

@@ -11,6 +11,7 @@ import { signEvent } from '../server/protocol/sign.js'
 import { Signer } from '@fastify/cookie'
 import { cookieKey } from '../server/http/plugins/web.js'
 import { SyncClaim } from '../server/data/sync-store.js'
+import type { Database } from '../server/data/db.js'
 
 export const SERVER_URL = process.env.TEST_DB_SERVER_URL ?? 'mysql://root@127.0.0.1:3306/test'
 export const SECRET = 'test-secret-0123456789abcdef-0123456789abcdef'
@@ -235,4 +236,27 @@ export async function holdSyncClaim (t: Teardown, url: string, domainId = 1): Pr
   }
   t.teardown(release)
   return { release, connectionId: id }
+}
+
+/**
+ * The round trips of a database's connections (queries and statements prepared or executed),
+ * in order: each as its statements' verbs and tables ("INSERT civibridge_lock"), joined by "; ".
+ */
+export function roundTripsOf (database: Database): string[] {
+  const sent: string[] = []
+  const shape = (text: string) => text.split(/;\s*/).map((st) => {
+    const m = /^\s*(INSERT INTO|SELECT .*? FROM|\w+)\s*(\w+)?/s.exec(st)!
+    return m[1].startsWith('SELECT') ? `SELECT ${m[2]}` : m[1] === 'INSERT INTO' ? `INSERT ${m[2]}` : m[1]
+  }).join('; ')
+  database.pool.pool.on('connection', (conn) => {
+    type Cmd = { constructor: { name: string }, sql?: string, query?: string }
+    const core = conn as unknown as { addCommand (cmd: Cmd): unknown }
+    const add = core.addCommand.bind(core)
+    core.addCommand = (cmd) => {
+      const text = cmd.constructor.name === 'Query' ? cmd.sql : cmd.constructor.name === 'Prepare' ? cmd.query : undefined
+      if (text !== undefined && !/^SET /.test(text)) sent.push(shape(text))
+      return add(cmd)
+    }
+  })
+  return sent
 }

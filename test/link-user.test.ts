@@ -5,7 +5,7 @@ import { Database, runBatch } from '../server/data/db.js'
 import { SqlLinkStore, insertContacts, readEventContext, readEventContexts } from '../server/data/link-store.js'
 import { defaultSiteSettings, newContact } from '../server/domain/contact.js'
 import { linkUser, unlinkUser, lockKeys, type JoomlaUser, type LinkTrigger } from '../server/domain/link-user.js'
-import { testDatabase, insertContact, type TestDb } from './helper.js'
+import { testDatabase, insertContact, roundTripsOf, type TestDb } from './helper.js'
 import { insertJoomlaUsers, syncService } from './sync-helper.js'
 
 const user = (id: number, email: string, name = 'Ann Lee', block = false): JoomlaUser => ({ id, username: `u${id}`, email, name, block })
@@ -38,6 +38,17 @@ t.test('a new user with an unknown email gets a new Individual, its primary Home
   t.match(logs[0], { entity_table: 'civicrm_contact', data: `civicrm_contact,${r.contactId}`, modified_id: r.contactId })
   t.ok((logs[0].modified_date as Date) >= before)
   t.same(await db.rows('SELECT domain_id, uf_id, uf_name, contact_id FROM civicrm_uf_match'), [{ domain_id: 1, uf_id: 7, uf_name: 'Jan.Berg@Example.ORG', contact_id: r.contactId }], 'uf_name keeps the email as typed (trimmed)')
+})
+
+t.test('a user\'s lock rows and the state read under them go in one round trip', async (t) => {
+  const { db, site } = await setup(t)
+  const database = new Database(db.url, { poolSize: 1 })
+  t.teardown(() => database.close())
+  const sent = roundTripsOf(database)
+  const r = await database.unit((unit) => linkUser(new SqlLinkStore(unit, 1, site), user(7, 'jan@example.org'), 'save'))
+  t.equal(r.action, 'created-contact')
+  t.same(sent.filter((s) => s.includes('civibridge_lock')), ['INSERT civibridge_lock; SELECT civicrm_uf_match'], sent.join('\n'))
+  t.same(await db.rows('SELECT uf_id, contact_id FROM civicrm_uf_match'), [{ uf_id: 7, contact_id: r.contactId }])
 })
 
 t.test('an existing Individual is matched by any email row, case-insensitively and trimmed', async (t) => {
