@@ -222,9 +222,12 @@ const gcBetween = (a: GcPauses, b: GcPauses): GcPauses => ({
 const runs = new Set(args.runs.split(','))
 const RATES = args.rates.split(',').filter(Boolean).map((r) => { const [kind, rate] = r.split(':'); return { kind, rate: Number(rate), key: `${kind} ${rate}/s` } })
 const RATE_DURATION = Number(args['rate-duration'])
-// --cpu-prof DIR: V8 CPU profiles of the bridge, one per server, written when it exits.
+// --cpu-prof DIR: V8 CPU profiles of the bridge, one per server, written when it exits; and of
+// the floor (g)'s servers in DIR/floor-g (its main thread's files end in .0.001.cpuprofile), to
+// set the two side by side.
 // --node-flags=...: Node's or V8's flags for the bridge's process (the floors run without them).
 const bridgeNodeArgs = [...(args['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${args['cpu-prof']}`] : []), ...args['node-flags'].split(' ').filter(Boolean)]
+const floorGNodeArgs = args['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${join(args['cpu-prof'], 'floor-g')}`] : []
 const logFile = join(tmpdir(), `civibridge-bench-${process.pid}.log`)
 const started = Date.now()
 let replay: RegistrationReplay | null = null
@@ -248,7 +251,7 @@ for (let rep = 0; rep < REPEAT; rep++) {
   if (bridge !== null && runs.has('b')) record('b', await load('(b) login events, already-linked users', bridge.url, '/v1/joomla/events', bridge.child.pid, loginRequest))
   if (sent !== null && runs.has('g')) {
     // The bridge's own context read, recorded above, behind a bare route: what (b) does, without the bridge.
-    const s = await startServer([...tsx, 'bench/events/bare-server.ts'], { CIVICRM_DB_URL: url, CONTEXT_SQL: contextReadOf(sent), DB_POOL_SIZE: String(POOL_SIZE) })
+    const s = await startServer([...floorGNodeArgs, ...tsx, 'bench/events/bare-server.ts'], { CIVICRM_DB_URL: url, CONTEXT_SQL: contextReadOf(sent), DB_POOL_SIZE: String(POOL_SIZE) })
     await load('warm-up', s.url, '/login', s.child.pid, loginRequest)
     record('g', await load('(g) login floor over HTTP: (f) behind a bare Fastify route, the login body parsed, no JWT', s.url, '/login', s.child.pid, loginRequest))
     await stop(s.child)
@@ -306,7 +309,7 @@ for (let rep = 0; rep < REPEAT; rep++) {
     // same database work with the least around it ((g) for logins, (e) for registrations).
     if (sent !== null && replay !== null) {
       const r = replay
-      const floor = await startServer([...tsx, 'bench/events/bare-server.ts'], { CIVICRM_DB_URL: url, CONTEXT_SQL: contextReadOf(sent), DB_POOL_SIZE: String(POOL_SIZE) })
+      const floor = await startServer([...floorGNodeArgs, ...tsx, 'bench/events/bare-server.ts'], { CIVICRM_DB_URL: url, CONTEXT_SQL: contextReadOf(sent), DB_POOL_SIZE: String(POOL_SIZE) })
       await load('warm-up', floor.url, '/login', floor.child.pid, loginRequest)
       const pool = floorPool(url, POOL_SIZE)
       for (const { kind, rate, key } of RATES) {
