@@ -228,6 +228,9 @@ const RATE_DURATION = Number(args['rate-duration'])
 // --node-flags=...: Node's or V8's flags for the bridge's process (the floors run without them).
 const bridgeNodeArgs = [...(args['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${args['cpu-prof']}`] : []), ...args['node-flags'].split(' ').filter(Boolean)]
 const floorGNodeArgs = args['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${join(args['cpu-prof'], 'floor-g')}`] : []
+/** The floor (g): the bridge's own context read (recorded from its code) behind a bare route. */
+const startFloorG = (sent: Parameters<typeof contextReadOf>[0]) => startServer([...floorGNodeArgs, ...tsx, 'bench/events/bare-server.ts'],
+  { CIVICRM_DB_URL: url, CONTEXT_SQL: contextReadOf(sent), DB_POOL_SIZE: String(POOL_SIZE) })
 const logFile = join(tmpdir(), `civibridge-bench-${process.pid}.log`)
 const started = Date.now()
 let replay: RegistrationReplay | null = null
@@ -251,7 +254,7 @@ for (let rep = 0; rep < REPEAT; rep++) {
   if (bridge !== null && runs.has('b')) record('b', await load('(b) login events, already-linked users', bridge.url, '/v1/joomla/events', bridge.child.pid, loginRequest))
   if (sent !== null && runs.has('g')) {
     // The bridge's own context read, recorded above, behind a bare route: what (b) does, without the bridge.
-    const s = await startServer([...floorGNodeArgs, ...tsx, 'bench/events/bare-server.ts'], { CIVICRM_DB_URL: url, CONTEXT_SQL: contextReadOf(sent), DB_POOL_SIZE: String(POOL_SIZE) })
+    const s = await startFloorG(sent)
     await load('warm-up', s.url, '/login', s.child.pid, loginRequest)
     record('g', await load('(g) login floor over HTTP: (f) behind a bare Fastify route, the login body parsed, no JWT', s.url, '/login', s.child.pid, loginRequest))
     await stop(s.child)
@@ -309,7 +312,7 @@ for (let rep = 0; rep < REPEAT; rep++) {
     // same database work with the least around it ((g) for logins, (e) for registrations).
     if (sent !== null && replay !== null) {
       const r = replay
-      const floor = await startServer([...floorGNodeArgs, ...tsx, 'bench/events/bare-server.ts'], { CIVICRM_DB_URL: url, CONTEXT_SQL: contextReadOf(sent), DB_POOL_SIZE: String(POOL_SIZE) })
+      const floor = await startFloorG(sent)
       await load('warm-up', floor.url, '/login', floor.child.pid, loginRequest)
       const pool = floorPool(url, POOL_SIZE)
       for (const { kind, rate, key } of RATES) {
