@@ -382,9 +382,10 @@ ratio('(b)/(g): logins, bridge / floor over HTTP (target ≥ 70 %)', 'b', 'g', 0
 // request (server, MariaDB, load generator or client) over the bridge's. A ratio target above
 // its bound is out of reach on this machine whatever the bridge's latency does.
 const cpuBound = (label: string, x: string, y: string) => {
-  const total = (f: Figures) => f.cpu === null ? null : (f.cpu.bridgeUs ?? 0) + f.cpu.mariadbUs + f.cpu.loadUs
-  const bs = perRep(x, y) === null ? [] : all.get(x)!.map((fx, i) => { const tx = total(fx); const ty = total(all.get(y)![i]); return tx === null || ty === null ? null : ty / tx })
-  if (bs.length > 0 && bs.every((v) => v !== null)) rows.push(`| ${label} | ${pct(median(bs as number[]))} | ${(bs as number[]).map(pct).join(', ')} | |`)
+  if (!all.has(x) || !all.has(y)) return
+  const total = (f: Figures) => f.cpu === null ? NaN : (f.cpu.bridgeUs ?? 0) + f.cpu.mariadbUs + f.cpu.loadUs
+  const bs = all.get(x)!.map((fx, i) => total(all.get(y)![i]) / total(fx))
+  if (!bs.some(Number.isNaN)) rows.push(`| ${label} | ${pct(median(bs))} | ${bs.map(pct).join(', ')} | |`)
 }
 cpuBound('(c)/(e) CPU bound: the floor\'s CPU per registration / the bridge\'s', 'c', 'e')
 cpuBound('(b)/(g) CPU bound: the floor\'s CPU per login / the bridge\'s', 'b', 'g')
