@@ -98,7 +98,8 @@ export async function runSyncCommand (argv: string[], config: Config, io: SyncCl
 /**
  * V8 lets a heap of chunks that die young in bulk grow to several times what is live before it
  * collects (18 MB live, 67 MB used at 100,000 users), which cost the sync its RSS bound. Past
- * `limit` bytes, a full collection between chunks (a few milliseconds: little is live).
+ * `limit` bytes, a full collection between chunks: some 20 ms with ~19 MB live, about once in
+ * 12 chunks of 1,000 users (docs/benchmarks.md).
  */
 export const HEAP_LIMIT_BYTES = 48 * 2 ** 20
 export function heapKeeper (limit: number): () => boolean {
