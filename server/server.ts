@@ -7,19 +7,19 @@ import { CliError } from './cli-args.js'
 import { configDomains, type Config } from './config.js'
 
 /**
- * V8's allocation-site pretenuring off for the server. Once most objects of an allocation site
- * have outlived a scavenge (as a burst of events makes a request's objects do), V8 allocates that
- * site's objects in the old generation; each request's then keep the young objects they point to
- * alive until a full collection. With it off, at 2,000 logins/s: scavenges of 2.6–3.2 against
- * 4.1–5.1 ms, a fifth of the promotions, and 10–13 % less CPU per login at saturation
- * (docs/benchmarks.md).
+ * Turns V8's allocation-site pretenuring off for the server. Once most objects of an allocation
+ * site have outlived a scavenge (as a burst of events makes a request's objects do), V8 allocates
+ * that site's objects in the old generation, where each request's keep the young objects they
+ * point to alive until a full collection. Off, at 2,000 logins/s: scavenges of 2.6–3.2 against
+ * 4.1–5.1 ms, a fifth to a half of the promotions, and 10–13 % less CPU per login at saturation
+ * (docs/benchmarks.md, Logins).
  */
-export function servingHeap (): void {
+function withoutPretenuring (): void {
   setFlagsFromString('--no-allocation-site-pretenuring')
 }
 
 export async function startServer (config: Config) {
-  servingHeap()
+  withoutPretenuring()
   const app = await buildApp(config)
   const problem = await app.services.health.schemaProblem(configDomains(config))
     .catch((err: Error) => `cannot reach the database: ${err.message}`)
