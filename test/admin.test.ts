@@ -34,14 +34,15 @@ async function assertSeedSynced (t: Tap.Test, db: TestDb, seed: { ann: number, b
     { uf_id: 44, uf_name: 'cy@example.org', contact_id: seed.cy }, { uf_id: 45, uf_name: 'Dana@Example.org', contact_id: dana }, { uf_id: 46, uf_name: 'eve@example.org', contact_id: eve },
   ], 'one link per user')
   t.ok(dana > seed.cy && eve > seed.cy && dana !== eve, 'users 45 and 46 have new contacts')
+  // Dana and Eve are in different chunks, which may insert in either order (two chunks in flight).
   t.same(await db.rows('SELECT c.id, c.contact_type, c.first_name, c.middle_name, c.last_name, c.display_name, c.source, e.email, e.is_primary FROM civicrm_contact c JOIN civicrm_email e ON e.contact_id = c.id WHERE c.id > ? ORDER BY c.id', [seed.cy]), [
     { id: dana, contact_type: 'Individual', first_name: 'Dana', middle_name: 'van der', last_name: 'Berg', display_name: 'Dana Berg', source: 'Joomla user sync', email: 'dana@example.org', is_primary: 1 },
     { id: eve, contact_type: 'Individual', first_name: null, middle_name: null, last_name: null, display_name: 'eve@example.org', source: 'Joomla user sync', email: 'eve@example.org', is_primary: 1 },
-  ], 'exactly two new contacts, each with its email')
+  ].sort((x, y) => x.id - y.id), 'exactly two new contacts, each with its email')
   t.equal(await count(db, "SELECT COUNT(*) AS n FROM civicrm_contact WHERE contact_type = 'Individual'"), 5, 'no duplicate contact')
   t.same(await db.rows('SELECT entity_table, entity_id, data FROM civicrm_log ORDER BY entity_id'), [
     { entity_table: 'civicrm_contact', entity_id: dana, data: `civicrm_contact,${dana}` }, { entity_table: 'civicrm_contact', entity_id: eve, data: `civicrm_contact,${eve}` },
-  ], 'a civicrm_log row per new contact, none for the matched ones')
+  ].sort((x, y) => x.entity_id - y.entity_id), 'a civicrm_log row per new contact, none for the matched ones')
   return { dana, eve }
 }
 
