@@ -7,6 +7,7 @@
 // the statements CiviCRM's code issues: see perUserLoop).
 //   npx tsx bench/sync/run.ts --users 100000 [--loop-users N] [--batch-size 1000] [--no-loop] [--repeat 3]
 //     [--server mysql://root@127.0.0.1:3306/test] [--bridge-dir /path/to/another/checkout]
+//     [--node-flags=--max-semi-space-size=4] [--cpu-prof DIR]
 // --loop-users runs the loop on the first N users only and extrapolates its time linearly
 // (it is linear: the same queries per user); the bridge always syncs every user.
 // Each repetition also runs the set-based SQL floor (issue #20: setBasedFloor) on another,
@@ -36,6 +37,10 @@ const { values: args } = parseArgs({
     'bridge-dir': { type: 'string' },
     // A second checkout's CLI run in every repetition too, alternating with this one, each on a fresh seed: reported as compare / bridge.
     compare: { type: 'string' },
+    // Node's or V8's flags for this checkout's CLI, and a CPU profile of each of its runs into DIR (the
+    // --compare CLI runs without them: `--compare .` measures a flag alone).
+    'node-flags': { type: 'string', default: '' },
+    'cpu-prof': { type: 'string' },
   },
 })
 const N = Number(args.users)
@@ -45,6 +50,7 @@ const REPEAT = Math.max(1, Number(args.repeat))
 const BRIDGE_DIR = args['bridge-dir'] ?? fileURLToPath(new URL('../..', import.meta.url))
 const BIN = `${BRIDGE_DIR}/bin/civicrm-bridge.js`
 const COMPARE_DIR = args.compare ?? null
+const NODE_ARGS = [...(args['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${args['cpu-prof']}`] : []), ...args['node-flags'].split(' ').filter(Boolean)]
 const SECRET = 'bench-secret-bench-secret-bench-secret-0001'
 
 const mix = { matched: (i: number) => i % 10 < 6, byNonPrimary: (i: number) => i % 10 === 0, mixedCase: (i: number) => i % 10 === 1 }
@@ -84,9 +90,9 @@ async function serverCpu<T> (pid: number | null, fn: () => Promise<T>): Promise<
 }
 
 /** `civicrm-bridge sync --json` as a user runs it (the compiled build when it is fresh), its peak RSS and CPU read from /proc. */
-async function bridgeSync (url: string, bin = BIN): Promise<{ ms: number, wallMs: number, peakRssKb: number, cpuS: number, message: string }> {
+async function bridgeSync (url: string, bin = BIN, nodeArgs = NODE_ARGS): Promise<{ ms: number, wallMs: number, peakRssKb: number, cpuS: number, message: string }> {
   const started = Date.now()
-  const child = spawn(process.execPath, [bin, 'sync', '--json', '--batch-size', String(BATCH)], {
+  const child = spawn(process.execPath, [...nodeArgs, bin, 'sync', '--json', '--batch-size', String(BATCH)], {
     env: { PATH: process.env.PATH!, CIVICRM_DB_URL: url, BRIDGE_SECRET: SECRET, BRIDGE_ADMIN_TOKEN: SECRET, LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'pipe', 'inherit'],
   })
@@ -324,7 +330,7 @@ const fmt = (ms: number) => `${(ms / 1000).toFixed(2)} s`
 const load = () => loadavg().map((l) => l.toFixed(2)).join(' ')
 const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]
 const [dbA, dbB, dbF] = ['cb_bench_sync_bridge', 'cb_bench_sync_loop', 'cb_bench_sync_floor']
-console.log(`# bench/sync: ${N} users, batch ${BATCH}; the CLI of ${describe(BRIDGE_DIR)}${COMPARE_DIR === null ? '' : `, compared with ${describe(COMPARE_DIR)}`}; ${cpus().length} CPU ${cpus()[0]?.model ?? ''}, ${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version}; load average ${load()}`)
+console.log(`# bench/sync: ${N} users, batch ${BATCH}; the CLI of ${describe(BRIDGE_DIR)}${COMPARE_DIR === null ? '' : `, compared with ${describe(COMPARE_DIR)}`}; ${cpus().length} CPU ${cpus()[0]?.model ?? ''}, ${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version}${NODE_ARGS.length > 0 ? ` ${NODE_ARGS.join(' ')}` : ''}; load average ${load()}`)
 // The bridge's run is seconds long, so InnoDB's background flushing of what the seed (or an
 // earlier run) wrote shows in it: each run on a freshly seeded database, the median kept. The
 // floor runs right after the bridge, on its own freshly seeded database.
@@ -343,7 +349,7 @@ for (let r = 0; r < REPEAT; r++) {
       const url = await createFixtureDatabase(args.server, dbA)
       await seed(url)
       console.log(`seeded ${dbA} in ${fmt(Date.now() - t)}`)
-      const [run, dbCpuS] = await serverCpu(mariadb, () => bridgeSync(url, `${COMPARE_DIR}/bin/civicrm-bridge.js`))
+      const [run, dbCpuS] = await serverCpu(mariadb, () => bridgeSync(url, `${COMPARE_DIR}/bin/civicrm-bridge.js`, []))
       compared.push(run)
       console.log(`compared sync ${r + 1}/${REPEAT}: ${fmt(run.ms)}, peak RSS ${(run.peakRssKb / 1024).toFixed(1)} MB; CPU: the process ${run.cpuS.toFixed(2)} s, MariaDB ${cpu(dbCpuS)}; load average ${load()}`)
     }
