@@ -22,6 +22,7 @@ import { LoginFloor, RegistrationReplay, registrationBody, captureRegistration, 
 import { openLoop, openLoopClient, openLoopOf, type OpenLoopFigures } from './open-loop.js'
 import { signEvent } from '../../server/protocol/sign.js'
 import { freePort } from '../../test/helper.js'
+import { nodeArgs } from '../node-args.js'
 
 const { values: args } = parseArgs({ options: { duration: { type: 'string', default: '10' }, connections: { type: 'string', default: '100' }, users: { type: 'string', default: '20000' }, 'cpu-prof': { type: 'string' }, runs: { type: 'string', default: 'a,b,c,d,e,f,g,o' }, repeat: { type: 'string', default: '5' }, rates: { type: 'string', default: 'login:500,login:2000,registration:200' }, 'rate-duration': { type: 'string', default: '30' }, 'rate-connections': { type: 'string', default: '256' }, 'node-flags': { type: 'string', default: '' }, server: { type: 'string', default: process.env.DEMO_DB_SERVER_URL ?? 'mysql://root@127.0.0.1:3306/test' } } })
 const DURATION = Number(args.duration)
@@ -235,8 +236,8 @@ const warmUpRates = RATES.filter((r, i) => RATES.findIndex((x) => x.kind === r.k
 // the floor (g)'s servers in DIR/floor-g (its main thread's files end in .0.001.cpuprofile), to
 // set the two side by side.
 // --node-flags=...: Node's or V8's flags for the bridge's process (the floors run without them).
-const bridgeNodeArgs = [...(args['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${args['cpu-prof']}`] : []), ...args['node-flags'].split(' ').filter(Boolean)]
-const floorGNodeArgs = args['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${join(args['cpu-prof'], 'floor-g')}`] : []
+const bridgeNodeArgs = nodeArgs(args['cpu-prof'], args['node-flags'])
+const floorGNodeArgs = nodeArgs(args['cpu-prof'] && join(args['cpu-prof'], 'floor-g'))
 /** The floor (g): the bridge's own context read (recorded from its code) behind a bare route. */
 const startFloorG = (sent: Parameters<typeof contextReadOf>[0]) => startServer([...floorGNodeArgs, ...tsx, 'bench/events/bare-server.ts'],
   { CIVICRM_DB_URL: url, CONTEXT_SQL: contextReadOf(sent), DB_POOL_SIZE: String(POOL_SIZE) })

@@ -23,6 +23,7 @@ import mysql from 'mysql2/promise'
 import { createFixtureDatabase, dropDatabase } from '../../server/dev/fixture.js'
 import { Database } from '../../server/data/db.js'
 import { seedUsers } from '../seed-users.js'
+import { nodeArgs } from '../node-args.js'
 
 const { values: args } = parseArgs({
   options: {
@@ -50,7 +51,7 @@ const REPEAT = Math.max(1, Number(args.repeat))
 const BRIDGE_DIR = args['bridge-dir'] ?? fileURLToPath(new URL('../..', import.meta.url))
 const BIN = `${BRIDGE_DIR}/bin/civicrm-bridge.js`
 const COMPARE_DIR = args.compare ?? null
-const NODE_ARGS = [...(args['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${args['cpu-prof']}`] : []), ...args['node-flags'].split(' ').filter(Boolean)]
+const NODE_ARGS = nodeArgs(args['cpu-prof'], args['node-flags'])
 const SECRET = 'bench-secret-bench-secret-bench-secret-0001'
 
 const mix = { matched: (i: number) => i % 10 < 6, byNonPrimary: (i: number) => i % 10 === 0, mixedCase: (i: number) => i % 10 === 1 }
