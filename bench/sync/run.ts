@@ -39,7 +39,7 @@ const { values: args } = parseArgs({
     // A second checkout's CLI run in every repetition too, alternating with this one, each on a fresh seed: reported as compare / bridge.
     compare: { type: 'string' },
     // Node's or V8's flags for this checkout's CLI, and a CPU profile of each of its runs into DIR (the
-    // --compare CLI runs without them: `--compare .` measures a flag alone).
+    // --compare CLI runs without them: `--compare "$PWD"` measures a flag alone).
     'node-flags': { type: 'string', default: '' },
     'cpu-prof': { type: 'string' },
   },
@@ -91,9 +91,9 @@ async function serverCpu<T> (pid: number | null, fn: () => Promise<T>): Promise<
 }
 
 /** `civicrm-bridge sync --json` as a user runs it (the compiled build when it is fresh), its peak RSS and CPU read from /proc. */
-async function bridgeSync (url: string, bin = BIN, nodeArgs = NODE_ARGS): Promise<{ ms: number, wallMs: number, peakRssKb: number, cpuS: number, message: string }> {
+async function bridgeSync (url: string, bin = BIN, nodeFlags = NODE_ARGS): Promise<{ ms: number, wallMs: number, peakRssKb: number, cpuS: number, message: string }> {
   const started = Date.now()
-  const child = spawn(process.execPath, [...nodeArgs, bin, 'sync', '--json', '--batch-size', String(BATCH)], {
+  const child = spawn(process.execPath, [...nodeFlags, bin, 'sync', '--json', '--batch-size', String(BATCH)], {
     env: { PATH: process.env.PATH!, CIVICRM_DB_URL: url, BRIDGE_SECRET: SECRET, BRIDGE_ADMIN_TOKEN: SECRET, LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'pipe', 'inherit'],
   })
