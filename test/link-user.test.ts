@@ -297,6 +297,35 @@ t.test('contacts created in one statement get their own emails and log rows, wha
   t.equal(new Set([...stepped, ...interleaved]).size, 6)
 })
 
+t.test('contacts created in one statement keep every column as given, NULLs and non-ASCII text included; a value too long for its column writes nothing', async (t) => {
+  const { db, database } = await setup(t)
+  const site = defaultSiteSettings()
+  const plain = newContact('Zoë Ångström-Łukasz', 'zoe@example.org', site)
+  // A site without greetings or language: NULL ids and displays.
+  const nulls = ['middleName', 'lastName', 'preferredLanguage', 'communicationStyleId', 'emailGreetingId', 'emailGreetingDisplay',
+    'postalGreetingId', 'postalGreetingDisplay', 'addresseeId', 'addresseeDisplay'].map((k) => [k, null])
+  const bare = { ...newContact('Solo', 'solo@example.org', site), ...Object.fromEntries(nulls) }
+  const ids = await database.unit(async (unit) => (await insertContacts(unit, [plain, bare], 'Joomla user sync', new Date(), site)).ids)
+  // Each column and the NewContact field it is written from.
+  const fields = [['first_name', 'firstName'], ['middle_name', 'middleName'], ['last_name', 'lastName'], ['display_name', 'displayName'],
+    ['sort_name', 'sortName'], ['preferred_language', 'preferredLanguage'], ['communication_style_id', 'communicationStyleId'],
+    ['email_greeting_id', 'emailGreetingId'], ['email_greeting_display', 'emailGreetingDisplay'], ['postal_greeting_id', 'postalGreetingId'],
+    ['postal_greeting_display', 'postalGreetingDisplay'], ['addressee_id', 'addresseeId'], ['addressee_display', 'addresseeDisplay']]
+  const rows = await db.rows<Record<string, unknown>>(
+    `SELECT contact_type, source, ${fields.map(([c]) => c).join(', ')} FROM civicrm_contact WHERE id IN (?) ORDER BY id`, [ids])
+  const expected = [plain, bare].map((c) => Object.fromEntries([['contact_type', 'Individual'], ['source', 'Joomla user sync'],
+    ...fields.map(([column, field]) => [column, (c as unknown as Record<string, unknown>)[field]])]))
+  t.same(rows, expected)
+  t.equal(rows[0].last_name, 'Ångström-Łukasz')
+  t.equal(rows[1].email_greeting_id, null)
+
+  const before = await count(db, 'civicrm_contact')
+  const tooLong = { ...plain, firstName: 'x'.repeat(65) }
+  await t.rejects(database.unit((unit) => insertContacts(unit, [plain, tooLong], 'test', new Date(), site)), { code: 'ER_DATA_TOO_LONG' },
+    'refused, not cut to the column')
+  t.equal(await count(db, 'civicrm_contact'), before, 'nothing written')
+})
+
 t.test('twenty concurrent links of one new email for one user end with one contact and one link', async (t) => {
   const { db, link } = await setup(t)
   const results = await Promise.all(Array.from({ length: 20 }, (_, i) => link(user(1, 'race@example.org'), i % 2 ? 'login' : 'save')))
