@@ -245,7 +245,7 @@ export async function holdSyncClaim (t: Teardown, url: string, domainId = 1): Pr
 export function roundTripsOf (database: Database): string[] {
   const sent: string[] = []
   const shape = (text: string) => text.split(/;\s*/).map((st) => {
-    const m = /^\s*(INSERT INTO|SELECT .*? FROM|\w+)\s*(\w+)?/s.exec(st)!
+    const m = /^\s*(INSERT INTO|SELECT .*? FROM|\w+)\s*(\w+|\()?/s.exec(st)!
     return m[1].startsWith('SELECT') ? `SELECT ${m[2]}` : m[1] === 'INSERT INTO' ? `INSERT ${m[2]}` : m[1]
   }).join('; ')
   database.pool.pool.on('connection', (conn) => {

@@ -7,6 +7,8 @@ import { defaultSiteSettings, newContact } from '../server/domain/contact.js'
 import { linkUser, unlinkUser, lockKeys, type JoomlaUser, type LinkTrigger } from '../server/domain/link-user.js'
 import { testDatabase, insertContact, roundTripsOf, type TestDb } from './helper.js'
 import { insertJoomlaUsers, syncService } from './sync-helper.js'
+import { BufferedEventLog } from '../server/data/event-log.js'
+import { EventService } from '../server/services/event-service.js'
 
 const user = (id: number, email: string, name = 'Ann Lee', block = false): JoomlaUser => ({ id, username: `u${id}`, email, name, block })
 
@@ -40,15 +42,23 @@ t.test('a new user with an unknown email gets a new Individual, its primary Home
   t.same(await db.rows('SELECT domain_id, uf_id, uf_name, contact_id FROM civicrm_uf_match'), [{ domain_id: 1, uf_id: 7, uf_name: 'Jan.Berg@Example.ORG', contact_id: r.contactId }], 'uf_name keeps the email as typed (trimmed)')
 })
 
-t.test('a user\'s lock rows and the state read under them go in one round trip', async (t) => {
+t.test('a new user\'s unit takes three round trips: the lock rows with the reads under them, the contact, the rest with the link and the COMMIT', async (t) => {
   const { db, site } = await setup(t)
   const database = new Database(db.url, { poolSize: 1 })
   t.teardown(() => database.close())
   const sent = roundTripsOf(database)
-  const r = await database.unit((unit) => linkUser(new SqlLinkStore(unit, 1, site), user(7, 'jan@example.org'), 'save'))
+  // As the event service does: the user's state read before the unit serves its first look.
+  const known = await readEventContext(database.prepared, 1, 7, '')
+  const before = sent.length
+  const r = await database.unit((unit) => linkUser(new SqlLinkStore(unit, 1, site, undefined, known), user(7, 'jan@example.org'), 'save'))
   t.equal(r.action, 'created-contact')
-  t.same(sent.filter((s) => s.includes('civibridge_lock')), ['INSERT civibridge_lock; SELECT civicrm_uf_match'], sent.join('\n'))
+  t.same(sent.slice(before), [
+    'BEGIN; INSERT civibridge_lock; SELECT civicrm_uf_match; SELECT (',
+    'INSERT civicrm_contact',
+    'INSERT civicrm_email; INSERT civicrm_log; INSERT civicrm_uf_match; INSERT civibridge_audit; COMMIT',
+  ])
   t.same(await db.rows('SELECT uf_id, contact_id FROM civicrm_uf_match'), [{ uf_id: 7, contact_id: r.contactId }])
+  t.same(await db.rows('SELECT contact_id, email FROM civicrm_email WHERE contact_id = ?', [r.contactId]), [{ contact_id: r.contactId, email: 'jan@example.org' }])
 })
 
 t.test('an existing Individual is matched by any email row, case-insensitively and trimmed', async (t) => {
@@ -240,12 +250,10 @@ t.test('an older delete arriving late does not move the tombstone back', async (
   t.equal(row.deleted_at.toISOString(), '2026-01-01T11:00:00.000Z')
 })
 
-t.test('no orphan contact when the link insert fails: the whole creation rolls back', async (t) => {
+t.test('no orphan contact when the link insert fails (sent with the contact\'s): the whole creation rolls back', async (t) => {
   const { db, database, site } = await setup(t)
-  class FailingStore extends SqlLinkStore {
-    override async insertLink (): Promise<void> { throw new Error('link insert failed') }
-  }
-  await t.rejects(database.unit((unit) => linkUser(new FailingStore(unit, 1, site), user(1, 'ann@example.org'), 'save')), /link insert failed/)
+  await db.sql.query("CREATE TRIGGER refuse_link BEFORE INSERT ON civicrm_uf_match FOR EACH ROW SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'link refused'")
+  await t.rejects(database.unit((unit) => linkUser(new SqlLinkStore(unit, 1, site), user(1, 'ann@example.org'), 'save')), /link refused/)
   t.equal(await count(db, 'civicrm_contact'), 1, 'only the domain organisation')
   t.equal(await count(db, 'civicrm_email'), 0)
   t.equal(await count(db, 'civicrm_log'), 0)
@@ -449,7 +457,7 @@ t.test('the email a user holds is locked before it is freed, even when it change
   const locks: string[][] = []
   class MovedBeforeTheLock extends SqlLinkStore {
     private reads = 0
-    override async lockAndRead (keys: string[], ufId: number) { locks.push(keys); return super.lockAndRead(keys, ufId) }
+    override async lockAndRead (keys: string[], ufId: number, email?: string) { locks.push(keys); return super.lockAndRead(keys, ufId, email) }
     // The first read (before the locks) still shows the email user 2 held a moment earlier.
     override async userState (ufId: number) {
       const state = await super.userState(ufId)
@@ -459,6 +467,19 @@ t.test('the email a user holds is locked before it is freed, even when it change
   await database.unit((unit) => linkUser(new MovedBeforeTheLock(unit, 1, site), user(2, 'c@x.org'), 'save'))
   t.same(locks.slice(0, 2), [[lockKeys.user(2), lockKeys.email('c@x.org'), lockKeys.email('old@x.org')], [lockKeys.email('b@x.org')]], 'b@ locked as soon as it is known')
   t.same(await linkRows(db), [{ uf_id: 1, uf_name: 'b@x.org' }, { uf_id: 2, uf_name: 'c@x.org' }])
+})
+
+t.test('a user seen linked before the locks and unlinked under them is matched all the same: the email\'s candidates are read then', async (t) => {
+  const { db, database, site } = await setup(t)
+  const ann = await insertContact(db, { first: 'Ann', emails: [{ email: 'ann@x.org', primary: true }] })
+  // The first read (before the locks) still shows a link a delete removed a moment later.
+  class UnlinkedBeforeTheLock extends SqlLinkStore {
+    override async userState () { return { link: { id: 99, ufName: 'old@x.org', contactId: ann }, deletedAt: null, wantedEmail: null } }
+  }
+  const r = await database.unit((unit) => linkUser(new UnlinkedBeforeTheLock(unit, 1, site), user(3, 'ann@x.org'), 'save'))
+  t.same(r, { action: 'linked-existing', contactId: ann, reason: null })
+  t.same(await linkRows(db), [{ uf_id: 3, uf_name: 'ann@x.org' }])
+  t.equal(await count(db, 'civicrm_contact'), 2, 'no contact created (1 is the domain organisation)')
 })
 
 t.test('a link without a uf_name changes email, or is deleted, and frees nothing', async (t) => {
@@ -509,4 +530,39 @@ t.test('the event contexts of many users read in one statement are each user\'s 
     { link: { ufName: 'b@x.org' }, prior: undefined },
     { link: { ufName: 'b@x.org' }, prior: undefined },
   ])
+})
+
+t.test('a uf_name taken by someone else (CiviCRM itself) between the locks and the COMMIT re-runs the unit: never answered as a jti delivered twice, no orphan contact', async (t) => {
+  const { db } = await setup(t)
+  const other = await insertContact(db, { first: 'Other', emails: [] })
+  const database = new Database(db.url, { poolSize: 4 })
+  t.teardown(() => database.close())
+  const log = new BufferedEventLog(database, { flushMs: 10, maxBatch: 500, onError: (err) => { throw err } })
+  t.teardown(() => log.close())
+  const events = new EventService(database, log)
+  // Right after the first unit's lock rows and reads, another writer links the email to user 99.
+  let raced = false
+  database.pool.pool.on('connection', (conn) => {
+    type Cmd = { sql?: string, onResult?: (err: unknown, ...rest: unknown[]) => void }
+    const core = conn as unknown as { addCommand (cmd: Cmd): unknown }
+    const add = core.addCommand.bind(core)
+    core.addCommand = (cmd) => {
+      const reply = cmd.onResult
+      if (!raced && reply && cmd.sql?.includes('civibridge_lock')) {
+        raced = true
+        cmd.onResult = (err, ...rest) => {
+          db.sql.query("INSERT INTO civicrm_uf_match (domain_id, uf_id, uf_name, contact_id) VALUES (1, 99, 'ann@x.org', ?)", [other])
+            .then(() => reply(err, ...rest), (e: unknown) => reply(e))
+        }
+      }
+      return add(cmd)
+    }
+  })
+  const body = { event: 'onUserAfterSave', user: { id: 5, username: 'ann', email: 'ann@x.org', name: 'Ann Lee', block: 0 }, isNew: true, success: true, occurredAt: new Date().toISOString() }
+  const outcome = await events.apply('site-a', 1, 'jti-race', 'a'.repeat(64), body)
+  t.ok(raced, 'the other writer came in between')
+  t.same(outcome, { kind: 'applied', result: { action: 'skipped', contactId: null, reason: 'email-linked-to-user:99' }, replay: false })
+  t.equal(await count(db, 'civicrm_contact'), 2, 'the first attempt\'s contact was rolled back (1 is the domain organisation, 2 the other\'s)')
+  t.same(await linkRows(db), [{ uf_id: 99, uf_name: 'ann@x.org' }])
+  t.same(await db.rows('SELECT jti, uf_id FROM civibridge_event'), [{ jti: 'jti-race', uf_id: 5 }])
 })

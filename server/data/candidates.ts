@@ -4,7 +4,7 @@
 // it is linked to in the domain; primary email first, then the lowest contact id.
 import { sql, type Placeholder } from 'drizzle-orm'
 import type { AnyMySqlColumn } from 'drizzle-orm/mysql-core'
-import type { Candidate } from '../domain/link-user.js'
+import type { Candidate, EmailMatches } from '../domain/link-user.js'
 import type { PreparedQuery } from './db.js'
 
 /**
@@ -63,22 +63,37 @@ function inOrder (rows: Row[]): Candidate[] {
  */
 export const UF_NAME_HOLDER = 'SELECT uf_id FROM civicrm_uf_match WHERE uf_name = ? AND domain_id = ? LIMIT 1'
 
-/** UF_NAME_HOLDER's uf_id beside each of ONE_EMAIL's rows, or alone (candidate columns NULL) when there is none. */
-const HOLDER_AND_CANDIDATES = `SELECT h.uf_id, x.contact_id, x.is_primary, x.uf_id FROM (SELECT (${UF_NAME_HOLDER}) AS uf_id) h
-  LEFT JOIN (${ONE_EMAIL}) x ON 1`
-
 /**
- * The user holding a normalised email as uf_name (UF_NAME_HOLDER) and the email's candidates,
- * in one round trip, by a server-side prepared statement: an event's hot path.
+ * UF_NAME_HOLDER's uf_id beside each of ONE_EMAIL's rows, or alone (candidate columns NULL) when
+ * there is none. Its columns are named for the text protocol's rows (objects).
  */
-export async function findHolderAndCandidates (
-  run: PreparedQuery, domainId: number, email: string
-): Promise<{ holder: number | null, candidates: Candidate[] }> {
-  const rows = await run(HOLDER_AND_CANDIDATES, [email, domainId, domainId, email, email, email]) as
-    Array<[number | null, number | null, number, number | null]>
+const HOLDER_AND_CANDIDATES = `SELECT h.uf_id AS holder, x.contact_id, x.is_primary, x.uf_id AS linked_uf_id
+  FROM (SELECT (${UF_NAME_HOLDER}) AS uf_id) h LEFT JOIN (${ONE_EMAIL}) x ON 1`
+
+/** HOLDER_AND_CANDIDATES for a normalised email, as a statement to send with others (the lock rows': SqlLinkStore.lockAndRead). */
+export const holderAndCandidatesRead = (domainId: number, email: string): [string, [string, number, number, string, string, string]] =>
+  [HOLDER_AND_CANDIDATES, [email, domainId, domainId, email, email, email]]
+
+type HolderRow = [holder: number | null, contactId: number | null, primary: number, linkedUfId: number | null]
+interface TextHolderRow { holder: number | null, contact_id: number | null, is_primary: number, linked_uf_id: number | null }
+
+/** HOLDER_AND_CANDIDATES's rows (arrays, as a prepared statement answers) as the holder and the candidates. */
+function holderAndCandidatesOf (rows: HolderRow[]): EmailMatches {
   const candidates = rows.filter(([, contactId]) => contactId !== null)
     .map(([, contactId, primary, linkedUfId]) => ({ contactId: contactId!, linkedUfId, primary }))
   return { holder: rows[0][0], candidates: inOrder(candidates) }
+}
+
+/** HOLDER_AND_CANDIDATES's rows by the text protocol (objects). */
+export const holderAndCandidatesOfText = (rows: TextHolderRow[]): EmailMatches =>
+  holderAndCandidatesOf(rows.map((r) => [r.holder, r.contact_id, r.is_primary, r.linked_uf_id]))
+
+/**
+ * The user holding a normalised email as uf_name (UF_NAME_HOLDER) and the email's candidates,
+ * in one round trip, by a server-side prepared statement.
+ */
+export async function findHolderAndCandidates (run: PreparedQuery, domainId: number, email: string): Promise<EmailMatches> {
+  return holderAndCandidatesOf(await run(...holderAndCandidatesRead(domainId, email)) as HolderRow[])
 }
 
 /**

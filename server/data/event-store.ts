@@ -63,21 +63,26 @@ type Header = { affectedRows: number }
 
 /**
  * Records the event with its result, as the last statement of its unit of work, sent with the
- * unit's COMMIT: true when this call inserted the site's jti, false when another delivery of it
- * already has (a delivery in flight holds the row: this waits until it commits). On false the
- * duplicate key stopped the statement before COMMIT: the caller rolls its unit back and answers
- * the first result, so a jti changes CiviCRM once.
+ * unit's COMMIT (and the writes queued before it): true when this call inserted the site's jti,
+ * false when another delivery of it already has (a delivery in flight holds the row: this waits
+ * until it commits). On false the duplicate key stopped the statement before COMMIT: the caller
+ * rolls its unit back and answers the first result, so a jti changes CiviCRM once.
  */
-export async function recordEvent (unit: Pick<Unit, 'commitWith'>, rec: EventRecord, result: LinkResult): Promise<boolean> {
+export async function recordEvent (unit: Pick<Unit, 'commitWith' | 'prepared'>, rec: EventRecord, result: LinkResult): Promise<boolean> {
   try {
     await unit.commitWith(RECORD_EVENT,
       [rec.jti, rec.site, rec.bodySha256, rec.event, rec.ufId, rec.occurredAt, new Date(), JSON.stringify(result)])
     return true
   } catch (err) {
-    if (errorCode(err) === 'ER_DUP_ENTRY') return false
+    // The duplicate may be a queued write's (a link whose uf_name another user took meanwhile:
+    // the unit is re-run), not the jti's: the unit is still open, and the jti's row is committed
+    // by the time its duplicate is reported.
+    if (errorCode(err) === 'ER_DUP_ENTRY' && (await unit.prepared(EVENT_EXISTS, [rec.site, rec.jti]) as unknown[]).length > 0) return false
     throw err
   }
 }
+
+const EVENT_EXISTS = `SELECT 1 FROM ${EVENT_TABLE} WHERE site = ? AND jti = ?`
 
 export async function findEvent (
   tx: Pick<Db, 'select'>, site: string, jti: string

@@ -3,11 +3,11 @@ import { randomBytes } from 'node:crypto'
 import { and, asc, eq, sql } from 'drizzle-orm'
 import { civicrmUfMatch } from '../../drizzle/schema/civicrm.js'
 import { bridgeUserTombstone, bridgeWantedEmail } from '../../drizzle/schema/bridge.js'
-import type { Candidate, LinkResult, LinkStore, LinkTrigger, NewContact, UserState } from '../domain/link-user.js'
+import type { EmailMatches, LinkResult, LinkStore, LinkTrigger, LockedState, NewContact, UserState } from '../domain/link-user.js'
 import type { SiteSettings } from '../domain/contact.js'
 import { IN_TRANSACTION, oneRowInTransaction, type PreparedQuery, type Statement, type Tx, type Unit } from './db.js'
 import { INSERT_AUDIT } from './event-store.js'
-import { UF_NAME_HOLDER, exactEmail, findHolderAndCandidates } from './candidates.js'
+import { UF_NAME_HOLDER, exactEmail, findHolderAndCandidates, holderAndCandidatesOfText, holderAndCandidatesRead } from './candidates.js'
 
 /**
  * n CiviCRM contact hashes (32 hex characters each) from one read of random bytes (one read per
@@ -141,6 +141,7 @@ const INSERT_EMAIL = 'INSERT INTO civicrm_email (contact_id, location_type_id, e
 const ONE_EMAIL_ROW = oneRowInTransaction(INSERT_EMAIL, 4)
 const ONE_LOG_ROW = oneRowInTransaction(INSERT_LOG, 5)
 const ONE_LINK_ROW = oneRowInTransaction(INSERT_LINK, 4)
+
 const ONE_AUDIT_ROW = oneRowInTransaction(INSERT_AUDIT, 7)
 
 /**
@@ -249,14 +250,16 @@ export class SqlLinkStore implements LinkStore {
   }
 
   /**
-   * The lock rows and the read under them in one query (text protocol: rows as objects, the
+   * The lock rows and the reads under them in one query (text protocol: rows as objects, the
    * columns of EVENT_CONTEXTS). No jti is asked, so no earlier delivery comes back.
    */
-  async lockAndRead (keys: string[], ufId: number): Promise<UserState> {
+  async lockAndRead (keys: string[], ufId: number, email?: string): Promise<LockedState> {
     this.known = null
-    const [rows] = await this.unit.lock(keys, [eventContextsRead(this.domainId, [{ ufId, jti: '', site: '' }])]) as [TextContextRow[]]
+    const reads: Statement[] = [eventContextsRead(this.domainId, [{ ufId, jti: '', site: '' }])]
+    if (email !== undefined) reads.push(holderAndCandidatesRead(this.domainId, email))
+    const [rows, matches] = await this.unit.lock(keys, reads) as [TextContextRow[], Parameters<typeof holderAndCandidatesOfText>[0]?]
     const asColumns = rows.map((r): ContextRow => [r.i, r.id, r.uf_name, r.contact_id, r.deleted_at, r.email, null, null])
-    return eventContextsOf(asColumns, 1, this.domainId)[0]
+    return { ...eventContextsOf(asColumns, 1, this.domainId)[0], matches: matches ? holderAndCandidatesOfText(matches) : null }
   }
 
   async userState (ufId: number): Promise<UserState> {
@@ -265,7 +268,7 @@ export class SqlLinkStore implements LinkStore {
     return known ?? readEventContext(this.unit.prepared, this.domainId, ufId, '')
   }
 
-  async findHolderAndCandidates (email: string): Promise<{ holder: number | null, candidates: Candidate[] }> {
+  async findHolderAndCandidates (email: string): Promise<EmailMatches> {
     return findHolderAndCandidates(this.unit.prepared, this.domainId, email)
   }
 
@@ -275,11 +278,11 @@ export class SqlLinkStore implements LinkStore {
   }
 
   /**
-   * Sent at once, with the writes queued before it: a uf_name another user took meanwhile stops
-   * the unit here (ER_DUP_ENTRY: re-run), not with its COMMIT, where it would pass for the jti's.
+   * Queued: it goes with the unit's COMMIT. A uf_name another user took meanwhile stops the
+   * unit there with a duplicate key, which re-runs it (recordEvent tells it from a jti delivered twice).
    */
   async insertLink (ufId: number, email: string, contactId: number): Promise<void> {
-    await this.unit.query(ONE_LINK_ROW, [this.domainId, ufId, email, contactId])
+    this.unit.later([ONE_LINK_ROW, [this.domainId, ufId, email, contactId]])
   }
 
   async updateLinkEmail (linkId: number, email: string): Promise<void> {

@@ -35,6 +35,15 @@ export interface Candidate {
   linkedUfId: number | null
 }
 
+/** The user holding an email as uf_name in the domain, if any, and the email's candidates. */
+export interface EmailMatches {
+  holder: number | null
+  candidates: Candidate[]
+}
+
+/** A user's state read under their locks, and the matches of the email asked with them (null when none was). */
+export type LockedState = UserState & { matches: EmailMatches | null }
+
 /** What is known about a user: their link, their last delete, and an email change that waits. */
 export interface UserState {
   link: ExistingLink | null
@@ -49,9 +58,10 @@ export interface LinkStore {
   siteSettings (): Promise<SiteSettings>
   /**
    * Serialises work on these keys across processes and nodes until the unit of work ends, and
-   * reads the user's state (as userState) under them, in one round trip.
+   * reads the user's state (as userState) under them, in one round trip; with `email` (normalised),
+   * that email's holder and candidates (as findHolderAndCandidates) too, in the same round trip.
    */
-  lockAndRead (keys: string[], ufId: number): Promise<UserState>
+  lockAndRead (keys: string[], ufId: number, email?: string): Promise<LockedState>
   /** The user's link (lowest id if several) and last delete, in one read. */
   userState (ufId: number): Promise<UserState>
   /** The uf_id holding this uf_name in the domain, if any. */
@@ -60,7 +70,7 @@ export interface LinkStore {
    * findUserByUfName, and the non-deleted Individuals with this email on any email row (primary
    * first, then lowest id), in one read.
    */
-  findHolderAndCandidates (email: string): Promise<{ holder: number | null, candidates: Candidate[] }>
+  findHolderAndCandidates (email: string): Promise<EmailMatches>
   /** `ufName`: the email as typed (CiviCRM keeps it so). */
   insertLink (ufId: number, ufName: string, contactId: number): Promise<void>
   updateLinkEmail (linkId: number, ufName: string): Promise<void>
@@ -152,12 +162,14 @@ async function decideLink (store: LinkStore, user: JoomlaUser, trigger: LinkTrig
 
   const email = normalizeEmail(user.email)
   // Under the locks, decide again on fresh state: a delete or a link may have just landed.
-  const state = await lockUser(store, user.id, [lockKeys.user(user.id), lockKeys.email(email), ...heldEmailKeys(quickState)])
+  // A user found unlinked will want the email's holder and candidates: read with the locks.
+  const keys = [lockKeys.user(user.id), lockKeys.email(email), ...heldEmailKeys(quickState)]
+  const state = await lockUser(store, user.id, keys, quickState.link ? undefined : email)
   const again = decideWithoutLock(user, trigger, state, opts)
   if (again) return again
   if (state.link) return syncEmail(store, user.id, state.link, typedEmail(user.email), trigger)
 
-  const { holder, candidates } = await store.findHolderAndCandidates(email)
+  const { holder, candidates } = state.matches ?? await store.findHolderAndCandidates(email)
   if (holder !== null) return result('skipped', null, `email-linked-to-user:${holder}`)
 
   const free = firstFreeCandidate(candidates, user.id)
@@ -176,15 +188,16 @@ const heldEmailKeys = (state: UserState): string[] =>
 
 /**
  * Takes the locks `keys` (the user's among them) and the lock of the email the user holds, and
- * returns the user's state read under them. The held email is known for sure only under the
+ * returns the user's state read under them (with `email`'s matches, read in the same round
+ * trip: the matches' rows are locked by then). The held email is known for sure only under the
  * user's lock: when it is not the one expected, its lock is taken too and the state read again.
  * Called before the unit of work writes anything but lock rows: a circle of lock rows is a
  * deadlock InnoDB detects (the unit of work is re-run).
  */
-async function lockUser (store: LinkStore, ufId: number, keys: string[]): Promise<UserState> {
+async function lockUser (store: LinkStore, ufId: number, keys: string[], email?: string): Promise<LockedState> {
   const locked = new Set<string>()
   for (let next = keys; ;) {
-    const state = await store.lockAndRead(next, ufId)
+    const state = await store.lockAndRead(next, ufId, email)
     for (const k of next) locked.add(k)
     next = heldEmailKeys(state).filter((k) => !locked.has(k))
     if (next.length === 0) return state
