@@ -278,8 +278,9 @@ export class SqlLinkStore implements LinkStore {
   }
 
   /**
-   * Queued: it goes with the unit's COMMIT. A uf_name another user took meanwhile stops the
-   * unit there with a duplicate key, which re-runs it (recordEvent tells it from a jti delivered twice).
+   * Queued: it goes with the unit's next statement or its COMMIT (an event's: the event record's).
+   * A uf_name another user took meanwhile stops the unit there with a duplicate key, which
+   * re-runs it (recordEvent tells it from a jti delivered twice).
    */
   async insertLink (ufId: number, email: string, contactId: number): Promise<void> {
     this.unit.later([ONE_LINK_ROW, [this.domainId, ufId, email, contactId]])
