@@ -250,7 +250,7 @@ t.test('an older delete arriving late does not move the tombstone back', async (
   t.equal(row.deleted_at.toISOString(), '2026-01-01T11:00:00.000Z')
 })
 
-t.test('no orphan contact when the link insert fails (sent with the contact\'s): the whole creation rolls back', async (t) => {
+t.test('no orphan contact when the link insert fails (it goes with the COMMIT): the whole creation rolls back', async (t) => {
   const { db, database, site } = await setup(t)
   await db.sql.query("CREATE TRIGGER refuse_link BEFORE INSERT ON civicrm_uf_match FOR EACH ROW SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'link refused'")
   await t.rejects(database.unit((unit) => linkUser(new SqlLinkStore(unit, 1, site), user(1, 'ann@example.org'), 'save')), /link refused/)

@@ -141,7 +141,6 @@ const INSERT_EMAIL = 'INSERT INTO civicrm_email (contact_id, location_type_id, e
 const ONE_EMAIL_ROW = oneRowInTransaction(INSERT_EMAIL, 4)
 const ONE_LOG_ROW = oneRowInTransaction(INSERT_LOG, 5)
 const ONE_LINK_ROW = oneRowInTransaction(INSERT_LINK, 4)
-
 const ONE_AUDIT_ROW = oneRowInTransaction(INSERT_AUDIT, 7)
 
 /**
