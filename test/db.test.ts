@@ -413,3 +413,23 @@ t.test('a unit whose lock rows are written with no transaction open is run again
   })
   t.equal(attempts, 2)
 })
+
+t.test('a statement the bridge gave up on at its timeout is stopped by the database too, not left running', async (t) => {
+  const db = await testDatabase(t)
+  const database = new Database(db.url, { poolSize: 1, lockTimeoutS: 1, queryTimeoutMs: 300 })
+  t.teardown(() => database.close())
+  t.equal(database.serverStatementLimitS, 1.3, 'the lock rows\' wait plus a statement\'s')
+  const marker = `gave-up-${process.pid}`
+  // Runs for hours unless the server stops it.
+  const slow = `SELECT '${marker}' AS m, BENCHMARK(100000000000, MD5('x')) AS b`
+  const running = async () => {
+    const [rows] = await db.sql.query('SELECT id FROM information_schema.PROCESSLIST WHERE INFO = ?', [slow])
+    return rows as Array<{ id: number }>
+  }
+  t.teardown(async () => { for (const { id } of await running()) await db.sql.query(`KILL QUERY ${id}`) })
+  await t.rejects(database.pool.query(slow), { code: 'PROTOCOL_SEQUENCE_TIMEOUT' }, 'the bridge stops waiting at its timeout')
+  t.ok(await eventually('the statement to stop in the server', async () => (await running()).length === 0), 'no longer running in the database')
+  // A new connection of the pool has the same limit, and a statement within it answers.
+  const [[row]] = await database.pool.query('SELECT @@max_statement_time AS limitS, 1 AS ok') as unknown as [[{ limitS: number, ok: number }]]
+  t.same({ limitS: Number(row.limitS), ok: row.ok }, { limitS: 1.3, ok: 1 })
+})

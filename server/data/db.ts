@@ -214,6 +214,15 @@ export class Database {
    * rows' statement: plus the lock's own wait).
    */
   readonly queryTimeoutMs: number
+  /**
+   * The session's max_statement_time: the longest the bridge waits for any statement (the lock
+   * rows' wait plus a statement's), past which MariaDB aborts it. A bridge statement never runs
+   * that long, but one the bridge gave up on (its connection closed at its timeout) would go on
+   * in the server until it ended: a sync's read on a 1,000,000-user database ran 4 minutes
+   * after the CLI had failed, holding the metadata lock a DROP DATABASE waited for. In a
+   * MariaDB-only comment: a Joomla database on MySQL ignores it.
+   */
+  readonly serverStatementLimitS: number
   private readonly settings = new Map<number, SiteSettingsCache>()
   private readonly timeZone: SiteTimeZone | null
 
@@ -243,14 +252,19 @@ export class Database {
     })
     this.domainId = opts.domainId ?? 1
     this.lockTimeoutS = opts.lockTimeoutS ?? 10
+    this.serverStatementLimitS = Math.max(1, Math.trunc(this.lockTimeoutS)) + this.queryTimeoutMs / 1000
     this.timeZone = opts.timeZone ?? null
     // Dates are UTC on both sides: TIMESTAMP columns store instants whatever the zone, the
     // bridge's own times are UTC, and CiviCRM's local datetimes are written as the site's
     // wall-clock strings (SiteSettings.localTime). READ COMMITTED for the whole session (not per transaction,
     // which would cost a round trip per unit): a re-check under a lock sees committed rows.
+    // The database stops a statement itself once the bridge no longer waits for it
+    // (serverStatementLimitS): a statement whose connection was given up would otherwise run on,
+    // holding a core and its tables' metadata locks.
     this.pool.pool.on('connection', (conn) => {
       boundStatements(conn as unknown as CoreConnection, this.queryTimeoutMs)
-      conn.query(`SET time_zone = '+00:00', SESSION innodb_lock_wait_timeout = ${Math.max(1, Math.trunc(this.lockTimeoutS))}`)
+      conn.query(`SET time_zone = '+00:00', SESSION innodb_lock_wait_timeout = ${Math.max(1, Math.trunc(this.lockTimeoutS))}` +
+        ` /*M!100108 , SESSION max_statement_time = ${this.serverStatementLimitS} */`)
       conn.query('SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED')
     })
     this.db = drizzle(this.pool)
