@@ -60,6 +60,9 @@ t.test('the start-up check passes on a complete schema and names what is missing
   t.equal(await schemaProblem(database), null)
   await db.sql.query('ALTER TABLE civicrm_contact DROP COLUMN hash')
   t.equal(await schemaProblem(database), `CiviCRM columns missing in database ${db.name}: civicrm_contact.hash (CiviCRM 5.x expected)`)
+  await db.sql.query('ALTER TABLE civicrm_contact ADD COLUMN hash varchar(32) NULL; ALTER TABLE civicrm_email DROP INDEX UI_email')
+  t.equal(await schemaProblem(database), `CiviCRM index civicrm_email.UI_email (email) missing in database ${db.name} (CiviCRM 5.x expected)`,
+    'the sync\'s candidates read names the email index')
   await db.sql.query('SET FOREIGN_KEY_CHECKS = 0; DROP TABLE civicrm_uf_match; SET FOREIGN_KEY_CHECKS = 1')
   t.equal(await schemaProblem(database), `CiviCRM tables missing in database ${db.name}: civicrm_uf_match (check CIVICRM_DB_URL)`)
 })

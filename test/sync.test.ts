@@ -10,7 +10,7 @@ import { Database, MAX_ATTEMPTS, runBatch, type Unit } from '../server/data/db.j
 import { SqlLinkStore } from '../server/data/link-store.js'
 import { linkUser, lockKeys } from '../server/domain/link-user.js'
 import { decideChunk, syncMessage, dryRunMessage, zeroCounts, collationKey } from '../server/domain/sync.js'
-import { JoomlaUsers, SyncClaim, SyncJobs, chunkCheckpoint } from '../server/data/sync-store.js'
+import { JoomlaUsers, SyncClaim, SyncJobs, chunkCheckpoint, readChunkFacts } from '../server/data/sync-store.js'
 import { SYNC_CHUNK_ATTEMPTS, SyncBusyError, SyncService, chunkLockKeys } from '../server/services/sync-service.js'
 import { HEAP_LIMIT_BYTES, heapKeeper, parseSyncArgs, progressLine, runSyncCommand, SyncUsageError } from '../server/sync-cli.js'
 import { runCli } from '../server/cli.js'
@@ -794,4 +794,28 @@ t.test('the sync ends a wait that is no longer blocked and keeps a blocked one, 
   t.ok(again.readAhead.used >= 2, 'chunks 2 and 3 were written from facts read ahead')
   t.same(await db.rows('SELECT uf_id, email FROM civibridge_wanted_email ORDER BY uf_id'),
     [{ uf_id: 5, email: 'u1@x.org' }, { uf_id: 9, email: 'not-a-user@x.org' }], '5 waits for 1\'s email; 9, in no chunk, is left alone')
+})
+
+t.test('a chunk\'s candidates are read through the email index even when the statistics take it for unselective', async (t) => {
+  const db = await testDatabase(t)
+  const database = new Database(db.url)
+  t.teardown(() => database.close())
+  await db.sql.query(`INSERT INTO civicrm_contact (contact_type, first_name, display_name, sort_name, is_deleted)
+    SELECT 'Individual', CONCAT('P', seq), CONCAT('P', seq), CONCAT('P', seq), 0 FROM seq_1_to_3000`)
+  await db.sql.query(`INSERT INTO civicrm_email (contact_id, location_type_id, email, is_primary)
+    SELECT id, 1, CONCAT('p', id, '@example.org'), 1 FROM civicrm_contact`)
+  const ids = (await db.rows<{ id: number }>('SELECT id FROM civicrm_contact ORDER BY id LIMIT 3 OFFSET 100')).map((r) => r.id)
+  // Statistics saying that one email is shared by a million rows: a join on the email column then
+  // costs more by the index than by reading the table whole, unless the index is forced.
+  await db.sql.query('ANALYZE TABLE civicrm_email PERSISTENT FOR ALL')
+  await db.sql.query("UPDATE mysql.index_stats SET avg_frequency = 1000000 WHERE db_name = ? AND table_name = 'civicrm_email' AND index_name = 'UI_email'", [db.name])
+  await db.sql.query('FLUSH TABLES civicrm_email')
+  const conn = await database.pool.getConnection()
+  t.teardown(() => conn.release())
+  const reads = { query: async (text: string, values: unknown[]) => (await conn.query(text, values))[0] }
+  await conn.query('FLUSH STATUS')
+  const facts = await readChunkFacts(reads, await database.collation(), 1, [1, 2, 3], ids.map((id) => `p${id}@example.org`))
+  t.same([...facts.candidates.entries()], ids.map((id) => [`p${id}@example.org`, [{ contactId: id, linkedUfId: null }]]))
+  const [[scanned]] = await conn.query("SHOW SESSION STATUS LIKE 'Handler_read_rnd_next'") as unknown as [[{ Value: string }]]
+  t.ok(Number(scanned.Value) < 100, `the email rows were not read whole (${scanned.Value} rows read in sequence)`)
 })

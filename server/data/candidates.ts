@@ -37,13 +37,18 @@ const candidatesOf = (key: string, emailRows: string) => `SELECT ${key}c.id AS c
 const ONE_EMAIL = `${candidatesOf('', 'civicrm_email e')}
   WHERE (${FOUND_BY[0]('?')} OR (${FOUND_BY[1]('?')})) AND ${exactEmailSql('e.email', '?')}`
 
+/** CiviCRM's index on civicrm_email.email (since CiviCRM 1.5): the start-up check requires it. */
+export const EMAIL_INDEX = { table: 'civicrm_email', name: 'UI_email', column: 'email' } as const
+
 /**
  * Many emails' at once, from the table `keys` (k: the email in CiviCRM's collation, x: exactly):
  * one branch per way (in a join, an OR would not use the index). Parameters: those of the
- * table and the domain, twice.
+ * table and the domain, twice. The email index is forced: joined to a column, its cost comes
+ * from the table's statistics, and statistics taking it for unselective made MariaDB compare
+ * every email row with every key instead (6.4 s for one chunk of 1,000 at 140,000 email rows).
  */
-const manyEmails = (keys: string) => FOUND_BY.map((foundBy) =>
-  candidatesOf('q.x AS k, ', `${keys} q JOIN civicrm_email e ON ${foundBy('q.k')} AND ${exactEmailSql('e.email', 'q.x')}`))
+const manyEmails = (keys: string) => FOUND_BY.map((foundBy) => candidatesOf('q.x AS k, ',
+  `${keys} q JOIN civicrm_email e FORCE INDEX (${EMAIL_INDEX.name}) ON ${foundBy('q.k')} AND ${exactEmailSql('e.email', 'q.x')}`))
   .join('\nUNION ALL\n')
 
 type Row = Candidate & { primary: number }

@@ -6,6 +6,7 @@ import * as civicrm from '../../drizzle/schema/civicrm.js'
 import * as bridge from '../../drizzle/schema/bridge.js'
 import type { Database } from './db.js'
 import { collationProblem } from './collation.js'
+import { EMAIL_INDEX } from './candidates.js'
 
 type Queryable = Pick<mysql.Pool, 'query'>
 
@@ -48,6 +49,14 @@ export async function missingCivicrmTables (database: Pick<Database, 'pool'>): P
   return Object.keys(civicrm.requiredCivicrmColumns).filter((t) => !have.has(t))
 }
 
+/** Whether civicrm_email has CiviCRM's email index, which the sync's candidates read names (manyCandidates). */
+async function hasEmailIndex (q: Queryable): Promise<boolean> {
+  const [rows] = await q.query(`SELECT 1 FROM information_schema.STATISTICS
+    WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND INDEX_NAME = ? AND SEQ_IN_INDEX = 1 AND COLUMN_NAME = ?`,
+  [EMAIL_INDEX.table, EMAIL_INDEX.name, EMAIL_INDEX.column])
+  return (rows as unknown[]).length > 0
+}
+
 /** One line naming what is missing (and the setting to fix), or null when the schema is usable. */
 export async function schemaProblem (
   database: Database, opts: { required?: Record<string, string[]>, joomla?: JoomlaTarget, domains?: number[] } = {}
@@ -59,6 +68,10 @@ export async function schemaProblem (
   const missingColumns = Object.entries(required).flatMap(([t, cols]) => cols.filter((c) => !have.get(t)!.has(c)).map((c) => `${t}.${c}`))
   if (missingColumns.length) {
     return `CiviCRM columns missing in database ${database.name}: ${missingColumns.join(', ')} (CiviCRM 5.x expected)`
+  }
+  if (!await hasEmailIndex(database.pool)) {
+    const index = `${EMAIL_INDEX.table}.${EMAIL_INDEX.name} (${EMAIL_INDEX.column})`
+    return `CiviCRM index ${index} missing in database ${database.name} (CiviCRM 5.x expected)`
   }
   const missingOwn = bridgeTables.filter((t) => !have.has(t))
   if (missingOwn.length) return `bridge tables missing (run: civicrm-bridge migrate): ${missingOwn.join(', ')}`
