@@ -252,18 +252,16 @@ export class Database {
     })
     this.domainId = opts.domainId ?? 1
     this.lockTimeoutS = opts.lockTimeoutS ?? 10
-    this.serverStatementLimitS = Math.max(1, Math.trunc(this.lockTimeoutS)) + this.queryTimeoutMs / 1000
+    const lockWaitS = Math.max(1, Math.trunc(this.lockTimeoutS))
+    this.serverStatementLimitS = lockWaitS + this.queryTimeoutMs / 1000
     this.timeZone = opts.timeZone ?? null
     // Dates are UTC on both sides: TIMESTAMP columns store instants whatever the zone, the
     // bridge's own times are UTC, and CiviCRM's local datetimes are written as the site's
     // wall-clock strings (SiteSettings.localTime). READ COMMITTED for the whole session (not per transaction,
     // which would cost a round trip per unit): a re-check under a lock sees committed rows.
-    // The database stops a statement itself once the bridge no longer waits for it
-    // (serverStatementLimitS): a statement whose connection was given up would otherwise run on,
-    // holding a core and its tables' metadata locks.
     this.pool.pool.on('connection', (conn) => {
       boundStatements(conn as unknown as CoreConnection, this.queryTimeoutMs)
-      conn.query(`SET time_zone = '+00:00', SESSION innodb_lock_wait_timeout = ${Math.max(1, Math.trunc(this.lockTimeoutS))}` +
+      conn.query(`SET time_zone = '+00:00', SESSION innodb_lock_wait_timeout = ${lockWaitS}` +
         ` /*M!100108 , SESSION max_statement_time = ${this.serverStatementLimitS} */`)
       conn.query('SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED')
     })
