@@ -2,6 +2,7 @@
 // bridge tables), dropped at teardown; an app built on it; signed requests.
 import { randomBytes } from 'node:crypto'
 import { createServer } from 'node:net'
+import { readFileSync } from 'node:fs'
 import mysql from 'mysql2/promise'
 import type { FastifyInstance } from 'fastify'
 import { buildApp } from '../server/http/app.js'
@@ -164,14 +165,27 @@ export async function eventually<T> (what: string, check: () => Promise<T | unde
   }
 }
 
-/** A TCP port free on 127.0.0.1 right now. */
+// Ports handed out by freePort in this process: never twice.
+const portsGiven = new Set<number>()
+// The kernel's ephemeral ports (the local ports of outgoing connections) start here.
+const EPHEMERAL_LOW = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0])
+
+/**
+ * A TCP port free on 127.0.0.1 right now, below the ephemeral range: a port the kernel gives
+ * for listen(0) it also gives to outgoing connections (the suite opens many), and once a Galera
+ * node's IST port was in use by the time the node bound it, failing the cluster's start.
+ */
 export async function freePort (): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number }
-      s.close(() => resolve(port))
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * (EPHEMERAL_LOW - 20_000))
+    if (portsGiven.has(port)) continue
+    const free = await new Promise<boolean>((resolve) => {
+      const s = createServer()
+      s.once('error', () => resolve(false))
+      s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)))
     })
-  })
+    if (free) { portsGiven.add(port); return port }
+  }
 }
 
 /**
