@@ -10,7 +10,7 @@ import { loadConfig } from '../server/config.js'
 import { runCli, describeError, CliError, USAGE } from '../server/cli.js'
 import { DatabaseUnavailableError } from '../server/errors.js'
 import { COMMANDS, commandHelp } from '../server/cli-args.js'
-import { listenProblem, startServer } from '../server/server.js'
+import { HEAP_GROWING_PERCENT, heapGrowingFlag, listenProblem, startServer } from '../server/server.js'
 import { testDatabase, childEnv, testConfig, SECRET, ADMIN_TOKEN } from './helper.js'
 
 const BIN = fileURLToPath(new URL('../bin/civicrm-bridge.js', import.meta.url))
@@ -127,4 +127,11 @@ t.test('every listen failure is one line naming the address', async (t) => {
   t.match(listenProblem(err('EADDRNOTAVAIL', 'x'), where), /no such address on this machine \(set HOST\)$/)
   t.match(listenProblem(err('ENOTFOUND', 'x'), where), /no such address/)
   t.equal(listenProblem(err(undefined, 'odd\nfailure'), where), 'cannot listen on 10.9.9.9:80: odd failure')
+})
+
+t.test('the server sets V8\'s heap growing factor, unless node was started with its own', async (t) => {
+  t.equal(heapGrowingFlag([]), `--heap-growing-percent=${HEAP_GROWING_PERCENT}`)
+  t.equal(heapGrowingFlag(['--enable-source-maps']), `--heap-growing-percent=${HEAP_GROWING_PERCENT}`)
+  t.equal(heapGrowingFlag(['--inspect', '--heap-growing-percent=0']), '--heap-growing-percent=0', 'an operator\'s flag wins (0: V8\'s own factor)')
+  t.equal(heapGrowingFlag(['--heap_growing_percent=50']), '--heap_growing_percent=50', 'in V8\'s underscore spelling too')
 })
