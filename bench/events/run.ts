@@ -9,7 +9,7 @@
 // generator signs every request with a fresh jti (a reused jti would be a replay).
 //   npx tsx bench/events/run.ts [--duration 10] [--connections 100] [--users 20000] [--cpu-prof DIR]
 //     [--runs a,b,c,d,e,f,g,o] [--repeat 5] [--rates login:500,login:2000,registration:200] [--rate-duration 30]
-//     [--node-flags=--max-semi-space-size=4]
+//     [--node-flags=--max-semi-space-size=4] [--server-log FILE]
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { cpus, loadavg, totalmem, tmpdir } from 'node:os'
 import { openSync, statSync, closeSync, readFileSync } from 'node:fs'
@@ -24,7 +24,7 @@ import { signEvent } from '../../server/protocol/sign.js'
 import { freePort } from '../../test/helper.js'
 import { nodeArgs } from '../node-args.js'
 
-const { values: args } = parseArgs({ options: { duration: { type: 'string', default: '10' }, connections: { type: 'string', default: '100' }, users: { type: 'string', default: '20000' }, 'cpu-prof': { type: 'string' }, runs: { type: 'string', default: 'a,b,c,d,e,f,g,o' }, repeat: { type: 'string', default: '5' }, rates: { type: 'string', default: 'login:500,login:2000,registration:200' }, 'rate-duration': { type: 'string', default: '30' }, 'rate-connections': { type: 'string', default: '256' }, 'node-flags': { type: 'string', default: '' }, server: { type: 'string', default: process.env.DEMO_DB_SERVER_URL ?? 'mysql://root@127.0.0.1:3306/test' } } })
+const { values: args } = parseArgs({ options: { duration: { type: 'string', default: '10' }, connections: { type: 'string', default: '100' }, users: { type: 'string', default: '20000' }, 'cpu-prof': { type: 'string' }, runs: { type: 'string', default: 'a,b,c,d,e,f,g,o' }, repeat: { type: 'string', default: '5' }, rates: { type: 'string', default: 'login:500,login:2000,registration:200' }, 'rate-duration': { type: 'string', default: '30' }, 'rate-connections': { type: 'string', default: '256' }, 'node-flags': { type: 'string', default: '' }, 'server-log': { type: 'string' }, server: { type: 'string', default: process.env.DEMO_DB_SERVER_URL ?? 'mysql://root@127.0.0.1:3306/test' } } })
 const DURATION = Number(args.duration)
 const CONNECTIONS = Number(args.connections)
 const USERS = Number(args.users)
@@ -236,6 +236,7 @@ const warmUpRates = RATES.filter((r, i) => RATES.findIndex((x) => x.kind === r.k
 // the floor (g)'s servers in DIR/floor-g (its main thread's files end in .0.001.cpuprofile), to
 // set the two side by side.
 // --node-flags=...: Node's or V8's flags for the bridge's process (the floors run without them).
+// --server-log FILE: the standard output of the fixed rates' bridge (e.g. its --trace-gc lines), per repetition.
 const bridgeNodeArgs = nodeArgs(args['cpu-prof'], args['node-flags'])
 const floorGNodeArgs = nodeArgs(args['cpu-prof'] && join(args['cpu-prof'], 'floor-g'))
 /** The floor (g): the bridge's own context read (recorded from its code) behind a bare route. */
@@ -300,7 +301,7 @@ for (let rep = 0; rep < REPEAT; rep++) {
   }
   if (runs.has('o') && RATES.length > 0) {
     await freshDatabase()
-    const s = await startServer([...bridgeNodeArgs, 'bin/civicrm-bridge.js', 'serve'], bridgeEnv)
+    const s = await startServer([...bridgeNodeArgs, 'bin/civicrm-bridge.js', 'serve'], bridgeEnv, args['server-log'] && `${args['server-log']}.${rep + 1}`)
     await load('warm-up', s.url, '/v1/joomla/events', s.child.pid, loginRequest)
     const client = openLoopClient(s.url, Number(args['rate-connections']))
     const atRate = async (kind: string, rate: number, durationS: number) => {
