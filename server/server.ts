@@ -11,7 +11,7 @@ import { configDomains, type Config } from './config.js'
  * next one starts: 1 + this / 100 times, V8's own upper bound (its default picks about 1.5 for
  * the server). Each full collection marks the whole live heap, about 35 MB, for 30–50 ms on
  * both cores, and the events that arrive meanwhile wait: at 2,000 logins/s, one came every
- * 3.5–7 s and left 40–120 logins over 10 ms each time. At 4 ×, one comes every 40 s or so at
+ * 3.5–7.5 s and left 30–100 logins over 10 ms each time. At 4 ×, one comes every 40 s or so at
  * that rate, the heap reaching about 140 MB in between (docs/benchmarks.md, Logins).
  */
 export const HEAP_GROWING_PERCENT = 300
